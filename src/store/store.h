@@ -1,0 +1,137 @@
+// store: where entities persist, behind one interface; `store/sqlite/` is the embedded backend.
+//
+// Writes go through ONE writer thread. A caller submits a `Work` (a function run on the writer
+// thread inside a transaction); the writer takes every pending work item (up to
+// kGroupCommitMax), runs each in its own savepoint — a failing item rolls back only itself —
+// and commits them together (group commit). Each item's `done` callback runs after the commit
+// is durable (WAL, synchronous=NORMAL by default: survives kill -9; FULL on request survives
+// power loss), or with the error. So an HTTP write is answered only after its commit.
+// Reads (`get`, `query`, discovery) run on any thread through a pool of read connections and
+// see the last committed state.
+//
+// Indexes: (tenant, id) primary key; (tenant, type) for each entity type; an R*Tree of the
+// bounding box of every GeoProperty instance keyed by (tenant, attribute); a value index of
+// every top-level Property/Relationship with a number or string value keyed by
+// (tenant, attribute, value) for q push-down. Tenants are created on first write.
+// Schema is versioned (`PRAGMA user_version`) with forward migrations applied at open.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+#include "geo/geo.h"
+#include "json/json.h"
+#include "model/model.h"
+#include "query/query.h"
+
+namespace cityroom::store {
+
+inline constexpr std::size_t kGroupCommitMax = 2048;  // work items per transaction
+inline constexpr std::size_t kWriteQueueMax = 65536;  // pending items; beyond → ServiceUnavailable
+inline constexpr std::size_t kQueryScanMax = 10'000'000;  // rows examined by one query
+
+inline constexpr std::string_view kDefaultTenant = "";  // no NGSILD-Tenant header
+
+// The writer thread's view inside one work item. Valid only during the Work call.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual base::Result<std::optional<model::Entity>> get(std::string_view tenant,
+                                                         std::string_view id) = 0;
+  // Inserts or replaces the whole entity (index rows are rewritten).
+  virtual base::Result<void> put(std::string_view tenant, const model::Entity& entity) = 0;
+  // Returns false when there was no such entity.
+  virtual base::Result<bool> remove(std::string_view tenant, std::string_view id) = 0;
+  // Ids of the entities of `tenant` matching `filter` (for purge: DELETE /entities?type=...).
+  virtual base::Result<std::vector<std::string>> ids_matching(std::string_view tenant,
+                                                              const struct EntityQuery& q) = 0;
+};
+
+// The result a work item hands back to its `done` callback (opaque to the store).
+using WorkOutput = std::shared_ptr<void>;
+using Work = std::function<base::Result<WorkOutput>(Transaction&)>;
+using Done = std::function<void(base::Result<WorkOutput>)>;
+
+struct EntityQuery {
+  // Push-down filters (all optional, ANDed).
+  std::optional<std::vector<std::string>> ids;
+  std::optional<std::string> id_pattern;                    // ECMAScript regex on the id
+  std::optional<std::vector<std::string>> any_of_types;     // expanded type IRIs
+  struct GeoBox {
+    std::string attribute;  // expanded IRI of the GeoProperty
+    geo::Box box;
+  };
+  std::optional<GeoBox> geo_box;
+  std::vector<query::Filter::Condition> conditions;  // store may use any subset as index hints
+  // The exact filter; runs on the parsed entity after the push-downs. Null = accept.
+  std::function<bool(const model::Entity&)> predicate;
+  // Paging: ordered by id (stable), unless order_by says otherwise (future).
+  std::size_t offset = 0;
+  std::size_t limit = 20;
+  bool count = false;  // also compute the total number of matches
+};
+
+struct QueryResult {
+  std::vector<model::Entity> entities;
+  std::optional<std::size_t> total;
+};
+
+struct TypeSummary {
+  std::string type;  // expanded IRI
+  std::size_t entity_count = 0;
+  std::vector<std::string> attributes;  // expanded IRIs seen on entities of the type
+};
+
+struct AttributeSummary {
+  std::string attribute;  // expanded IRI
+  std::size_t entity_count = 0;
+  std::vector<std::string> types;           // entity types that have it
+  std::vector<std::string> attribute_types; // Property, Relationship, ...
+};
+
+struct Stats {
+  std::uint64_t commits = 0;
+  std::uint64_t work_items = 0;
+  std::uint64_t queue_depth = 0;
+  // Histogram of group-commit batch sizes: bucket upper bounds 1,2,4,...,2048.
+  std::vector<std::uint64_t> batch_size_buckets;
+  std::uint64_t entities = 0;  // all tenants
+  std::string state;           // "ok", "read-only", "closed"
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Submits a unit of work to the writer. `done` is called exactly once, on the writer thread,
+  // after the commit (or with the error). A full queue answers ServiceUnavailable at once.
+  virtual void write(Work work, Done done) = 0;
+
+  virtual base::Result<std::optional<model::Entity>> get(std::string_view tenant,
+                                                         std::string_view id) = 0;
+  virtual base::Result<QueryResult> query(std::string_view tenant, const EntityQuery& q) = 0;
+  virtual base::Result<bool> tenant_exists(std::string_view tenant) = 0;
+  virtual base::Result<std::vector<TypeSummary>> types(std::string_view tenant) = 0;
+  virtual base::Result<std::vector<AttributeSummary>> attributes(std::string_view tenant) = 0;
+
+  virtual Stats stats() = 0;
+  // Stops accepting work, drains the queue, commits, checkpoints, closes. Idempotent.
+  virtual void close() = 0;
+};
+
+struct SqliteOptions {
+  std::filesystem::path data_dir;   // holds cityroom.db (+ -wal, -shm)
+  bool synchronous_full = false;    // FULL survives power loss; NORMAL survives process crashes
+  std::size_t read_connections = 4;
+  std::size_t cache_mib = 256;
+};
+
+base::Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);
+
+}  // namespace cityroom::store

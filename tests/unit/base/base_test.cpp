@@ -1,0 +1,55 @@
+#include <gtest/gtest.h>
+
+#include "base/base.h"
+#include "json/json.h"
+
+using namespace cityroom;
+
+TEST(Time, ParsesAndFormatsUtc) {
+  auto t = base::parse_iso8601("2024-02-29T23:59:58.5Z");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(base::format_iso8601(*t), "2024-02-29T23:59:58.500Z");
+}
+
+TEST(Time, AppliesOffsets) {
+  auto seoul = base::parse_iso8601("2026-01-22T11:00:00+09:00");
+  auto utc = base::parse_iso8601("2026-01-22T02:00:00Z");
+  ASSERT_TRUE(seoul && utc);
+  EXPECT_EQ(*seoul, *utc);
+}
+
+TEST(Time, RejectsImpossibleDates) {
+  EXPECT_FALSE(base::parse_iso8601("2023-02-29T00:00:00Z"));
+  EXPECT_FALSE(base::parse_iso8601("2023-13-01T00:00:00Z"));
+  EXPECT_FALSE(base::parse_iso8601("yesterday"));
+  EXPECT_FALSE(base::parse_iso8601("2023-01-01"));
+  EXPECT_TRUE(base::parse_iso8601("2023-01-01", true));
+}
+
+TEST(Uri, AcceptsUrnsAndUrls) {
+  EXPECT_TRUE(base::is_uri("urn:ngsi-ld:Bridge:1"));
+  EXPECT_TRUE(base::is_uri("https://example.org/a?b=c"));
+  EXPECT_FALSE(base::is_uri("Bridge1"));
+  EXPECT_FALSE(base::is_uri("urn:has space"));
+  EXPECT_FALSE(base::is_uri(":nope"));
+}
+
+TEST(Problem, CarriesEtsiTypeAndStatus) {
+  auto body = json::parse(base::problem_json({base::ErrorKind::kBadRequestData, "tilt is bad"}));
+  ASSERT_TRUE(body);
+  EXPECT_EQ(body->at("type"), "https://uri.etsi.org/ngsi-ld/errors/BadRequestData");
+  EXPECT_EQ(body->at("status"), 400);
+  EXPECT_EQ(body->at("detail"), "tilt is bad");
+}
+
+TEST(Json, ErrorsSayWhere) {
+  auto bad = json::parse(R"({"a": 1,})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, base::ErrorKind::kInvalidRequest);
+  EXPECT_NE(bad.error().detail.find("byte"), std::string::npos);
+}
+
+TEST(Utf8, ValidatesKorean) {
+  EXPECT_TRUE(base::is_valid_utf8("강남구 대치동"));
+  EXPECT_FALSE(base::is_valid_utf8("\xed\x95"));
+}
