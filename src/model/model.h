@@ -79,7 +79,13 @@ struct ParseOptions {
   ParseMode mode = ParseMode::kEntity;
   bool key_values = false;  // input is keyValues (options=keyValues on update): every plain value
                             // becomes a Property (GeoJSON geometry → GeoProperty)
-  base::Micros now = 0;     // createdAt/modifiedAt stamped on every instance and the entity
+  base::Micros now = 0;     // createdAt/modifiedAt stamped on every top-level instance and, in
+                            // kEntity mode, on the entity (0: none are set). Sub-attributes
+                            // carry none; values a client sends for them are ignored.
+  // Reject GeoJSON positions outside longitude [-180, 180] / latitude [-90, 90] (RFC 7946: WGS84
+  // positions). On by default: a point that no map can show is a data error the sender should
+  // hear about (the Smart Data Models RoadAccident example has latitude 168 and is refused).
+  bool coordinate_range_check = true;
 };
 
 // Parses a wire entity (normalized or concise). "@context" members are ignored here (the caller
@@ -118,6 +124,7 @@ json::object render_entity(const Entity& e, const ldcontext::Context& ctx,
                            const RenderOptions& options);
 
 // Renders one attribute (all its instances: one object, or an array for several datasetIds).
+// Null when the datasetId selection leaves no instance.
 json::value render_attribute(const json::array& instances, const ldcontext::Context& ctx,
                              const RenderOptions& options);
 

@@ -15,6 +15,26 @@
 //
 // Names in a parsed query are terms until `expand_names` maps them through the request's
 // @context (the query module does not know JSON-LD). Thread-safe once built.
+//
+// Semantics and leniencies, beyond the spec's letter:
+// - Numbers compare numerically (int and decimal alike), strings byte-wise, booleans and
+//   `null` with == and != only. An unquoted value that is not true/false/null, a number, a
+//   date-time/date or a time is taken as a string (URIs, `status==open`); quoted values are
+//   always strings (`observedAt=="2024-..."` compares text, `observedAt>2024-...` instants).
+//   Unquoted date-times compare as instants with strings and {"@value": ...} objects.
+// - Arrays (also Relationship objects, ListProperty, a LanguageProperty's strings): == and
+//   ordering match if any element does; != and !~= mean no element does. A term on an absent
+//   attribute is false (only `!attr` is true); != between incompatible kinds is false too.
+// - Paths: a last segment observedAt/unitCode/datasetId/createdAt/modifiedAt reads that member,
+//   `value`/`object` the value itself; `id`, `type`, `createdAt`, `modifiedAt` alone name the
+//   entity's own members (a `type` value is expanded like a name). An attribute written as an
+//   absolute IRI (`https://x.org/a.b`) keeps its dots: no sub-attributes after it.
+// - Patterns: ECMAScript, searched anywhere in the value (anchor with ^ $); `(?i)` in front
+//   makes them case-insensitive. No back-references (the engine runs in linear time); an
+//   unquoted pattern ends at `;`, `|` or `)` outside its own groups — quote it otherwise.
+//   Values longer than 4096 characters are not tested against patterns.
+// - Spaces around tokens are ignored; parentheses nest up to kQueryNestingMax.
+// Error details give 0-based byte positions into the expression.
 #pragma once
 
 #include <functional>
