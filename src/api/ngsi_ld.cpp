@@ -1,1 +1,305 @@
-// placeholder, being written
+// NGSI-LD entity and attribute routes (ETSI GS CIM 009 §5.6, §5.7).
+#include <fmt/format.h>
+
+#include "api/call.h"
+#include "api/routes.h"
+
+namespace cityroom::api {
+namespace {
+
+using base::ErrorKind;
+
+constexpr std::string_view kBase = "/ngsi-ld/v1";
+
+std::string route(std::string_view tail) { return fmt::format("{}{}", kBase, tail); }
+
+// The entity id from the path, checked.
+std::optional<std::string> path_id(Call& call) {
+  const std::string& id = call.request.param("entityId");
+  if (!base::is_uri(id)) {
+    call.fail(ErrorKind::kBadRequestData, fmt::format("entity id '{}' is not a URI", id));
+    return std::nullopt;
+  }
+  return id;
+}
+
+base::Micros now() { return base::now_micros(); }
+
+// Parses the body as an attribute fragment of entity `id` (PATCH/POST .../attrs, PATCH and PUT
+// /entities/{id}). An id or type in the body must agree with the path.
+base::Result<model::Entity> parse_fragment(Call& call, std::string_view id) {
+  if (!call.body.is_object()) {
+    return base::fail(ErrorKind::kBadRequestData,
+                      fmt::format("the body must be a JSON object, not {}",
+                                  json::kind_name(call.body)));
+  }
+  const auto& body = call.body.get_object();
+  if (const auto* bid = body.if_contains("id")) {
+    if (!bid->is_string() || bid->get_string() != id) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        fmt::format("the id in the body does not match the entity id {}", id));
+    }
+  }
+  model::ParseOptions options{model::ParseMode::kFragment, has_option(call.request, "keyValues"),
+                              now()};
+  return model::parse_entity(body, *call.context, options);
+}
+
+template <class T>
+hub::Callback<T> answer(std::shared_ptr<Call> call, std::function<void(Call&, T&)> on_ok) {
+  return [call, on_ok = std::move(on_ok)](base::Result<T> r) {
+    if (!r) return call->fail(r.error());
+    on_ok(*call, *r);
+  };
+}
+
+hub::Callback<void> answer_no_content(std::shared_ptr<Call> call) {
+  return [call](base::Result<void> r) {
+    if (!r) return call->fail(r.error());
+    reply_empty(*call, 204);
+  };
+}
+
+// 204 when every attribute was updated, else 207 with updated / notUpdated.
+void reply_attrs_outcome(Call& call, const hub::AttrsOutcome& outcome) {
+  if (outcome.not_updated.empty()) return reply_empty(call, 204);
+  json::object body;
+  json::array updated, not_updated;
+  for (const auto& a : outcome.updated) updated.emplace_back(call.context->compact(a));
+  for (const auto& n : outcome.not_updated) {
+    not_updated.emplace_back(json::object{{"attributeName", call.context->compact(n.attribute)},
+                                          {"reason", n.reason}});
+  }
+  body["updated"] = std::move(updated);
+  body["notUpdated"] = std::move(not_updated);
+  reply_json(call, 207, std::move(body), false);
+}
+
+void create_entity(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
+  if (!call) return;
+  if (!call->body.is_object()) {
+    return call->fail(ErrorKind::kBadRequestData,
+                      fmt::format("the body must be a JSON object (an entity), not {}",
+                                  json::kind_name(call->body)));
+  }
+  auto entity = model::parse_entity(call->body.get_object(), *call->context,
+                                    {model::ParseMode::kEntity, false, now()});
+  if (!entity) return call->fail(entity.error());
+  std::string id(entity->at(model::key::kId).get_string());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.create(shared->tenant, std::move(*entity), [shared, id](base::Result<void> r) {
+    if (!r) return shared->fail(r.error());
+    reply_empty(*shared, 201, {{"location", entity_location(id)}});
+  });
+}
+
+void retrieve_entity(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.allow_geojson = true});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  auto how = render_request(*call);
+  if (!how) return call->fail(how.error());
+  auto got = deps.hub.get(call->tenant, *id);
+  if (!got) return call->fail(got.error());
+  if (!*got) {
+    return call->fail(ErrorKind::kResourceNotFound, fmt::format("entity {} does not exist", *id));
+  }
+  if (const auto* type = call->request.query_param("type")) {
+    auto types = query::parse_types(*type);
+    if (!types) return call->fail(types.error());
+    const auto& ctx = *call->context;
+    types->expand_names([&ctx](std::string_view t) { return ctx.expand(t); });
+    if (!types->matches(**got)) {
+      return call->fail(ErrorKind::kResourceNotFound,
+                        fmt::format("entity {} is not of type {}", *id, *type));
+    }
+  }
+  reply_json(*call, 200, render(*call, **got, *how));
+}
+
+void query_entities(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.allow_geojson = true});
+  if (!call) return;
+  auto how = render_request(*call);
+  if (!how) return call->fail(how.error());
+  auto q = entity_query(*call);
+  if (!q) return call->fail(q.error());
+  if (q->limit == 0 && !q->count) {
+    return call->fail(ErrorKind::kBadRequestData, "limit=0 is only allowed with count=true");
+  }
+  auto result = deps.hub.query(call->tenant, *q);
+  if (!result) return call->fail(result.error());
+  json::array items;
+  items.reserve(result->entities.size());
+  for (const auto& e : result->entities) items.push_back(render(*call, e, *how));
+  http::Headers extra;
+  json::value body;
+  if (call->accept == Accept::kGeoJson) {
+    body = json::object{{"type", "FeatureCollection"}, {"features", std::move(items)}};
+  } else {
+    body = std::move(items);
+  }
+  // The count header is added by wrapping respond, since reply_json builds the response.
+  if (result->total) {
+    auto inner = std::move(call->respond);
+    const auto total = *result->total;
+    call->respond = [inner = std::move(inner), total](http::Response r) mutable {
+      r.headers.emplace_back("ngsild-results-count", std::to_string(total));
+      inner(std::move(r));
+    };
+  }
+  reply_json(*call, 200, std::move(body));
+}
+
+void replace_entity(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  auto fragment = parse_fragment(*call, *id);
+  if (!fragment) return call->fail(fragment.error());
+  (*fragment)[model::key::kId] = *id;
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.replace(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
+}
+
+void merge_entity(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps,
+                      {.read_only = false, .has_body = true, .allow_merge_patch = true});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  auto fragment = parse_fragment(*call, *id);
+  if (!fragment) return call->fail(fragment.error());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.merge(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
+}
+
+void delete_entity(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.remove(shared->tenant, *id, answer_no_content(shared));
+}
+
+void append_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  auto fragment = parse_fragment(*call, *id);
+  if (!fragment) return call->fail(fragment.error());
+  const bool no_overwrite = has_option(call->request, "noOverwrite");
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.append_attrs(shared->tenant, *id, std::move(*fragment), no_overwrite,
+                        answer<hub::AttrsOutcome>(shared, reply_attrs_outcome));
+}
+
+void update_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps,
+                      {.read_only = false, .has_body = true, .allow_merge_patch = true});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  auto fragment = parse_fragment(*call, *id);
+  if (!fragment) return call->fail(fragment.error());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.update_attrs(shared->tenant, *id, std::move(*fragment),
+                        answer<hub::AttrsOutcome>(shared, reply_attrs_outcome));
+}
+
+// The attribute of PATCH/PUT .../attrs/{attrId}: the body is the attribute's own value.
+base::Result<json::array> parse_attr_body(Call& call, std::string_view attr) {
+  json::value value = call.body;
+  if (value.is_object()) value.get_object().erase("@context");
+  model::ParseOptions options{model::ParseMode::kFragment, has_option(call.request, "keyValues"),
+                              now()};
+  return model::parse_attribute(attr, value, *call.context, options);
+}
+
+void attr_write(Deps& deps, http::Request&& req, http::Respond respond, bool replace) {
+  auto call = prepare(std::move(req), std::move(respond), deps,
+                      {.read_only = false, .has_body = true, .allow_merge_patch = !replace});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  const std::string& term = call->request.param("attrId");
+  auto instances = parse_attr_body(*call, term);
+  if (!instances) return call->fail(instances.error());
+  std::string attr = call->context->expand(term);
+  auto shared = std::make_shared<Call>(std::move(*call));
+  if (replace) {
+    deps.hub.replace_attr(shared->tenant, *id, std::move(attr), std::move(*instances),
+                          answer_no_content(shared));
+  } else {
+    deps.hub.patch_attr(shared->tenant, *id, std::move(attr), std::move(*instances),
+                        answer_no_content(shared));
+  }
+}
+
+void delete_attr(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto id = path_id(*call);
+  if (!id) return;
+  std::string attr = call->context->expand(call->request.param("attrId"));
+  std::optional<std::string> dataset;
+  if (const auto* d = call->request.query_param("datasetId")) dataset = *d;
+  const auto* all = call->request.query_param("deleteAll");
+  const bool delete_all = all && *all == "true";
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.delete_attr(shared->tenant, *id, std::move(attr), std::move(dataset), delete_all,
+                       answer_no_content(shared));
+}
+
+void purge_entities(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  const auto& r = call->request;
+  if (!r.query_param("type") && !r.query_param("q") && !r.query_param("id") &&
+      !r.query_param("idPattern")) {
+    return call->fail(ErrorKind::kBadRequestData,
+                      "deleting entities needs a type, id, idPattern or q to select them");
+  }
+  auto q = entity_query(*call);
+  if (!q) return call->fail(q.error());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.purge(shared->tenant, std::move(*q), [shared](base::Result<std::size_t> r) {
+    if (!r) return shared->fail(r.error());
+    reply_empty(*shared, 204);
+  });
+}
+
+}  // namespace
+
+void register_entities(http::Router& router, Deps& deps) {
+  auto bind = [&deps](void (*fn)(Deps&, http::Request&&, http::Respond)) {
+    return [&deps, fn](http::Request&& r, http::Respond respond) {
+      fn(deps, std::move(r), std::move(respond));
+    };
+  };
+  router.add("POST", route("/entities"), bind(create_entity));
+  router.add("GET", route("/entities"), bind(query_entities));
+  router.add("DELETE", route("/entities"), bind(purge_entities));
+  router.add("GET", route("/entities/{entityId}"), bind(retrieve_entity));
+  router.add("PUT", route("/entities/{entityId}"), bind(replace_entity));
+  router.add("PATCH", route("/entities/{entityId}"), bind(merge_entity));
+  router.add("DELETE", route("/entities/{entityId}"), bind(delete_entity));
+  router.add("POST", route("/entities/{entityId}/attrs"), bind(append_attrs));
+  router.add("PATCH", route("/entities/{entityId}/attrs"), bind(update_attrs));
+  router.add("PATCH", route("/entities/{entityId}/attrs/{attrId}"),
+             [&deps](http::Request&& r, http::Respond respond) {
+               attr_write(deps, std::move(r), std::move(respond), false);
+             });
+  router.add("PUT", route("/entities/{entityId}/attrs/{attrId}"),
+             [&deps](http::Request&& r, http::Respond respond) {
+               attr_write(deps, std::move(r), std::move(respond), true);
+             });
+  router.add("DELETE", route("/entities/{entityId}/attrs/{attrId}"), bind(delete_attr));
+}
+
+}  // namespace cityroom::api

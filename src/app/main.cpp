@@ -1,1 +1,151 @@
-int main() { return 0; }
+// cityroom's composition root: parses the command line, builds the store, the hub, the context
+// store and the HTTP server, wires them, and waits for SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api.h"
+#include "app/listen_address.h"
+#include "http/http.h"
+#include "hub/hub.h"
+#include "ldcontext/ldcontext.h"
+#include "store/store.h"
+
+#ifndef CITYROOM_VERSION
+#define CITYROOM_VERSION "0.0.0"
+#endif
+#ifndef CITYROOM_DATA_DIR
+#define CITYROOM_DATA_DIR "data"
+#endif
+
+namespace cityroom::app {
+namespace {
+
+constexpr auto kShutdownGrace = std::chrono::milliseconds(4000);
+
+struct ServeOptions {
+  std::string data_dir = "./var";
+  std::string listen = "127.0.0.1:8080";
+  std::string contexts_dir;
+  std::size_t threads = 0;
+  std::size_t body_bytes_max = 1024 * 1024;
+  std::size_t connections_max = 4096;
+  bool synchronous_full = false;
+};
+
+// The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
+std::filesystem::path find_contexts_dir(const ServeOptions& o, const char* argv0) {
+  namespace fs = std::filesystem;
+  if (!o.contexts_dir.empty()) return o.contexts_dir;
+  std::error_code ec;
+  const fs::path exe = fs::canonical(fs::path(argv0), ec);
+  for (const fs::path& candidate :
+       {ec ? fs::path() : exe.parent_path() / "../share/cityroom/contexts",
+        fs::path(CITYROOM_DATA_DIR) / "contexts", fs::path("data/contexts")}) {
+    if (!candidate.empty() && fs::exists(candidate / "index.json", ec)) return candidate;
+  }
+  return {};
+}
+
+int serve(const ServeOptions& o, const char* argv0) {
+  auto address = parse_listen_address(o.listen);
+  if (!address) {
+    std::cerr << "cityroom: --listen: " << address.error().detail << "\n";
+    return 2;
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(o.data_dir, ec);
+  if (ec) {
+    std::cerr << "cityroom: cannot create data dir " << o.data_dir << ": " << ec.message() << "\n";
+    return 1;
+  }
+
+  // Block the stop signals in every thread; the main thread waits for them with sigwait.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto store = store::open_sqlite({.data_dir = o.data_dir, .synchronous_full = o.synchronous_full});
+  if (!store) {
+    std::cerr << "cityroom: cannot open the store: " << store.error().detail << "\n";
+    return 1;
+  }
+  const auto contexts_dir = find_contexts_dir(o, argv0);
+  if (contexts_dir.empty()) {
+    spdlog::warn("no shipped contexts found; only the built-in core context is available");
+  }
+  auto contexts = ldcontext::ContextStore::open(contexts_dir,
+                                                std::filesystem::path(o.data_dir) / "contexts");
+  if (!contexts) {
+    std::cerr << "cityroom: cannot load contexts: " << contexts.error().detail << "\n";
+    return 1;
+  }
+
+  hub::Hub hub(**store);
+  http::Metrics metrics;
+  api::AllowAll access;
+  api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
+  http::Router router;
+  api::register_ngsi_ld(router, deps);
+  api::register_system(router, deps);
+
+  http::Limits limits;
+  limits.threads = o.threads;
+  limits.body_bytes_max = o.body_bytes_max;
+  limits.connections_max = o.connections_max;
+  http::Server server(limits, router, metrics);
+  auto port = server.listen(address->host, address->port);
+  if (!port) {
+    std::cerr << "cityroom: cannot listen on " << o.listen << ": " << port.error().detail << "\n";
+    return 1;
+  }
+  server.start();
+  const bool v6 = address->host.find(':') != std::string::npos;
+  std::printf("cityroom listening on http://%s%s%s:%u\n", v6 ? "[" : "", address->host.c_str(),
+              v6 ? "]" : "", static_cast<unsigned>(*port));
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  spdlog::info("signal {}: stopping", signal_number);
+  server.stop(kShutdownGrace);
+  (*store)->close();
+  spdlog::info("stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace cityroom::app
+
+int main(int argc, char** argv) {
+  using cityroom::app::ServeOptions;
+  CLI::App cli{"cityroom: a city's real-time data hub (NGSI-LD) and wall-screen dashboard"};
+  cli.set_version_flag("--version", std::string("cityroom ") + CITYROOM_VERSION);
+  cli.require_subcommand(1);
+  ServeOptions o;
+  auto* serve = cli.add_subcommand("serve", "Run the NGSI-LD broker and the screens");
+  serve->add_option("--data-dir", o.data_dir, "Where the store keeps its files")->capture_default_str();
+  serve->add_option("--listen", o.listen, "HOST:PORT to listen on; port 0 picks a free port")
+      ->capture_default_str();
+  serve->add_option("--contexts-dir", o.contexts_dir,
+                    "Folder of shipped JSON-LD contexts with index.json (default: found next to "
+                    "the binary or in the source tree)");
+  serve->add_option("--threads", o.threads, "HTTP threads (0 = one per core)")->capture_default_str();
+  serve->add_option("--body-bytes-max", o.body_bytes_max, "Largest request body accepted")
+      ->capture_default_str();
+  serve->add_option("--connections-max", o.connections_max, "Concurrent connections accepted")
+      ->capture_default_str();
+  serve->add_flag("--sync-full", o.synchronous_full,
+                  "fsync every commit (survives power loss; NORMAL survives process crashes)");
+  CLI11_PARSE(cli, argc, argv);
+  if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
+  return 0;
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs what the build needs (quick when already there) and builds the release preset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/cityroom-ccache}"
+cmake --preset release >/dev/null
+cmake --build --preset release -j "$(nproc)"

@@ -1,0 +1,533 @@
+#include "api/call.h"
+
+#include <algorithm>
+#include <charconv>
+#include <regex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "geo/geo.h"
+
+namespace cityroom::api {
+namespace {
+
+using base::ErrorKind;
+
+constexpr std::string_view kContextRel = "http://www.w3.org/ns/json-ld#context";
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// The media type of a Content-Type/Accept entry without parameters, lower case.
+std::string media_type(std::string_view entry) {
+  return lower(trim(entry.substr(0, entry.find(';'))));
+}
+
+bool valid_tenant(std::string_view t) {
+  if (t.empty() || t.size() > kTenantNameMax) return false;
+  return std::all_of(t.begin(), t.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
+
+// Accept negotiation: picks the best of the types we produce; nullopt when none is acceptable.
+std::optional<Accept> negotiate(const http::Request& r, bool allow_geojson) {
+  const std::string* header = r.header("accept");
+  if (!header || trim(*header).empty()) return Accept::kJson;
+  std::optional<Accept> best;
+  double best_q = 0;
+  for (const auto& entry : split_list(*header)) {
+    const std::string type = media_type(entry);
+    double q = 1;
+    if (auto pos = entry.find("q="); pos != std::string::npos) {
+      q = std::atof(entry.c_str() + pos + 2);
+    }
+    std::optional<Accept> kind;
+    if (type == "application/json" || type == "*/*" || type == "application/*") {
+      kind = Accept::kJson;
+    } else if (type == "application/ld+json") {
+      kind = Accept::kLdJson;
+    } else if (type == "application/geo+json" && allow_geojson) {
+      kind = Accept::kGeoJson;
+    }
+    if (kind && q > best_q) {
+      best = kind;
+      best_q = q;
+    }
+  }
+  return best;
+}
+
+// The URL of a Link header with rel=json-ld#context, if any.
+std::optional<std::string> link_context(const http::Request& r) {
+  const std::string* link = r.header("link");
+  if (!link) return std::nullopt;
+  const auto open = link->find('<');
+  const auto close = link->find('>', open == std::string::npos ? 0 : open);
+  if (open == std::string::npos || close == std::string::npos) return std::string();
+  if (link->find(kContextRel) == std::string::npos) return std::nullopt;
+  return link->substr(open + 1, close - open - 1);
+}
+
+std::optional<std::size_t> parse_size(std::string_view s) {
+  std::size_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::vector<std::string> split_list(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto end = s.find(sep, start);
+    if (end == std::string_view::npos) end = s.size();
+    auto item = trim(s.substr(start, end - start));
+    if (!item.empty()) out.emplace_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+bool has_option(const http::Request& r, std::string_view option) {
+  for (const auto& [k, v] : r.query) {
+    if (k != "options") continue;
+    for (const auto& o : split_list(v)) {
+      if (o == option) return true;
+    }
+  }
+  return false;
+}
+
+std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps& deps,
+                            const Prepare& how) {
+  Call call;
+  call.deps = &deps;
+  call.respond = std::move(respond);
+  call.request = std::move(request);
+  const http::Request& r = call.request;
+
+  if (const std::string* t = r.header("ngsild-tenant")) {
+    if (!valid_tenant(*t)) {
+      call.fail(ErrorKind::kBadRequestData,
+                fmt::format("NGSILD-Tenant '{}' is not a valid tenant name (1-{} letters, digits, "
+                            "'_', '-', '.')",
+                            *t, kTenantNameMax));
+      return std::nullopt;
+    }
+    call.tenant = *t;
+  }
+  const Operation op{how.read_only ? Operation::Kind::kRead : Operation::Kind::kWrite, r.route,
+                     call.tenant};
+  if (auto allowed = deps.access.check(r, op); !allowed) {
+    call.fail(allowed.error());
+    return std::nullopt;
+  }
+  auto accept = negotiate(r, how.allow_geojson);
+  if (!accept) {
+    call.fail(ErrorKind::kNotAcceptable,
+              fmt::format("none of the media types in Accept: {} can be produced; use "
+                          "application/json or application/ld+json{}",
+                          *r.header("accept"), how.allow_geojson ? " or application/geo+json" : ""));
+    return std::nullopt;
+  }
+  call.accept = *accept;
+  if (how.read_only && !call.tenant.empty()) {
+    auto exists = deps.hub.tenant_exists(call.tenant);
+    if (!exists) {
+      call.fail(exists.error());
+      return std::nullopt;
+    }
+    if (!*exists) {
+      call.fail(ErrorKind::kNonexistentTenant,
+                fmt::format("tenant '{}' does not exist", call.tenant));
+      return std::nullopt;
+    }
+  }
+
+  std::optional<std::string> link = link_context(r);
+  if (how.has_body) {
+    const std::string* ct = r.header("content-type");
+    const std::string type = ct ? media_type(*ct) : std::string();
+    const bool ld = type == "application/ld+json";
+    const bool plain = type == "application/json" ||
+                       (how.allow_merge_patch && type == "application/merge-patch+json");
+    if (!ld && !plain) {
+      call.fail(ErrorKind::kUnsupportedMediaType,
+                fmt::format("Content-Type '{}' is not supported; use application/json or "
+                            "application/ld+json{}",
+                            ct ? *ct : "", how.allow_merge_patch ? " or application/merge-patch+json" : ""));
+      return std::nullopt;
+    }
+    if (!r.has_content_length && r.body.empty()) {
+      call.fail(ErrorKind::kLengthRequired, "a request body with Content-Length is required");
+      return std::nullopt;
+    }
+    auto body = json::parse(r.body);
+    if (!body) {
+      call.fail(body.error());
+      return std::nullopt;
+    }
+    call.body = std::move(*body);
+    call.body_is_ld = ld;
+    if (ld && link) {
+      call.fail(ErrorKind::kBadRequestData,
+                "a JSON-LD Link header must not be sent with Content-Type application/ld+json; "
+                "put the @context in the body");
+      return std::nullopt;
+    }
+    if (ld) {
+      // The context of the whole request: the body's @context (object bodies) or, for arrays
+      // (batch), each element carries its own and the core context stands for the request.
+      if (call.body.is_object()) {
+        const auto* spec = call.body.get_object().if_contains("@context");
+        if (!spec) {
+          call.fail(ErrorKind::kBadRequestData,
+                    "Content-Type application/ld+json requires an @context member in the body");
+          return std::nullopt;
+        }
+        auto ctx = deps.contexts.resolve(*spec);
+        if (!ctx) {
+          call.fail(ctx.error());
+          return std::nullopt;
+        }
+        call.context = *ctx;
+      } else {
+        call.context = deps.contexts.core();
+      }
+      return call;
+    }
+    if (call.body.is_object() && call.body.get_object().contains("@context")) {
+      call.fail(ErrorKind::kBadRequestData,
+                "an @context in the body needs Content-Type application/ld+json; with "
+                "application/json send the context in a Link header");
+      return std::nullopt;
+    }
+  }
+  if (link) {
+    if (link->empty()) {
+      call.fail(ErrorKind::kBadRequestData, "the Link header must be <url>; rel=\"" +
+                                                std::string(kContextRel) + "\"");
+      return std::nullopt;
+    }
+    auto ctx = deps.contexts.resolve_url(*link);
+    if (!ctx) {
+      call.fail(ctx.error());
+      return std::nullopt;
+    }
+    call.context = *ctx;
+  } else {
+    call.context = deps.contexts.core();
+  }
+  return call;
+}
+
+base::Result<ldcontext::ContextPtr> context_of(const Call& call, const json::object& element) {
+  if (call.body_is_ld) {
+    const auto* spec = element.if_contains("@context");
+    if (!spec) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        "with Content-Type application/ld+json every entity needs an @context");
+    }
+    return call.deps->contexts.resolve(*spec);
+  }
+  if (element.contains("@context")) {
+    return base::fail(ErrorKind::kBadRequestData,
+                      "an @context in the body needs Content-Type application/ld+json");
+  }
+  return call.context;
+}
+
+namespace {
+
+std::string link_header(const json::value& source) {
+  std::string url(ldcontext::kCoreContextUrl);
+  if (source.is_string()) url = source.get_string();
+  return fmt::format("<{}>; rel=\"{}\"; type=\"application/ld+json\"", url, kContextRel);
+}
+
+void add_context_member(json::value& item, const json::value& source) {
+  if (item.is_object()) item.get_object()["@context"] = source;
+}
+
+}  // namespace
+
+void reply_json(Call& call, int status, json::value body, bool add_context) {
+  http::Response response;
+  response.status = status;
+  const json::value& source = call.context->source();
+  switch (call.accept) {
+    case Accept::kLdJson:
+      response.headers.emplace_back("content-type", "application/ld+json");
+      if (add_context) {
+        if (body.is_array()) {
+          for (auto& item : body.get_array()) add_context_member(item, source);
+        } else {
+          add_context_member(body, source);
+        }
+      }
+      break;
+    case Accept::kGeoJson:
+      response.headers.emplace_back("content-type", "application/geo+json");
+      if (add_context) response.headers.emplace_back("link", link_header(source));
+      break;
+    case Accept::kJson:
+      response.headers.emplace_back("content-type", "application/json");
+      if (add_context) response.headers.emplace_back("link", link_header(source));
+      break;
+  }
+  response.body = json::serialize(body);
+  call.respond(std::move(response));
+}
+
+void reply_empty(Call& call, int status, http::Headers headers) {
+  http::Response response = http::Response::empty(status);
+  for (auto& h : headers) response.headers.push_back(std::move(h));
+  call.respond(std::move(response));
+}
+
+std::string entity_location(std::string_view id) {
+  return fmt::format("/ngsi-ld/v1/entities/{}", id);
+}
+
+base::Result<RenderRequest> render_request(const Call& call) {
+  RenderRequest how;
+  const auto& r = call.request;
+  auto& o = how.options;
+  o.format = model::Format::kNormalized;
+  const auto set_format = [&](std::string_view name) -> bool {
+    if (name == "keyValues" || name == "simplified") {
+      o.format = model::Format::kKeyValues;
+    } else if (name == "concise") {
+      o.format = model::Format::kConcise;
+    } else if (name == "normalized") {
+      o.format = model::Format::kNormalized;
+    } else {
+      return false;
+    }
+    return true;
+  };
+  for (const auto& [k, v] : r.query) {
+    if (k == "options") {
+      for (const auto& opt : split_list(v)) {
+        if (opt == "sysAttrs") {
+          o.sys_attrs = true;
+        } else if (!set_format(opt) && opt != "noOverwrite" && opt != "replace" &&
+                   opt != "update" && opt != "temporalValues" && opt != "aggregatedValues") {
+          return base::fail(ErrorKind::kBadRequestData,
+                            fmt::format("options: unknown option '{}'", opt));
+        }
+      }
+    }
+  }
+  if (const auto* f = r.query_param("format")) {
+    if (!set_format(*f)) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        fmt::format("format: '{}' is not keyValues, concise or normalized", *f));
+    }
+  }
+  const auto& ctx = *call.context;
+  auto terms = [&](std::string_view list) {
+    std::set<std::string, std::less<>> out;
+    for (const auto& t : split_list(list)) out.insert(ctx.expand(t));
+    return out;
+  };
+  if (const auto* attrs = r.query_param("attrs")) o.attrs = terms(*attrs);
+  if (const auto* pick = r.query_param("pick")) {
+    auto picked = terms(*pick);
+    o.omit_id = !picked.contains(ctx.expand("id")) && !split_list(*pick).empty();
+    o.omit_type = true;
+    std::set<std::string, std::less<>> keep;
+    for (const auto& t : split_list(*pick)) {
+      if (t == "id") {
+        o.omit_id = false;
+      } else if (t == "type") {
+        o.omit_type = false;
+      } else {
+        keep.insert(ctx.expand(t));
+      }
+    }
+    o.attrs = std::move(keep);
+  }
+  if (const auto* omit = r.query_param("omit")) {
+    for (const auto& t : split_list(*omit)) {
+      if (t == "id") {
+        o.omit_id = true;
+      } else if (t == "type") {
+        o.omit_type = true;
+      } else {
+        o.omit.insert(ctx.expand(t));
+      }
+    }
+  }
+  if (const auto* lang = r.query_param("lang")) o.lang = *lang;
+  if (const auto* ds = r.query_param("datasetId")) {
+    std::set<std::string, std::less<>> ids;
+    for (const auto& d : split_list(*ds)) ids.insert(d);
+    o.dataset_ids = std::move(ids);
+  }
+  if (call.accept == Accept::kGeoJson) {
+    const auto* gp = r.query_param("geoproperty");
+    how.geoproperty = ctx.expand(gp ? std::string_view(*gp) : std::string_view("location"));
+  }
+  return how;
+}
+
+json::value render(const Call& call, const model::Entity& e, const RenderRequest& how) {
+  if (call.accept == Accept::kGeoJson) {
+    return model::render_feature(e, *call.context, how.options, *how.geoproperty);
+  }
+  return model::render_entity(e, *call.context, how.options);
+}
+
+namespace {
+
+base::Result<std::optional<geo::GeoQuery>> geo_query(const Call& call) {
+  const auto& r = call.request;
+  const auto* georel = r.query_param("georel");
+  const auto* geometry = r.query_param("geometry");
+  const auto* coordinates = r.query_param("coordinates");
+  const auto* geoproperty = r.query_param("geoproperty");
+  if (!georel && !geometry && !coordinates) return std::nullopt;
+  auto q = geo::parse_geoquery(georel ? *georel : "", geometry ? *geometry : "",
+                               coordinates ? *coordinates : "", geoproperty ? *geoproperty : "");
+  if (!q) return std::unexpected(q.error());
+  return std::move(*q);
+}
+
+// The GeoProperty instances of an entity's attribute, parsed.
+bool geo_matches(const model::Entity& e, const geo::GeoQuery& q, const std::string& attr) {
+  const auto* slot = e.if_contains(attr);
+  if (!slot || !slot->is_array()) return false;
+  for (const auto& inst : slot->get_array()) {
+    const auto* value = inst.get_object().if_contains(model::key::kValue);
+    if (!value) continue;
+    auto g = geo::parse_geojson(*value);
+    if (g && geo::matches(q, *g)) return true;
+  }
+  return false;
+}
+
+bool valid_regex(const std::string& pattern) {
+  try {
+    std::regex re(pattern, std::regex::ECMAScript);
+    return true;
+  } catch (const std::regex_error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+base::Result<store::EntityQuery> entity_query(const Call& call) {
+  const auto& r = call.request;
+  const auto& ctx = *call.context;
+  const query::Expander expand = [&ctx](std::string_view t) { return ctx.expand(t); };
+  store::EntityQuery q;
+  std::vector<std::function<bool(const model::Entity&)>> checks;
+
+  if (const auto* type = r.query_param("type")) {
+    auto types = query::parse_types(*type);
+    if (!types) return std::unexpected(types.error());
+    types->expand_names(expand);
+    if (auto any = types->any_of()) {
+      q.any_of_types = std::move(*any);
+    } else {
+      checks.push_back([t = *types](const model::Entity& e) { return t.matches(e); });
+    }
+  }
+  if (const auto* ids = r.query_param("id")) {
+    auto list = split_list(*ids);
+    for (const auto& id : list) {
+      if (!base::is_uri(id)) {
+        return base::fail(ErrorKind::kBadRequestData, fmt::format("id: '{}' is not a URI", id));
+      }
+    }
+    q.ids = std::move(list);
+  }
+  if (const auto* pattern = r.query_param("idPattern")) {
+    if (!valid_regex(*pattern)) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        fmt::format("idPattern: '{}' is not a valid regular expression", *pattern));
+    }
+    q.id_pattern = *pattern;
+  }
+  if (const auto* text = r.query_param("q")) {
+    auto filter = query::parse_q(*text);
+    if (!filter) return std::unexpected(filter.error());
+    filter->expand_names(expand);
+    q.conditions = filter->necessary_conditions();
+    checks.push_back([f = std::move(*filter)](const model::Entity& e) { return f.matches(e); });
+  }
+  if (const auto* scope = r.query_param("scopeQ")) {
+    auto filter = query::parse_scope_q(*scope);
+    if (!filter) return std::unexpected(filter.error());
+    checks.push_back([f = std::move(*filter)](const model::Entity& e) { return f.matches(e); });
+  }
+  auto geoq = geo_query(call);
+  if (!geoq) return std::unexpected(geoq.error());
+  if (*geoq) {
+    const std::string attr = ctx.expand((*geoq)->geoproperty);
+    if (auto box = geo::candidate_box(**geoq)) q.geo_box = store::EntityQuery::GeoBox{attr, *box};
+    checks.push_back([g = std::move(**geoq), attr](const model::Entity& e) {
+      return geo_matches(e, g, attr);
+    });
+  }
+  if (const auto* attrs = r.query_param("attrs"); attrs && !r.query_param("q")) {
+    // An entity matches attrs= only if it has at least one of them (NGSI-LD 6.4.3.2).
+    std::vector<std::string> wanted;
+    for (const auto& t : split_list(*attrs)) wanted.push_back(ctx.expand(t));
+    checks.push_back([wanted = std::move(wanted)](const model::Entity& e) {
+      return std::any_of(wanted.begin(), wanted.end(),
+                         [&](const std::string& a) { return e.contains(a); });
+    });
+  }
+  if (!checks.empty()) {
+    q.predicate = [checks = std::move(checks)](const model::Entity& e) {
+      return std::all_of(checks.begin(), checks.end(), [&](const auto& c) { return c(e); });
+    };
+  }
+  q.limit = kPageSizeDefault;
+  if (const auto* limit = r.query_param("limit")) {
+    auto v = parse_size(*limit);
+    if (!v) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        fmt::format("limit: '{}' is not a non-negative integer", *limit));
+    }
+    if (*v > kPageSizeMax) {
+      return base::fail(ErrorKind::kTooManyResults,
+                        fmt::format("limit: {} is above the maximum page size {}", *v, kPageSizeMax));
+    }
+    q.limit = *v;
+  }
+  if (const auto* offset = r.query_param("offset")) {
+    auto v = parse_size(*offset);
+    if (!v) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        fmt::format("offset: '{}' is not a non-negative integer", *offset));
+    }
+    q.offset = *v;
+  }
+  if (const auto* count = r.query_param("count")) {
+    if (*count != "true" && *count != "false") {
+      return base::fail(ErrorKind::kBadRequestData, "count: must be true or false");
+    }
+    q.count = *count == "true";
+  }
+  return q;
+}
+
+}  // namespace cityroom::api

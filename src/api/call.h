@@ -1,0 +1,68 @@
+// Private to api/: one request being served — its tenant, @context and negotiated formats —
+// and the helpers every NGSI-LD handler shares.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/api.h"
+#include "model/model.h"
+#include "query/query.h"
+#include "store/store.h"
+
+namespace cityroom::api {
+
+enum class Accept { kJson, kLdJson, kGeoJson };
+
+struct Call {
+  http::Request request;
+  http::Respond respond;
+  Deps* deps = nullptr;
+  std::string tenant;
+  ldcontext::ContextPtr context;
+  Accept accept = Accept::kJson;
+  // The parsed body (when the request has one).
+  json::value body;
+  bool body_is_ld = false;  // Content-Type application/ld+json
+
+  void fail(const base::Error& e) { respond(http::Response::problem(e)); }
+  void fail(base::ErrorKind kind, std::string detail) { fail(base::Error{kind, std::move(detail)}); }
+};
+
+struct Prepare {
+  bool read_only = true;     // a GET: the tenant must exist
+  bool has_body = false;     // POST/PATCH/PUT with a JSON body
+  bool allow_geojson = false;
+  bool allow_merge_patch = false;
+};
+
+// Tenant, access check, Accept, Content-Type, body parse and @context resolution.
+// On error the response has been sent and nullopt is returned.
+std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps& deps,
+                            const Prepare& how);
+
+// Resolves the @context of one body element (ld+json: its own "@context"; json: the Link one).
+base::Result<ldcontext::ContextPtr> context_of(const Call& call, const json::object& element);
+
+// Answers with JSON, adding Link or @context as the negotiated format requires.
+void reply_json(Call& call, int status, json::value body, bool add_context = true);
+void reply_empty(Call& call, int status, http::Headers headers = {});
+
+// Query-string helpers.
+std::vector<std::string> split_list(std::string_view s, char sep = ',');
+bool has_option(const http::Request& r, std::string_view option);
+
+struct RenderRequest {
+  model::RenderOptions options;
+  std::optional<std::string> geoproperty;  // expanded, for geo+json
+};
+base::Result<RenderRequest> render_request(const Call& call);
+
+base::Result<store::EntityQuery> entity_query(const Call& call);
+
+json::value render(const Call& call, const model::Entity& e, const RenderRequest& how);
+
+std::string entity_location(std::string_view id);
+
+}  // namespace cityroom::api

@@ -1,0 +1,11 @@
+// Private to api/: each file registers one family of routes.
+#pragma once
+
+#include "api/api.h"
+
+namespace cityroom::api {
+void register_entities(http::Router& router, Deps& deps);
+void register_batch(http::Router& router, Deps& deps);
+void register_discovery(http::Router& router, Deps& deps);
+void register_contexts(http::Router& router, Deps& deps);
+}  // namespace cityroom::api
