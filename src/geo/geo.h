@@ -9,6 +9,17 @@
 // metres on a sphere of radius 6,371,008.8 m. `candidate_box` gives the index pre-filter: any
 // geometry that can match intersects that box (nullopt when no box bounds the matches, e.g.
 // disjoint). Immutable values; all functions are thread-safe.
+//
+// Choices (see geo.cpp / relate.cpp): topology (within, contains, intersects, equals,
+// disjoint, overlaps) is decided by OGC DE-9IM in the lon/lat plane, where RFC 7946 3.1.1 puts
+// straight edges; a point on a polygon's boundary is not `within` it. Distances are haversine
+// between two points; for lines and polygons they are measured in a local equirectangular
+// projection centred where the two geometries meet (well under 0.5% error at city scale).
+// Polygons of either winding are accepted and normalised. Invalid polygons (self-crossing,
+// spikes, holes outside) are refused, with two repairs for real boundary files: an exterior
+// ring touching itself at a vertex becomes a hole or a second polygon, and MultiPolygon members
+// are validated one by one (members overlapping each other are accepted). The antimeridian is
+// not handled (a near box crossing it widens to all longitudes).
 #pragma once
 
 #include <memory>
@@ -39,8 +50,9 @@ class Geometry {
   std::shared_ptr<const Impl> impl_;
 };
 
-// Validates and parses a GeoJSON geometry object. Errors are BadRequestData with a detail such
-// as "Polygon ring 0 is not closed".
+// Validates and parses a GeoJSON geometry object; an altitude (3rd coordinate) is accepted and
+// ignored. Errors are BadRequestData with a detail such as "Polygon ring 0 must be closed
+// (first and last positions equal)".
 base::Result<Geometry> parse_geojson(const json::value& v);
 
 enum class Relation { kNear, kWithin, kContains, kIntersects, kEquals, kDisjoint, kOverlaps };
@@ -55,8 +67,9 @@ struct GeoQuery {
 
 // From the query-string form: georel=near;maxDistance==2000, geometry=Point,
 // coordinates=[127.04,37.50] (also `%5B...%5D` already decoded by the caller),
-// geoproperty=location (empty → "location"). Errors are BadRequestData / InvalidRequest with a
-// detail naming the parameter.
+// geoproperty=location (empty → "location"). georel may carry both bounds:
+// near;minDistance==100;maxDistance==2000. Errors are BadRequestData with a detail naming the
+// parameter.
 base::Result<GeoQuery> parse_geoquery(std::string_view georel, std::string_view geometry,
                                       std::string_view coordinates, std::string_view geoproperty);
 // From the JSON form used by subscriptions and POST /entityOperations/query:
@@ -70,7 +83,8 @@ bool matches(const GeoQuery& q, const Geometry& g);
 
 std::optional<Box> candidate_box(const GeoQuery& q);
 
-// Great-circle distance in metres between two geometries (0 when they intersect).
+// Great-circle distance in metres between two geometries (0 when they intersect; infinity when
+// either is empty).
 double distance_m(const Geometry& a, const Geometry& b);
 
 }  // namespace cityroom::geo
