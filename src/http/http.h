@@ -12,6 +12,7 @@
 // histogram are kept in `Metrics` and rendered in Prometheus text format.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include <string_view>
 #include <utility>
 #include <optional>
+#include <shared_mutex>
 #include <variant>
 #include <vector>
 
@@ -59,6 +61,7 @@ struct Request {
   const std::string* header(std::string_view lower_name) const;
   // First query parameter by name, or nullptr. `query_all` for repeated ones.
   const std::string* query_param(std::string_view name) const;
+  std::vector<std::string_view> query_all(std::string_view name) const;
   const std::string& param(std::string_view name) const;
 };
 
@@ -72,7 +75,9 @@ struct Response {
   static Response empty(int status);
 };
 
-// Called exactly once. Safe to call from any thread.
+// Called exactly once. Safe to call from any thread. A second call is ignored (and logged); if
+// every copy is dropped without a call, the client gets 500; a call after the Server stopped
+// (or was destroyed) is a harmless no-op.
 using Respond = std::function<void(Response)>;
 using Handler = std::function<void(Request&& request, Respond respond)>;
 
@@ -95,9 +100,16 @@ class Router {
   std::vector<Route> routes_;
 };
 
-// Thread-safe counters for /metrics.
+// Thread-safe counters for /metrics. Cheap on the hot path: one shared (reader) lock to find
+// the route's counters, then relaxed atomic increments; the exclusive lock is taken only the
+// first time a route is seen and when rendering.
 class Metrics {
  public:
+  Metrics();
+  ~Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
+
   void observe(std::string_view route, int status, std::chrono::microseconds latency);
   // Prometheus text exposition (version 0.0.4) of the HTTP metrics.
   std::string prometheus_text() const;
@@ -106,13 +118,17 @@ class Metrics {
   std::int64_t open_connections() const { return open_connections_.load(); }
   void rejected(std::string_view limit);  // a named limit turned a request away
 
+  // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
+  static constexpr std::size_t kLatencyBuckets = 16;
+
  private:
-  mutable std::mutex mutex_;
-  std::map<std::pair<std::string, int>, std::uint64_t> requests_;
+  struct RouteCounters;  // per-route status counters (atomics), defined in metrics.cpp
+  mutable std::shared_mutex mutex_;  // guards the shape of the maps, not the counts
+  std::map<std::string, std::unique_ptr<RouteCounters>, std::less<>> requests_;
   std::map<std::string, std::uint64_t, std::less<>> rejected_;
-  std::vector<std::uint64_t> latency_buckets_ = std::vector<std::uint64_t>(16, 0);
-  double latency_sum_s_ = 0;
-  std::uint64_t latency_count_ = 0;
+  std::array<std::atomic<std::uint64_t>, kLatencyBuckets> latency_buckets_{};
+  std::atomic<std::uint64_t> latency_sum_us_{0};
+  std::atomic<std::uint64_t> latency_count_{0};
   std::atomic<std::int64_t> open_connections_{0};
 };
 
