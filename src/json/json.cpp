@@ -1,5 +1,8 @@
 #include "json/json.h"
 
+#include <charconv>
+#include <cmath>
+
 #include <fmt/format.h>
 
 namespace cityroom::json {
@@ -22,7 +25,104 @@ base::Result<value> parse(std::string_view text, std::size_t depth_max) {
   return parser.release();
 }
 
-std::string serialize(const value& v) { return boost::json::serialize(v); }
+namespace {
+
+// Boost.JSON 1.81 writes doubles as "2E-1"; clients and people expect "0.2". Numbers are
+// written with std::to_chars (shortest form that reads back to the same double); the rest
+// follows RFC 8259 with UTF-8 passed through.
+void write_string(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out.push_back('"');
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        out += "\\u00";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+void write_double(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out += "null";  // JSON has no NaN/Infinity
+    return;
+  }
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, d);
+  std::string_view text(buf, static_cast<std::size_t>(end - buf));
+  out += text;
+  // Keep it a JSON number that reads back as a double, not an integer.
+  if (text.find_first_of(".eEn") == std::string_view::npos) out += ".0";
+}
+
+void write(std::string& out, const value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::null: out += "null"; break;
+    case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; break;
+    case boost::json::kind::int64: {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_int64());
+      out.append(buf, end);
+      break;
+    }
+    case boost::json::kind::uint64: {
+      char buf[24];
+      auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
+      out.append(buf, end);
+      break;
+    }
+    case boost::json::kind::double_: write_double(out, v.get_double()); break;
+    case boost::json::kind::string: write_string(out, v.get_string()); break;
+    case boost::json::kind::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : v.get_array()) {
+        if (!first) out.push_back(',');
+        first = false;
+        write(out, e);
+      }
+      out.push_back(']');
+      break;
+    }
+    case boost::json::kind::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& m : v.get_object()) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_string(out, m.key());
+        out.push_back(':');
+        write(out, m.value());
+      }
+      out.push_back('}');
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string serialize(const value& v) {
+  std::string out;
+  out.reserve(256);
+  write(out, v);
+  return out;
+}
 
 const value* find(const object& o, std::string_view key) { return o.if_contains(key); }
 

@@ -394,6 +394,13 @@ class QParser {
     if (token.empty()) {
       return invalid("expected a value after '" + std::string(op.text) + "'", start);
     }
+    // Unquoted values are numbers, date-times, booleans and URI-like words; a grammar character
+    // inside one means the expression is broken (`a==(`, `a>>1`), not a string to compare.
+    if (const auto bad = token.find_first_of("()<>=!~\"'"); bad != std::string_view::npos) {
+      return invalid(std::string("unexpected '") + token[bad] +
+                         "' in a value; quote strings as \"...\"",
+                     start + bad);
+    }
     return classify_unquoted(token);
   }
 

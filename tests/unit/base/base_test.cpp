@@ -53,3 +53,17 @@ TEST(Utf8, ValidatesKorean) {
   EXPECT_TRUE(base::is_valid_utf8("강남구 대치동"));
   EXPECT_FALSE(base::is_valid_utf8("\xed\x95"));
 }
+
+TEST(Json, NumbersReadAsPeopleWriteThem) {
+  auto v = json::parse(R"({"tilt":0.2,"lon":127.0347,"n":3,"big":1e300,"neg":-5.5,"whole":2.0})");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(json::serialize(*v),
+            R"({"tilt":0.2,"lon":127.0347,"n":3,"big":1e+300,"neg":-5.5,"whole":2.0})");
+}
+
+TEST(Json, StringsAreEscapedAndKoreanPassesThrough) {
+  json::value v = json::object{{"name", "성수대교 \"A\"\n\t\x01"}};
+  const std::string text = json::serialize(v);
+  EXPECT_EQ(text, "{\"name\":\"성수대교 \\\"A\\\"\\n\\t\\u0001\"}");
+  EXPECT_EQ(*json::parse(text), v);
+}
