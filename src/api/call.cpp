@@ -189,6 +189,10 @@ std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps
                 "put the @context in the body");
       return std::nullopt;
     }
+    if (how.context_document) {
+      call.context = deps.contexts.core();
+      return call;
+    }
     if (ld) {
       // The context of the whole request: the body's @context (object bodies) or, for arrays
       // (batch), each element carries its own and the core context stands for the request.

@@ -35,6 +35,7 @@ struct Prepare {
   bool has_body = false;     // POST/PATCH/PUT with a JSON body
   bool allow_geojson = false;
   bool allow_merge_patch = false;
+  bool context_document = false;  // the body IS a JSON-LD context (POST /jsonldContexts)
 };
 
 // Tenant, access check, Accept, Content-Type, body parse and @context resolution.

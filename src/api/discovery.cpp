@@ -49,13 +49,21 @@ void get_type(Deps& deps, http::Request&& req, http::Respond respond) {
   const std::string iri = call->context->expand(call->request.param("type"));
   auto types = deps.hub.store().types(call->tenant);
   if (!types) return call->fail(types.error());
+  auto attrs = deps.hub.store().attributes(call->tenant);
+  if (!attrs) return call->fail(attrs.error());
   for (const auto& t : *types) {
     if (t.type != iri) continue;
     json::array details;
     for (const auto& a : t.attributes) {
+      json::array kinds;
+      for (const auto& summary : *attrs) {
+        if (summary.attribute != a) continue;
+        for (const auto& k : summary.attribute_types) kinds.emplace_back(k);
+      }
       details.emplace_back(json::object{{"id", a},
                                         {"type", "Attribute"},
-                                        {"attributeName", call->context->compact(a)}});
+                                        {"attributeName", call->context->compact(a)},
+                                        {"attributeTypes", std::move(kinds)}});
     }
     return reply_json(*call, 200,
                       json::object{{"id", t.type},
@@ -124,7 +132,8 @@ http::Response ld_json(int status, const json::value& body) {
 }
 
 void add_context(Deps& deps, http::Request&& req, http::Respond respond) {
-  auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
+  auto call = prepare(std::move(req), std::move(respond), deps,
+                      {.read_only = false, .has_body = true, .context_document = true});
   if (!call) return;
   auto id = deps.contexts.add(call->body);
   if (!id) return call->fail(id.error());
@@ -136,7 +145,13 @@ void list_contexts(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   json::array out;
   const bool full = details(call->request);
+  const std::string* kind = call->request.query_param("kind");
+  if (kind && *kind != "Hosted" && *kind != "Cached" && *kind != "ImplicitlyCreated") {
+    return call->fail(ErrorKind::kBadRequestData,
+                      fmt::format("kind: '{}' is not Hosted, Cached or ImplicitlyCreated", *kind));
+  }
   for (const auto& info : deps.contexts.list()) {
+    if (kind && info.kind != *kind) continue;
     if (!full) {
       out.emplace_back(info.id);
       continue;

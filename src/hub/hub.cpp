@@ -136,6 +136,7 @@ void Hub::replace(std::string tenant, std::string id, Entity entity, Callback<vo
         Entity after = replaced(*before, entity);
         after[model::key::kId] = id;
         if (!after.contains(model::key::kType)) after[model::key::kType] = before->at(model::key::kType);
+        after[model::key::kModifiedAt] = base::format_iso8601(base::now_micros());
         return save(txn, tenant, *before, std::move(after), changes);
       },
       std::move(done));

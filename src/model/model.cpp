@@ -311,7 +311,17 @@ base::Result<json::object> Parser::object_instance(std::string_view name, std::s
     return typed_instance(name, iri, o, *type, true, depth);
   }
   for (const auto& [type, member] : kInferredByMember) {
-    if (o.contains(member)) return typed_instance(name, iri, o, type, false, depth);
+    if (!o.contains(member)) continue;
+    // {"type": "Propertee", "value": 1} is a normalized attribute with a wrong type, not a
+    // concise value: refuse it rather than guess.
+    if (const auto given = json::get_string(o, key::kType)) {
+      return fail(ErrorKind::kBadRequestData,
+                  fmt::format("attribute '{}' has type '{}', which is not an NGSI-LD attribute "
+                              "type (Property, Relationship, GeoProperty, LanguageProperty, "
+                              "VocabProperty, ListProperty, ListRelationship, JsonProperty)",
+                              name, *given));
+    }
+    return typed_instance(name, iri, o, type, false, depth);
   }
   if (internal::looks_like_geometry(o)) {
     if (auto e = internal::geometry_error(o, options_.coordinate_range_check)) {

@@ -140,12 +140,15 @@ TEST_F(ModelTest, SubAttributesAreParsedRecursivelyAndNotStamped) {
   EXPECT_TRUE(t.contains("createdAt"));
 }
 
-TEST_F(ModelTest, NonAttributeTypeBesideAValueIsDropped) {
+TEST_F(ModelTest, NonAttributeTypeBesideAValueIsRefused) {
   // Seen in real Smart Data Models data: "type": "string" is not an NGSI-LD attribute type.
-  auto e = parse(R"("level": {"type": "string", "value": "Normal"})");
+  expect_bad(R"("level": {"type": "string", "value": "Normal"})",
+             "attribute 'level' has type 'string', which is not an NGSI-LD attribute type");
+  expect_bad(R"("level": {"type": "Propertee", "value": 1})", "not an NGSI-LD attribute type");
+  // Without a value member the object is a concise Property's value.
+  auto e = parse(R"("address": {"streetAddress": "테헤란로 1", "type": "PostalAddress"})");
   ASSERT_TRUE(e) << e.error().detail;
-  EXPECT_EQ(single(*e, "level").at("type"), "Property");
-  EXPECT_EQ(single(*e, "level").at("value"), "Normal");
+  EXPECT_EQ(single(*e, "address").at("type"), "Property");
 }
 
 TEST_F(ModelTest, KeyValuesInputMakesPropertiesAndGeoProperties) {
