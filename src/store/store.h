@@ -9,9 +9,10 @@
 // Reads (`get`, `query`, discovery) run on any thread through a pool of read connections and
 // see the last committed state.
 //
-// Indexes: (tenant, id) primary key; (tenant, type) for each entity type; an R*Tree of the
-// bounding box of every GeoProperty instance keyed by (tenant, attribute); a value index of
-// every top-level Property/Relationship with a number or string value keyed by
+// Indexes: (tenant, id) primary key; (tenant, type, id) for each entity type; the bounding box
+// of every GeoProperty instance, as a quadtree cell keyed by (tenant, attribute) (the sqlite
+// backend keeps it in the value index: an R*Tree insert cost more than the rest of a put); a
+// value index of every top-level Property/Relationship with a number or string value keyed by
 // (tenant, attribute, value) for q push-down. Tenants are created on first write.
 // Schema is versioned (`PRAGMA user_version`) with forward migrations applied at open.
 #pragma once

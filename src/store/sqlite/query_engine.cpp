@@ -1,0 +1,468 @@
+#include "store/sqlite/query_engine.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <limits>
+#include <regex>
+#include <unordered_set>
+
+#include "store/sqlite/doc_codec.h"
+#include "store/sqlite/entity_rows.h"
+#include "store/sqlite/geo_cells.h"
+#include "store/sqlite/sql.h"
+
+namespace cityroom::store::sqlite {
+
+namespace {
+
+using Condition = query::Filter::Condition;
+
+// Where the matches accumulate. In ids-only mode no page is kept and nothing stops early.
+struct Sink {
+  std::size_t offset = 0;
+  std::size_t limit = 0;
+  bool count = false;
+  bool ids_only = false;
+  std::size_t matches = 0;
+  std::vector<model::Entity> page;
+  std::vector<std::string> ids;
+
+  // False once nothing more is needed (no count asked and the page is full).
+  bool want_more() const { return ids_only || count || matches < offset + limit; }
+  // Whether the next match goes on the page (and so must be a parsed entity).
+  bool page_wants_next() const { return !ids_only && matches >= offset && page.size() < limit; }
+  void add(std::string_view id, model::Entity&& e) {
+    ++matches;
+    if (ids_only)
+      ids.emplace_back(id);
+    else if (matches > offset && page.size() < limit)
+      page.push_back(std::move(e));
+  }
+};
+
+enum class Source { kIds, kGeo, kTypes, kCondition, kScan };
+
+// Candidate sets larger than 1/kStreamFraction of the tenant are filtered while walking the
+// tenant's id index (in id order, so a page without count stops early) instead of being
+// looked up and sorted one by one.
+constexpr std::size_t kStreamFraction = 16;
+
+// The pushable condition the index narrows best: equality first, then a range, then existence.
+const Condition* best_condition(const std::vector<Condition>& conditions) {
+  const Condition* best = nullptr;
+  auto rank = [](const Condition& c) {
+    return c.op == Condition::Op::kEq ? 0 : (c.op == Condition::Op::kExists ? 2 : 1);
+  };
+  for (const Condition& c : conditions) {
+    if (pushable(c) && (!best || rank(c) < rank(*best))) best = &c;
+  }
+  return best;
+}
+
+const char* value_statement(Condition::Op op) {
+  switch (op) {
+    case Condition::Op::kEq:
+      return sql::kIdxEq;
+    case Condition::Op::kLt:
+      return sql::kIdxLt;
+    case Condition::Op::kLe:
+      return sql::kIdxLe;
+    case Condition::Op::kGt:
+      return sql::kIdxGt;
+    case Condition::Op::kGe:
+      return sql::kIdxGe;
+    case Condition::Op::kExists:
+      return sql::kIdxAll;
+  }
+  return sql::kIdxAll;
+}
+
+class QueryRun {
+ public:
+  QueryRun(Connection& c, const EntityQuery& q, Sink& sink) : c_(c), q_(q), sink_(sink) {}
+
+  base::Result<void> run(std::string_view tenant) {
+    if (auto r = prepare_filters(); !r) return r;
+    auto tenant_id = find_name(c_, tenant);
+    if (!tenant_id) return std::unexpected(tenant_id.error());
+    if (!*tenant_id || !sink_.want_more()) return {};
+    tenant_ = **tenant_id;
+    condition_ = best_condition(q_.conditions);
+    exact_ = !q_.predicate && !q_.geo_box &&
+             std::none_of(q_.conditions.begin(), q_.conditions.end(), pushable) &&
+             (source() == Source::kTypes || !q_.any_of_types);
+    if (q_.any_of_types) {
+      if (auto r = resolve_types(); !r) return r;
+    }
+    switch (source()) {
+      case Source::kIds:
+        return by_ids();
+      case Source::kScan:
+        return by_scan();
+      case Source::kTypes:
+        return by_types();
+      default:
+        break;
+    }
+    std::vector<std::int64_t> pks;
+    auto r = source() == Source::kGeo ? collect_geo(pks) : collect_condition(pks);
+    if (!r) return r;
+    return by_candidates(std::move(pks));
+  }
+
+ private:
+  Source source() const {
+    if (q_.ids) return Source::kIds;
+    if (q_.geo_box) return Source::kGeo;
+    if (q_.any_of_types) return Source::kTypes;
+    if (condition_) return Source::kCondition;
+    return Source::kScan;
+  }
+
+  base::Result<void> prepare_filters() {
+    if (q_.ids) ids_.insert(q_.ids->begin(), q_.ids->end());
+    if (!q_.id_pattern) return {};
+    try {
+      pattern_.emplace(*q_.id_pattern, std::regex::ECMAScript | std::regex::optimize);
+    } catch (const std::regex_error&) {
+      return base::fail(base::ErrorKind::kInvalidRequest,
+                        "idPattern is not a valid regular expression");
+    }
+    return {};
+  }
+
+  base::Result<void> resolve_types() {
+    for (const std::string& type : *q_.any_of_types) {
+      auto id = find_name(c_, type);
+      if (!id) return std::unexpected(id.error());
+      if (*id) type_ids_.push_back(**id);
+    }
+    std::sort(type_ids_.begin(), type_ids_.end());
+    type_ids_.erase(std::unique(type_ids_.begin(), type_ids_.end()), type_ids_.end());
+    return {};
+  }
+
+  base::Result<void> charge(std::size_t rows) {
+    examined_ += rows;
+    if (examined_ <= kQueryScanMax) return {};
+    return base::fail(base::ErrorKind::kTooManyResults,
+                      fmt::format("the query would examine more than {} stored rows; narrow it "
+                                  "with type, q, idPattern or a geo-query",
+                                  kQueryScanMax));
+  }
+
+  bool id_accepted(std::string_view id) const {
+    if (q_.ids && !ids_.contains(std::string(id))) return false;
+    return !pattern_ || std::regex_search(id.begin(), id.end(), *pattern_);
+  }
+
+  // Whether the entity `id` has one of the asked types (an index probe is cheaper than
+  // parsing); true when the source already guaranteed it.
+  base::Result<bool> typed(std::string_view id) {
+    if (!q_.any_of_types || source() == Source::kTypes) return true;
+    for (std::int64_t type : type_ids_) {
+      auto s = c_.prepare(sql::kHasType);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, tenant_).bind(2, type).bind(3, id).step();
+      if (!row || *row) return row;
+    }
+    return false;
+  }
+
+  bool entity_accepted(const model::Entity& e) const {
+    if (q_.any_of_types && !has_any_type(e, *q_.any_of_types)) return false;
+    if (q_.geo_box && !geo_may_match(e, q_.geo_box->attribute, q_.geo_box->box)) return false;
+    for (const Condition& c : q_.conditions) {
+      if (!condition_may_match(e, c)) return false;
+    }
+    return !q_.predicate || q_.predicate(e);
+  }
+
+  // True when a candidate whose id was accepted can be counted without parsing it: the index
+  // that produced it decided every other filter, and it falls outside the page.
+  bool decided() const { return exact_ && !sink_.page_wants_next(); }
+
+  // Parses and filters one candidate whose id was accepted.
+  base::Result<void> offer(std::string_view id, std::string_view doc) {
+    if (decided()) {
+      sink_.add(id, {});
+      return {};
+    }
+    if (auto r = charge(1); !r) return r;
+    auto e = parse_doc(doc);
+    if (!e) return std::unexpected(e.error());
+    if (entity_accepted(*e)) sink_.add(id, std::move(*e));
+    return {};
+  }
+
+  base::Result<void> offer_pk(std::string_view id, std::int64_t pk) {
+    if (decided()) return offer(id, {});
+    auto s = c_.prepare(sql::kDocByPk);
+    if (!s) return std::unexpected(s.error());
+    auto row = s->bind(1, pk).step();
+    if (!row) return std::unexpected(row.error());
+    return *row ? offer(id, s->blob_at(0)) : base::Result<void>();
+  }
+
+  base::Result<void> by_ids() {
+    std::vector<std::string> ids(ids_.begin(), ids_.end());
+    std::sort(ids.begin(), ids.end());
+    for (const std::string& id : ids) {
+      if (!sink_.want_more()) break;
+      if (!id_accepted(id)) continue;
+      auto s = c_.prepare(sql::kPkDocById);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_).bind(2, id);
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) continue;
+      if (auto r = offer(id, s->blob_at(1)); !r) return r;
+    }
+    return {};
+  }
+
+  // Walks (id, pk) rows in id order from `s`, offering those accepted; `of_pks` (sorted)
+  // restricts them to candidates.
+  base::Result<void> walk(Stmt& s, const std::vector<std::int64_t>* of_pks) {
+    while (sink_.want_more()) {
+      auto row = s.step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      if (auto r = charge(1); !r) return r;
+      const std::int64_t pk = s.int64_at(1);
+      if (of_pks && !std::binary_search(of_pks->begin(), of_pks->end(), pk)) continue;
+      const std::string_view id = s.text_at(0);
+      if (!id_accepted(id)) continue;
+      auto ok = typed(id);
+      if (!ok) return std::unexpected(ok.error());
+      if (!*ok) continue;
+      if (auto r = offer_pk(id, pk); !r) return r;
+    }
+    return {};
+  }
+
+  base::Result<void> by_scan() {
+    if (exact_) {  // no document needed except those on the page
+      auto s = c_.prepare(sql::kScanIds);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_);
+      return walk(*s, nullptr);
+    }
+    auto s = c_.prepare(sql::kScan);
+    if (!s) return std::unexpected(s.error());
+    s->bind(1, tenant_);
+    while (sink_.want_more()) {
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      if (auto r = charge(1); !r) return r;
+      const std::string_view id = s->text_at(1);
+      if (!id_accepted(id)) continue;
+      if (auto r = offer(id, s->blob_at(2)); !r) return r;
+    }
+    return {};
+  }
+
+  // One type streams in id order (a page stops early; an exact count comes from the summary);
+  // several are merged in memory.
+  base::Result<void> by_types() {
+    if (type_ids_.size() == 1) {
+      auto s = c_.prepare(sql::kOfType);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_).bind(2, type_ids_[0]);
+      const bool summary_total = exact_ && sink_.count && !q_.ids && !q_.id_pattern;
+      if (summary_total) sink_.count = false;  // fill the page only
+      if (auto r = walk(*s, nullptr); !r) return r;
+      if (!summary_total) return {};
+      sink_.count = true;
+      return total_from_summary(type_ids_[0]);
+    }
+    std::vector<std::pair<std::string, std::int64_t>> all;
+    for (std::int64_t type : type_ids_) {
+      auto s = c_.prepare(sql::kOfType);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_).bind(2, type);
+      for (;;) {
+        auto row = s->step();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) break;
+        if (auto r = charge(1); !r) return r;
+        if (id_accepted(s->text_at(0))) all.emplace_back(s->text_at(0), s->int64_at(1));
+      }
+    }
+    std::sort(all.begin(), all.end());
+    all.erase(std::unique(all.begin(), all.end()), all.end());
+    for (const auto& [id, pk] : all) {
+      if (!sink_.want_more()) break;
+      if (auto r = offer_pk(id, pk); !r) return r;
+    }
+    return {};
+  }
+
+  base::Result<void> total_from_summary(std::int64_t type) {
+    auto s = c_.prepare(sql::kEntitiesOfType);
+    if (!s) return std::unexpected(s.error());
+    auto row = s->bind(1, tenant_).bind(2, type).step();
+    if (!row) return std::unexpected(row.error());
+    if (*row) sink_.matches = static_cast<std::size_t>(s->int64_at(0));
+    return {};
+  }
+
+  // Runs a candidate statement whose first column is an entity pk.
+  base::Result<void> drain_keys(Stmt& s, std::vector<std::int64_t>& pks) {
+    for (;;) {
+      auto row = s.step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return {};
+      if (auto r = charge(1); !r) return r;
+      pks.push_back(s.int64_at(0));
+    }
+  }
+
+  base::Result<void> collect_geo(std::vector<std::int64_t>& pks) {
+    auto attr = find_name(c_, q_.geo_box->attribute);
+    if (!attr) return std::unexpected(attr.error());
+    if (!*attr) return {};
+    for (const CellRange& range : cover(q_.geo_box->box)) {
+      const auto lo = cell_bytes(range.min), hi = cell_bytes(range.max);
+      auto s = c_.prepare(sql::kIdxBetween);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_).bind(2, **attr);
+      s->bind_blob(3, std::string_view(lo.data(), lo.size()));
+      s->bind_blob(4, std::string_view(hi.data(), hi.size()));
+      if (auto r = drain_keys(*s, pks); !r) return r;
+    }
+    return {};
+  }
+
+  base::Result<void> collect_condition(std::vector<std::int64_t>& pks) {
+    auto attr = find_name(c_, condition_->attribute);
+    if (!attr) return std::unexpected(attr.error());
+    if (!*attr) return {};
+    auto s = c_.prepare(value_statement(condition_->op));
+    if (!s) return std::unexpected(s.error());
+    s->bind(1, tenant_).bind(2, **attr);
+    if (condition_->op != Condition::Op::kExists) {
+      const json::value& v = condition_->literal;
+      if (v.is_string())
+        s->bind(3, std::string_view(v.get_string()));
+      else
+        s->bind(3, v.to_number<double>());
+    }
+    if (auto r = drain_keys(*s, pks); !r) return r;
+    if (condition_->op == Condition::Op::kExists) return {};
+    // Instances whose value the index cannot compare may still match.
+    auto other = c_.prepare(sql::kIdxBlobs);
+    if (!other) return std::unexpected(other.error());
+    other->bind(1, tenant_).bind(2, **attr);
+    return drain_keys(*other, pks);
+  }
+
+  base::Result<bool> worth_streaming(std::size_t candidates) {
+    if (sink_.count || sink_.ids_only) return false;
+    auto s = c_.prepare(sql::kTypedEntities);
+    if (!s) return std::unexpected(s.error());
+    auto row = s->bind(1, tenant_).step();
+    if (!row) return std::unexpected(row.error());
+    const auto entities = static_cast<std::size_t>(*row ? s->int64_at(0) : 0);
+    return candidates * kStreamFraction >= entities;
+  }
+
+  // Orders the candidates by id, then parses them in that order.
+  base::Result<void> by_candidates(std::vector<std::int64_t> pks) {
+    std::sort(pks.begin(), pks.end());
+    pks.erase(std::unique(pks.begin(), pks.end()), pks.end());
+    auto streaming = worth_streaming(pks.size());
+    if (!streaming) return std::unexpected(streaming.error());
+    if (*streaming) {
+      auto s = c_.prepare(sql::kScanIds);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_);
+      return walk(*s, &pks);
+    }
+    std::vector<std::pair<std::string, std::int64_t>> ordered;
+    ordered.reserve(pks.size());
+    for (std::int64_t pk : pks) {
+      auto s = c_.prepare(sql::kIdByPk);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, pk).step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row || !id_accepted(s->text_at(0))) continue;
+      auto ok = typed(s->text_at(0));
+      if (!ok) return std::unexpected(ok.error());
+      if (*ok) ordered.emplace_back(s->text_at(0), pk);
+    }
+    std::sort(ordered.begin(), ordered.end());
+    for (const auto& [id, pk] : ordered) {
+      if (!sink_.want_more()) break;
+      if (auto r = offer_pk(id, pk); !r) return r;
+    }
+    return {};
+  }
+
+  Connection& c_;
+  const EntityQuery& q_;
+  Sink& sink_;
+  std::int64_t tenant_ = 0;
+  const Condition* condition_ = nullptr;
+  bool exact_ = false;  // see decided()
+  std::vector<std::int64_t> type_ids_;
+  std::unordered_set<std::string> ids_;
+  std::optional<std::regex> pattern_;
+  std::size_t examined_ = 0;
+};
+
+base::Result<void> run_in(Connection& c, std::string_view tenant, const EntityQuery& q,
+                          Sink& sink) {
+  try {
+    QueryRun run(c, q, sink);
+    return run.run(tenant);
+  } catch (const std::regex_error&) {
+    return base::fail(base::ErrorKind::kTooComplexQuery,
+                      "idPattern is too complex to evaluate on an entity id");
+  }
+}
+
+}  // namespace
+
+base::Result<std::optional<std::int64_t>> find_name(Connection& c, std::string_view name) {
+  auto s = c.prepare(sql::kFindName);
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, name);
+  auto row = s->step();
+  if (!row) return std::unexpected(row.error());
+  if (!*row) return std::optional<std::int64_t>();
+  return std::optional<std::int64_t>(s->int64_at(0));
+}
+
+base::Result<model::Entity> parse_doc(std::string_view doc) {
+  return decode_doc(doc);
+}
+
+base::Result<QueryResult> run_query(Connection& c, std::string_view tenant, const EntityQuery& q,
+                                    bool snapshot) {
+  Sink sink;
+  sink.offset = q.offset;
+  sink.limit = q.limit;
+  sink.count = q.count;
+  if (snapshot) {
+    if (auto r = c.run("BEGIN"); !r) return std::unexpected(r.error());
+  }
+  auto r = run_in(c, tenant, q, sink);
+  if (snapshot) (void)c.run("COMMIT");
+  if (!r) return std::unexpected(r.error());
+  QueryResult result{std::move(sink.page), std::nullopt};
+  if (q.count) result.total = sink.matches;
+  return result;
+}
+
+base::Result<std::vector<std::string>> matching_ids(Connection& c, std::string_view tenant,
+                                                    const EntityQuery& q) {
+  Sink sink;
+  sink.ids_only = true;
+  if (auto r = run_in(c, tenant, q, sink); !r) return std::unexpected(r.error());
+  return std::move(sink.ids);
+}
+
+}  // namespace cityroom::store::sqlite

@@ -1,0 +1,82 @@
+#include "store/sqlite/schema.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <string_view>
+
+namespace cityroom::store::sqlite {
+
+namespace {
+
+// Migration i (1-based) takes user_version from i-1 to i. Append only; never edit a shipped one.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE tenants(name_id INTEGER PRIMARY KEY);
+CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO meta(key, value) VALUES('entities', 0);
+CREATE TABLE entities(
+  pk INTEGER PRIMARY KEY,
+  tenant INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  doc BLOB NOT NULL);
+CREATE UNIQUE INDEX entities_by_id ON entities(tenant, id);
+CREATE TABLE types(
+  tenant INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  id TEXT NOT NULL,
+  pk INTEGER NOT NULL,
+  PRIMARY KEY(tenant, type, id)) WITHOUT ROWID;
+CREATE TABLE idx(
+  tenant INTEGER NOT NULL,
+  attr INTEGER NOT NULL,
+  v NOT NULL,
+  pk INTEGER NOT NULL,
+  PRIMARY KEY(tenant, attr, v, pk)) WITHOUT ROWID;
+CREATE TABLE summary(
+  tenant INTEGER NOT NULL,
+  type INTEGER NOT NULL,
+  attr INTEGER NOT NULL,
+  kind INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY(tenant, type, attr, kind)) WITHOUT ROWID;
+)sql",
+};
+
+base::Result<void> apply_missing(Connection& c) {
+  auto version = c.query_int("PRAGMA user_version");
+  if (!version) return std::unexpected(version.error());
+  const auto known = static_cast<std::int64_t>(kMigrations.size());
+  if (*version > known) {
+    return base::fail(base::ErrorKind::kInternalError,
+                      fmt::format("database schema version {} is newer than this cityroom "
+                                  "understands ({}); upgrade cityroom",
+                                  *version, known));
+  }
+  for (std::int64_t v = *version; v < known; ++v) {
+    if (auto r = c.exec(kMigrations[static_cast<std::size_t>(v)]); !r) {
+      return base::fail(r.error().kind,
+                        fmt::format("schema migration {}: {}", v + 1, r.error().detail));
+    }
+  }
+  if (*version == known) return {};
+  return c.exec(fmt::format("PRAGMA user_version = {}", known));
+}
+
+}  // namespace
+
+std::int64_t schema_version() {
+  return static_cast<std::int64_t>(kMigrations.size());
+}
+
+base::Result<void> migrate(Connection& c) {
+  if (auto r = c.exec("BEGIN IMMEDIATE"); !r) return r;
+  if (auto r = apply_missing(c); !r) {
+    (void)c.exec("ROLLBACK");
+    return r;
+  }
+  return c.exec("COMMIT");
+}
+
+}  // namespace cityroom::store::sqlite

@@ -1,0 +1,92 @@
+// Every SQL statement of the sqlite store, as static strings (the statement cache of a
+// Connection is keyed by their addresses). Schema: see schema.h.
+#pragma once
+
+#include "store/sqlite/schema.h"
+
+namespace cityroom::store::sqlite::sql {
+
+// ---- names, tenants, counters -------------------------------------------------------------
+inline constexpr char kFindName[] = "SELECT id FROM names WHERE name = ?1";
+inline constexpr char kInsertName[] = "INSERT INTO names(name) VALUES(?1)";
+inline constexpr char kInsertTenant[] = "INSERT OR IGNORE INTO tenants(name_id) VALUES(?1)";
+inline constexpr char kTenantExists[] =
+    "SELECT 1 FROM tenants t JOIN names n ON n.id = t.name_id WHERE n.name = ?1";
+inline constexpr char kAddEntityCount[] =
+    "UPDATE meta SET value = value + ?1 WHERE key = 'entities'";
+inline constexpr char kEntityCount[] = "SELECT value FROM meta WHERE key = 'entities'";
+inline constexpr char kAddSummary[] =
+    "INSERT INTO summary(tenant, type, attr, kind, n) VALUES(?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT(tenant, type, attr, kind) DO UPDATE SET n = n + excluded.n";
+
+// ---- entities and their index rows ----------------------------------------------------------
+// Inserts unless the id exists (then changes() is 0 and the caller replaces).
+inline constexpr char kInsertEntity[] =
+    "INSERT INTO entities(tenant, id, doc) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(tenant, id) DO NOTHING";
+inline constexpr char kFindEntity[] = "SELECT pk, doc FROM entities WHERE tenant = ?1 AND id = ?2";
+inline constexpr char kUpdateEntity[] = "UPDATE entities SET doc = ?2 WHERE pk = ?1";
+inline constexpr char kDeleteEntity[] = "DELETE FROM entities WHERE pk = ?1";
+inline constexpr char kDeleteIdx[] =
+    "DELETE FROM idx WHERE tenant = ?1 AND attr = ?2 AND v = ?3 AND pk = ?4";
+inline constexpr char kInsertIdx1[] =
+    "INSERT OR IGNORE INTO idx(tenant, attr, v, pk) VALUES(?1, ?2, ?3, ?4)";
+inline constexpr int kInsertIdxRows = 8;  // rows per statement below
+inline constexpr char kInsertIdx8[] =
+    "INSERT OR IGNORE INTO idx(tenant, attr, v, pk) VALUES(?1, ?2, ?3, ?4), (?5, ?6, ?7, ?8), "
+    "(?9, ?10, ?11, ?12), (?13, ?14, ?15, ?16), (?17, ?18, ?19, ?20), (?21, ?22, ?23, ?24), "
+    "(?25, ?26, ?27, ?28), (?29, ?30, ?31, ?32)";
+inline constexpr char kInsertType[] =
+    "INSERT OR IGNORE INTO types(tenant, type, id, pk) VALUES(?1, ?2, ?3, ?4)";
+inline constexpr char kDeleteType[] =
+    "DELETE FROM types WHERE tenant = ?1 AND type = ?2 AND id = ?3";
+inline constexpr char kDocInTenant[] = "SELECT doc FROM entities WHERE tenant = ?1 AND id = ?2";
+inline constexpr char kDocByName[] =
+    "SELECT e.doc FROM entities e JOIN names n ON e.tenant = n.id "
+    "WHERE n.name = ?1 AND e.id = ?2";
+
+// ---- query push-downs -----------------------------------------------------------------------
+inline constexpr char kScan[] = "SELECT pk, id, doc FROM entities WHERE tenant = ?1 ORDER BY id";
+inline constexpr char kPkDocById[] = "SELECT pk, doc FROM entities WHERE tenant = ?1 AND id = ?2";
+inline constexpr char kScanIds[] = "SELECT id, pk FROM entities WHERE tenant = ?1 ORDER BY id";
+// An upper bound of the tenant's entity count (entities with several types count more).
+inline constexpr char kTypedEntities[] =
+    "SELECT coalesce(sum(n), 0) FROM summary WHERE tenant = ?1 AND type > 0 AND attr = 0";
+inline constexpr char kEntitiesOfType[] =
+    "SELECT n FROM summary WHERE tenant = ?1 AND type = ?2 AND attr = 0 AND kind = 0";
+inline constexpr char kHasType[] =
+    "SELECT 1 FROM types WHERE tenant = ?1 AND type = ?2 AND id = ?3";
+inline constexpr char kOfType[] =
+    "SELECT id, pk FROM types WHERE tenant = ?1 AND type = ?2 ORDER BY id";
+inline constexpr char kIdByPk[] = "SELECT id FROM entities WHERE pk = ?1";
+inline constexpr char kDocByPk[] = "SELECT doc FROM entities WHERE pk = ?1";
+inline constexpr char kIdxAll[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2";
+inline constexpr char kIdxEq[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v = ?3";
+inline constexpr char kIdxBetween[] =
+    "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v BETWEEN ?3 AND ?4";
+inline constexpr char kIdxBlobs[] =
+    "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= x''";
+inline constexpr char kIdxLt[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v < ?3";
+inline constexpr char kIdxLe[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v <= ?3";
+// Numbers only: every string and BLOB sorts above ''.
+inline constexpr char kIdxGt[] =
+    "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v > ?3 AND v < ''";
+inline constexpr char kIdxGe[] =
+    "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= ?3 AND v < ''";
+
+// ---- discovery ------------------------------------------------------------------------------
+inline constexpr char kTypeCounts[] =
+    "SELECT n.name, s.n FROM summary s JOIN names n ON n.id = s.type "
+    "WHERE s.tenant = ?1 AND s.type > 0 AND s.attr = 0 AND s.n > 0 ORDER BY n.name";
+inline constexpr char kTypeAttributePairs[] =
+    "SELECT tn.name, an.name FROM summary s JOIN names tn ON tn.id = s.type "
+    "JOIN names an ON an.id = s.attr WHERE s.tenant = ?1 AND s.type > 0 AND s.attr > 0 "
+    "AND s.n > 0";
+inline constexpr char kAttributeCounts[] =
+    "SELECT n.name, s.n FROM summary s JOIN names n ON n.id = s.attr "
+    "WHERE s.tenant = ?1 AND s.type = 0 AND s.attr > 0 AND s.n > 0 ORDER BY n.name";
+inline constexpr char kAttributeKinds[] =
+    "SELECT n.name, s.kind FROM summary s JOIN names n ON n.id = s.attr "
+    "WHERE s.tenant = ?1 AND s.type = -1 AND s.n > 0";
+
+}  // namespace cityroom::store::sqlite::sql
