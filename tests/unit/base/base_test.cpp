@@ -67,3 +67,19 @@ TEST(Json, StringsAreEscapedAndKoreanPassesThrough) {
   EXPECT_EQ(text, "{\"name\":\"성수대교 \\\"A\\\"\\n\\t\\u0001\"}");
   EXPECT_EQ(*json::parse(text), v);
 }
+
+TEST(Json, SeventeenDigitNumbersSurviveARoundTrip) {
+  // Boost.JSON 1.81 alone reads these one ulp off.
+  for (std::string_view text : {"-172.43127776997827", "-9.146229953197121", "104.47399113092115",
+                                "-46.582037902777444", "0.1", "127.0347"}) {
+    auto v = json::parse(text);
+    ASSERT_TRUE(v) << text;
+    EXPECT_EQ(json::serialize(*v), text);
+  }
+}
+
+TEST(Json, TruncatedAndTrailingInputIsRefused) {
+  EXPECT_FALSE(json::parse(R"({"a": [1, 2)"));
+  EXPECT_FALSE(json::parse(R"({"a": 1} x)"));
+  EXPECT_FALSE(json::parse(""));
+}
