@@ -23,11 +23,13 @@ base::Result<Entity> load(store::Transaction& txn, std::string_view tenant, std:
 }
 
 // Writes `after` and records the change.
-base::Result<void> save(store::Transaction& txn, std::string_view tenant, const Entity& before,
+// Both versions are moved into the change record: no copy of an entity on the write path.
+base::Result<void> save(store::Transaction& txn, std::string_view tenant, Entity&& before,
                         Entity after, std::vector<Change>& changes) {
   if (auto put = txn.put(tenant, after); !put) return put;
-  changes.push_back({Change::Kind::kUpdated, std::string(tenant),
-                     std::string(after.at(model::key::kId).get_string()), share(before),
+  std::string id(after.at(model::key::kId).get_string());
+  changes.push_back({Change::Kind::kUpdated, std::string(tenant), std::move(id),
+                     std::make_shared<const Entity>(std::move(before)),
                      std::make_shared<const Entity>(std::move(after))});
   return {};
 }
@@ -67,7 +69,7 @@ base::Result<void> apply_batch_item(store::Transaction& txn, std::string_view te
     }
     return std::unexpected(not_found(id));
   }
-  const Entity& before = **existing;
+  Entity before = std::move(**existing);
   Entity after = before;
   const base::Micros now = base::now_micros();
   switch (kind) {
@@ -78,7 +80,7 @@ base::Result<void> apply_batch_item(store::Transaction& txn, std::string_view te
     case BatchKind::kMerge: merge_entity(after, entity, now); break;
     case BatchKind::kCreate: break;
   }
-  return save(txn, tenant, before, std::move(after), changes);
+  return save(txn, tenant, std::move(before), std::move(after), changes);
 }
 
 }  // namespace
@@ -137,7 +139,7 @@ void Hub::replace(std::string tenant, std::string id, Entity entity, Callback<vo
         after[model::key::kId] = id;
         if (!after.contains(model::key::kType)) after[model::key::kType] = before->at(model::key::kType);
         after[model::key::kModifiedAt] = base::format_iso8601(base::now_micros());
-        return save(txn, tenant, *before, std::move(after), changes);
+        return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
 }
@@ -150,7 +152,7 @@ void Hub::merge(std::string tenant, std::string id, Entity fragment, Callback<vo
         if (!before) return std::unexpected(before.error());
         Entity after = *before;
         merge_entity(after, fragment, base::now_micros());
-        return save(txn, tenant, *before, std::move(after), changes);
+        return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
 }
@@ -166,7 +168,7 @@ void Hub::append_attrs(std::string tenant, std::string id, Entity fragment, bool
         Entity after = *before;
         auto outcome = append_attributes(after, fragment, no_overwrite, base::now_micros());
         if (!outcome.updated.empty()) {
-          if (auto s = save(txn, tenant, *before, std::move(after), changes); !s) {
+          if (auto s = save(txn, tenant, std::move(*before), std::move(after), changes); !s) {
             return std::unexpected(s.error());
           }
         }
@@ -185,7 +187,7 @@ void Hub::update_attrs(std::string tenant, std::string id, Entity fragment,
         Entity after = *before;
         auto outcome = update_attributes(after, fragment, base::now_micros());
         if (!outcome.updated.empty()) {
-          if (auto s = save(txn, tenant, *before, std::move(after), changes); !s) {
+          if (auto s = save(txn, tenant, std::move(*before), std::move(after), changes); !s) {
             return std::unexpected(s.error());
           }
         }
@@ -204,7 +206,7 @@ void Hub::patch_attr(std::string tenant, std::string id, std::string attr, json:
         if (!before) return std::unexpected(before.error());
         Entity after = *before;
         if (auto p = patch_attribute(after, attr, instances, base::now_micros()); !p) return p;
-        return save(txn, tenant, *before, std::move(after), changes);
+        return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
 }
@@ -229,7 +231,7 @@ void Hub::replace_attr(std::string tenant, std::string id, std::string attr,
           return base::fail(ErrorKind::kResourceNotFound,
                             fmt::format("attribute {}: {}", attr, outcome.not_updated[0].reason));
         }
-        return save(txn, tenant, *before, std::move(after), changes);
+        return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
 }
@@ -269,7 +271,7 @@ void Hub::delete_attr(std::string tenant, std::string id, std::string attr,
           after.erase(attr);
         }
         after[model::key::kModifiedAt] = base::format_iso8601(base::now_micros());
-        return save(txn, tenant, *before, std::move(after), changes);
+        return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
 }

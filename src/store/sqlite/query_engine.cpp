@@ -105,8 +105,9 @@ class QueryRun {
       default:
         break;
     }
+    if (source() == Source::kGeo) return by_geo();
     std::vector<std::int64_t> pks;
-    auto r = source() == Source::kGeo ? collect_geo(pks) : collect_condition(pks);
+    auto r = collect_condition(pks);
     if (!r) return r;
     return by_candidates(std::move(pks));
   }
@@ -320,18 +321,41 @@ class QueryRun {
     }
   }
 
-  base::Result<void> collect_geo(std::vector<std::int64_t>& pks) {
+  // Geo candidates come with their id and document from one join per cover range (and per
+  // asked type); they are then ordered by id and filtered like any other candidate.
+  base::Result<void> by_geo() {
     auto attr = find_name(c_, q_.geo_box->attribute);
     if (!attr) return std::unexpected(attr.error());
     if (!*attr) return {};
-    for (const CellRange& range : cover(q_.geo_box->box)) {
-      const auto lo = cell_bytes(range.min), hi = cell_bytes(range.max);
-      auto s = c_.prepare(sql::kIdxBetween);
-      if (!s) return std::unexpected(s.error());
-      s->bind(1, tenant_).bind(2, **attr);
-      s->bind_blob(3, std::string_view(lo.data(), lo.size()));
-      s->bind_blob(4, std::string_view(hi.data(), hi.size()));
-      if (auto r = drain_keys(*s, pks); !r) return r;
+    if (q_.any_of_types && type_ids_.empty()) return {};  // no entity has any asked type
+    std::vector<std::pair<std::string, std::string>> found;  // id, doc
+    const std::vector<std::int64_t> no_type{0};
+    for (std::int64_t type : q_.any_of_types ? type_ids_ : no_type) {
+      for (const CellRange& range : cover(q_.geo_box->box)) {
+        const auto lo = cell_bytes(range.min), hi = cell_bytes(range.max);
+        auto s = c_.prepare(q_.any_of_types ? sql::kGeoDocsOfType : sql::kGeoDocs);
+        if (!s) return std::unexpected(s.error());
+        s->bind(1, tenant_).bind(2, **attr);
+        s->bind_blob(3, std::string_view(lo.data(), lo.size()));
+        s->bind_blob(4, std::string_view(hi.data(), hi.size()));
+        if (q_.any_of_types) s->bind(5, type);
+        for (;;) {
+          auto row = s->step();
+          if (!row) return std::unexpected(row.error());
+          if (!*row) break;
+          if (auto r = charge(1); !r) return r;
+          if (id_accepted(s->text_at(0))) found.emplace_back(s->text_at(0), s->blob_at(1));
+        }
+      }
+    }
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    found.erase(std::unique(found.begin(), found.end(),
+                            [](const auto& a, const auto& b) { return a.first == b.first; }),
+                found.end());
+    for (const auto& [id, doc] : found) {
+      if (!sink_.want_more()) break;
+      if (auto r = offer(id, doc); !r) return r;
     }
     return {};
   }

@@ -5,8 +5,9 @@
 namespace cityroom::store::sqlite {
 
 namespace {
-// Readers map the file: page reads then cost no copy into a per-connection cache.
-constexpr std::size_t kReadMmapBytes = std::size_t{1} << 30;
+// Readers map the file: page reads then cost no copy into a per-connection cache. SQLite clamps
+// this to its compile-time maximum (2 GB in Debian's build); a million entities is about 2 GB.
+constexpr std::size_t kReadMmapBytes = std::size_t{1} << 34;
 constexpr int kBusyTimeoutMs = 5000;
 }  // namespace
 

@@ -64,6 +64,15 @@ inline constexpr char kIdxAll[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr
 inline constexpr char kIdxEq[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v = ?3";
 inline constexpr char kIdxBetween[] =
     "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v BETWEEN ?3 AND ?4";
+// Geo candidates with their id and document in one pass (the join runs inside SQLite, which is
+// several times cheaper than a statement per candidate); the typed variant also checks one type.
+inline constexpr char kGeoDocs[] =
+    "SELECT e.id, e.doc FROM idx g JOIN entities e ON e.pk = g.pk "
+    "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4";
+inline constexpr char kGeoDocsOfType[] =
+    "SELECT e.id, e.doc FROM idx g JOIN entities e ON e.pk = g.pk "
+    "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4 "
+    "AND EXISTS (SELECT 1 FROM types t WHERE t.tenant = ?1 AND t.type = ?5 AND t.id = e.id)";
 inline constexpr char kIdxBlobs[] =
     "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= x''";
 inline constexpr char kIdxLt[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v < ?3";
