@@ -43,6 +43,38 @@ struct Sink {
 
 enum class Source { kIds, kGeo, kTypes, kCondition, kScan };
 
+// The literal text every match of an ECMAScript pattern anchored with '^' must start with
+// ("^urn:ngsi-ld:Camera:.*" → "urn:ngsi-ld:Camera:"); empty when there is none. Stops before
+// anything that is not a plain character, and drops the last one if a quantifier may follow.
+std::string literal_prefix(std::string_view pattern) {
+  if (pattern.empty() || pattern.front() != '^') return {};
+  std::string out;
+  for (std::size_t i = 1; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (std::string_view(".[](){}*+?|^$\\").find(c) != std::string_view::npos) {
+      if ((c == '*' || c == '?' || c == '{') && !out.empty()) out.pop_back();
+      if (c == '|') return {};  // an alternative may not share the prefix
+      break;
+    }
+    out.push_back(c);
+  }
+  if (pattern.find('|') != std::string_view::npos) return {};
+  return out;
+}
+
+// The smallest string greater than every string starting with `prefix`; empty if none.
+std::string prefix_successor(std::string prefix) {
+  while (!prefix.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(prefix.back());
+    if (last < 0xff) {
+      ++last;
+      return prefix;
+    }
+    prefix.pop_back();
+  }
+  return prefix;
+}
+
 // Candidate sets larger than 1/kStreamFraction of the tenant are filtered while walking the
 // tenant's id index (in id order, so a page without count stops early) instead of being
 // looked up and sorted one by one.
@@ -244,15 +276,23 @@ class QueryRun {
   }
 
   base::Result<void> by_scan() {
+    // An idPattern such as ^urn:ngsi-ld:Camera: limits the scan to one range of the id index.
+    const std::string prefix = q_.id_pattern ? literal_prefix(*q_.id_pattern) : std::string();
+    const std::string after = prefix_successor(prefix);
+    const bool ranged = !prefix.empty() && !after.empty();
+    auto bind = [&](Stmt& s) {
+      s.bind(1, tenant_);
+      if (ranged) s.bind(2, std::string_view(prefix)).bind(3, std::string_view(after));
+    };
     if (exact_) {  // no document needed except those on the page
-      auto s = c_.prepare(sql::kScanIds);
+      auto s = c_.prepare(ranged ? sql::kScanIdsRange : sql::kScanIds);
       if (!s) return std::unexpected(s.error());
-      s->bind(1, tenant_);
+      bind(*s);
       return walk(*s, nullptr);
     }
-    auto s = c_.prepare(sql::kScan);
+    auto s = c_.prepare(ranged ? sql::kScanRange : sql::kScan);
     if (!s) return std::unexpected(s.error());
-    s->bind(1, tenant_);
+    bind(*s);
     while (sink_.want_more()) {
       auto row = s->step();
       if (!row) return std::unexpected(row.error());

@@ -49,6 +49,11 @@ inline constexpr char kDocByName[] =
 inline constexpr char kScan[] = "SELECT pk, id, doc FROM entities WHERE tenant = ?1 ORDER BY id";
 inline constexpr char kPkDocById[] = "SELECT pk, doc FROM entities WHERE tenant = ?1 AND id = ?2";
 inline constexpr char kScanIds[] = "SELECT id, pk FROM entities WHERE tenant = ?1 ORDER BY id";
+// The same two scans limited to ids in [?2, ?3): an idPattern anchored on a literal prefix.
+inline constexpr char kScanRange[] =
+    "SELECT pk, id, doc FROM entities WHERE tenant = ?1 AND id >= ?2 AND id < ?3 ORDER BY id";
+inline constexpr char kScanIdsRange[] =
+    "SELECT id, pk FROM entities WHERE tenant = ?1 AND id >= ?2 AND id < ?3 ORDER BY id";
 // An upper bound of the tenant's entity count (entities with several types count more).
 inline constexpr char kTypedEntities[] =
     "SELECT coalesce(sum(n), 0) FROM summary WHERE tenant = ?1 AND type > 0 AND attr = 0";

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <random>
 #include <regex>
 #include <set>
@@ -254,7 +255,13 @@ class QueryTest : public ::testing::Test {
                              : "urn:ngsi-ld:Nothing:" + std::to_string(i));
       }
     }
-    if (g.chance(15)) q.id_pattern = g.chance(50) ? "Alpha:00[0-4]" : ":\\d*7$";
+    if (g.chance(25)) {
+      // Anchored patterns with a literal prefix take the id-range plan; the others scan.
+      static const std::array<const char*, 6> kPatterns = {
+          "Alpha:00[0-4]", ":\\d*7$", "^urn:ngsi-ld:Beta:", "^urn:ngsi-ld:Gamma:00[1-3]",
+          "^urn:ngsi-ld:Alpha:000?1", "^urn:ngsi-ld:(Alpha|Beta):0001"};
+      q.id_pattern = kPatterns[g.pick(kPatterns.size())];
+    }
     if (g.chance(40)) {
       q.any_of_types = std::vector<std::string>{kTypes[g.pick(3)]};
       if (g.chance(30)) q.any_of_types->push_back(kTypes[g.pick(3)]);
