@@ -1,5 +1,7 @@
 #include "store/sqlite/db.h"
 
+#include "store/sqlite/geo_cells.h"
+
 #include <fmt/format.h>
 
 namespace cityroom::store::sqlite {
@@ -51,6 +53,11 @@ base::Result<std::unique_ptr<Connection>> Connection::open(const std::filesystem
     return std::unexpected(e);
   }
   sqlite3_extended_result_codes(db, 1);
+  if (register_cell_functions(db) != SQLITE_OK) {
+    base::Error e = sql_error(db, "registering cell_meets");
+    sqlite3_close_v2(db);
+    return std::unexpected(e);
+  }
   return std::unique_ptr<Connection>(new Connection(db));
 }
 

@@ -4,6 +4,8 @@
 #include <bit>
 #include <cmath>
 
+#include <sqlite3.h>
+
 namespace cityroom::store::sqlite {
 
 namespace {
@@ -97,6 +99,59 @@ std::vector<CellRange> cover(const geo::Box& box) {
     }
   }
   return merged;
+}
+
+namespace {
+
+std::uint64_t compact(std::uint64_t v) {  // bit 2i → bit i (inverse of spread)
+  v &= 0x5555555555555555ULL;
+  v = (v | (v >> 1)) & 0x3333333333333333ULL;
+  v = (v | (v >> 2)) & 0x0f0f0f0f0f0f0f0fULL;
+  v = (v | (v >> 4)) & 0x00ff00ff00ff00ffULL;
+  v = (v | (v >> 8)) & 0x0000ffff0000ffffULL;
+  v = (v | (v >> 16)) & 0x00000000ffffffffULL;
+  return v;
+}
+
+void cell_meets(sqlite3_context* ctx, int argc, sqlite3_value** argv) {
+  const auto* bytes = static_cast<const unsigned char*>(sqlite3_value_blob(argv[0]));
+  if (argc != 5 || sqlite3_value_type(argv[0]) != SQLITE_BLOB ||
+      sqlite3_value_bytes(argv[0]) != 8 || !bytes) {
+    sqlite3_result_int(ctx, 1);  // not a cell: let the exact filter decide
+    return;
+  }
+  CellId id = 0;
+  for (int i = 0; i < 8; ++i) id = (id << 8) | bytes[i];
+  const geo::Box c = box_of(id);
+  const double min_lon = sqlite3_value_double(argv[1]), min_lat = sqlite3_value_double(argv[2]);
+  const double max_lon = sqlite3_value_double(argv[3]), max_lat = sqlite3_value_double(argv[4]);
+  const bool meets = c.min_lon <= max_lon && c.max_lon >= min_lon && c.min_lat <= max_lat &&
+                     c.max_lat >= min_lat;
+  sqlite3_result_int(ctx, meets ? 1 : 0);
+}
+
+}  // namespace
+
+geo::Box box_of(CellId id) {
+  if (id == 0) return {-180, -90, 180, 90};
+  const int trailing = std::countr_zero(id);      // 2 * (kCellLevelMax - level)
+  const int level = kCellLevelMax - trailing / 2;
+  const std::uint64_t morton = id >> (trailing + 1);
+  const std::uint64_t x = compact(morton), y = compact(morton >> 1);
+  const double cells = std::ldexp(1.0, level);
+  // Quantisation floors, so a cell covers [x, x+1) of its grid; widen by one fine cell for
+  // the clamping at the upper edge.
+  const double fine = std::ldexp(1.0, -kCellLevelMax);
+  return {-180 + 360 * (static_cast<double>(x) / cells - fine),
+          -90 + 180 * (static_cast<double>(y) / cells - fine),
+          -180 + 360 * (static_cast<double>(x + 1) / cells + fine),
+          -90 + 180 * (static_cast<double>(y + 1) / cells + fine)};
+}
+
+int register_cell_functions(sqlite3* db) {
+  return sqlite3_create_function_v2(db, "cell_meets", 5,
+                                    SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                    nullptr, cell_meets, nullptr, nullptr, nullptr);
 }
 
 }  // namespace cityroom::store::sqlite

@@ -16,6 +16,8 @@
 
 #include "geo/geo.h"
 
+struct sqlite3;
+
 namespace cityroom::store::sqlite {
 
 inline constexpr int kCellLevelMax = 26;
@@ -34,5 +36,13 @@ struct CellRange {
 
 // The id ranges whose stored boxes may intersect `box`, sorted and merged.
 std::vector<CellRange> cover(const geo::Box& box);
+
+// The lon/lat box of a cell (a superset of every box indexed under it).
+geo::Box box_of(CellId id);
+
+// Registers the SQL function cell_meets(v, min_lon, min_lat, max_lon, max_lat): 1 when the cell
+// stored in blob `v` may hold a box meeting the query box. It lets SQLite drop the cover's
+// candidates that lie outside the query box before it joins them with their entities.
+int register_cell_functions(::sqlite3* db);
 
 }  // namespace cityroom::store::sqlite

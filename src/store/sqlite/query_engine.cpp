@@ -379,6 +379,8 @@ class QueryRun {
         s->bind_blob(3, std::string_view(lo.data(), lo.size()));
         s->bind_blob(4, std::string_view(hi.data(), hi.size()));
         if (q_.any_of_types) s->bind(5, type);
+        const geo::Box& b = q_.geo_box->box;
+        s->bind(6, b.min_lon).bind(7, b.min_lat).bind(8, b.max_lon).bind(9, b.max_lat);
         for (;;) {
           auto row = s->step();
           if (!row) return std::unexpected(row.error());

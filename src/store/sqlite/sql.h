@@ -73,11 +73,12 @@ inline constexpr char kIdxBetween[] =
 // several times cheaper than a statement per candidate); the typed variant also checks one type.
 inline constexpr char kGeoDocs[] =
     "SELECT e.id, e.doc FROM idx g JOIN entities e ON e.pk = g.pk "
-    "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4";
+    "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4 "
+    "AND cell_meets(g.v, ?6, ?7, ?8, ?9)";
 inline constexpr char kGeoDocsOfType[] =
     "SELECT e.id, e.doc FROM idx g JOIN entities e ON e.pk = g.pk "
     "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4 "
-    "AND EXISTS (SELECT 1 FROM types t WHERE t.tenant = ?1 AND t.type = ?5 AND t.id = e.id)";
+    "AND cell_meets(g.v, ?6, ?7, ?8, ?9) AND EXISTS (SELECT 1 FROM types t WHERE t.tenant = ?1 AND t.type = ?5 AND t.id = e.id)";
 inline constexpr char kIdxBlobs[] =
     "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= x''";
 inline constexpr char kIdxLt[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v < ?3";

@@ -521,6 +521,11 @@ TEST(GeoCells, CandidatesIncludeEveryIntersectingBox) {
     const bool found = std::any_of(ranges.begin(), ranges.end(),
                                    [&](auto& r) { return r.min <= cell && cell <= r.max; });
     ASSERT_TRUE(found) << "trial " << i;
+    // The cell's own box, which the cell_meets pre-filter tests, must hold the stored box.
+    const geo::Box c = sqlite::box_of(cell);
+    ASSERT_TRUE(c.min_lon <= stored.min_lon && c.min_lat <= stored.min_lat &&
+                c.max_lon >= stored.max_lon && c.max_lat >= stored.max_lat)
+        << "trial " << i;
   }
   EXPECT_GT(intersecting, kTrials / 10);
 }
