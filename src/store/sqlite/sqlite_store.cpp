@@ -31,8 +31,10 @@ constexpr std::string_view kDbFileName = "cityroom.db";
 constexpr int kBusyTimeoutMs = 5000;
 // Index rows land at random places in the idx B-tree; bigger pages make it shallower, and a
 // larger WAL lets a page rewritten by several group commits be checkpointed once.
-constexpr int kPageBytes = 16384;
-constexpr int kWalAutocheckpointPages = 2000;     // ~32 MiB of WAL
+// 4 KiB pages: a PATCH rewrites a few scattered pages, and each goes whole into the WAL; with
+// 16 KiB pages attribute PATCHes ran ~25 % slower (8.3-9.5k/s against 11.3-11.6k/s here).
+constexpr int kPageBytes = 4096;
+constexpr int kWalAutocheckpointPages = 8000;     // ~32 MiB of WAL
 constexpr int kJournalSizeLimitBytes = 64 << 20;  // the WAL file shrinks back after that
 constexpr std::size_t kBatchBuckets = 12;  // upper bounds 1, 2, 4, ..., 2048 = kGroupCommitMax
 static_assert(std::size_t{1} << (kBatchBuckets - 1) == kGroupCommitMax);
