@@ -490,7 +490,7 @@ base::Result<store::EntityQuery> entity_query(const Call& call) {
       return geo_matches(e, g, attr);
     });
   }
-  if (const auto* attrs = r.query_param("attrs"); attrs && !r.query_param("q")) {
+  if (const auto* attrs = r.query_param("attrs")) {
     // An entity matches attrs= only if it has at least one of them (NGSI-LD 6.4.3.2).
     std::vector<std::string> wanted;
     for (const auto& t : split_list(*attrs)) wanted.push_back(ctx.expand(t));
