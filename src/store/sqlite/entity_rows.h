@@ -17,6 +17,7 @@
 //   "other": the index answers "other" with every BLOB value.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,13 @@ struct EntityRows {
   std::vector<std::string_view> types;
   std::vector<AttrRow> attrs;
 };
+
+// The index attribute under which a GeoProperty's cell is also stored once per entity type, so
+// that a geo query restricted to a type reads only that type's cells. Negative, so it never
+// collides with an interned name id (those are positive).
+constexpr std::int64_t typed_geo_attr(std::int64_t type, std::int64_t attr) {
+  return -((type << 32) | attr);
+}
 
 // Fills `out` from `e`. BadRequestData when the entity has no string "id" or no type.
 base::Result<void> collect_rows(const model::Entity& e, EntityRows& out);

@@ -369,18 +369,22 @@ class QueryRun {
     if (!*attr) return {};
     if (q_.any_of_types && type_ids_.empty()) return {};  // no entity has any asked type
     std::vector<std::pair<std::string, std::string>> found;  // id, doc
-    const std::vector<std::int64_t> no_type{0};
-    for (std::int64_t type : q_.any_of_types ? type_ids_ : no_type) {
-      for (const CellRange& range : cover(q_.geo_box->box)) {
+    std::vector<std::int64_t> attrs;  // the plain attribute, or its twin per asked type
+    if (q_.any_of_types) {
+      for (std::int64_t type : type_ids_) attrs.push_back(typed_geo_attr(type, **attr));
+    } else {
+      attrs.push_back(**attr);
+    }
+    const geo::Box& b = q_.geo_box->box;
+    for (std::int64_t index_attr : attrs) {
+      for (const CellRange& range : cover(b)) {
         const auto lo = cell_bytes(range.min), hi = cell_bytes(range.max);
-        auto s = c_.prepare(q_.any_of_types ? sql::kGeoDocsOfType : sql::kGeoDocs);
+        auto s = c_.prepare(sql::kGeoDocs);
         if (!s) return std::unexpected(s.error());
-        s->bind(1, tenant_).bind(2, **attr);
+        s->bind(1, tenant_).bind(2, index_attr);
         s->bind_blob(3, std::string_view(lo.data(), lo.size()));
         s->bind_blob(4, std::string_view(hi.data(), hi.size()));
-        if (q_.any_of_types) s->bind(5, type);
-        const geo::Box& b = q_.geo_box->box;
-        s->bind(6, b.min_lon).bind(7, b.min_lat).bind(8, b.max_lon).bind(9, b.max_lat);
+        s->bind(5, b.min_lon).bind(6, b.min_lat).bind(7, b.max_lon).bind(8, b.max_lat);
         for (;;) {
           auto row = s->step();
           if (!row) return std::unexpected(row.error());

@@ -10,7 +10,7 @@ namespace cityroom::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version from i-1 to i. Append only; never edit a shipped one.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE tenants(name_id INTEGER PRIMARY KEY);
@@ -41,6 +41,17 @@ CREATE TABLE summary(
   kind INTEGER NOT NULL,
   n INTEGER NOT NULL,
   PRIMARY KEY(tenant, type, attr, kind)) WITHOUT ROWID;
+)sql",
+    // 2: a GeoProperty's cell is also stored once per entity type (typed_geo_attr in
+    // entity_rows.h), so that typed geo queries read only their type's cells. Cells are the
+    // only 8-byte BLOB values of idx.
+    R"sql(
+CREATE INDEX migration2_types_by_pk ON types(pk);
+INSERT OR IGNORE INTO idx(tenant, attr, v, pk)
+  SELECT g.tenant, -((t.type << 32) | g.attr), g.v, g.pk
+  FROM idx g JOIN types t ON t.pk = g.pk AND t.tenant = g.tenant
+  WHERE g.attr > 0 AND typeof(g.v) = 'blob' AND length(g.v) = 8;
+DROP INDEX migration2_types_by_pk;
 )sql",
 };
 

@@ -70,15 +70,13 @@ inline constexpr char kIdxEq[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr 
 inline constexpr char kIdxBetween[] =
     "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v BETWEEN ?3 AND ?4";
 // Geo candidates with their id and document in one pass (the join runs inside SQLite, which is
-// several times cheaper than a statement per candidate); the typed variant also checks one type.
+// several times cheaper than a statement per candidate). ?2 is the GeoProperty's attribute, or
+// its per-type twin (typed_geo_attr) when the query names types; cell_meets drops the cells of
+// the cover that lie outside the query box before the join.
 inline constexpr char kGeoDocs[] =
     "SELECT e.id, e.doc FROM idx g JOIN entities e ON e.pk = g.pk "
     "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4 "
-    "AND cell_meets(g.v, ?6, ?7, ?8, ?9)";
-inline constexpr char kGeoDocsOfType[] =
-    "SELECT e.id, e.doc FROM idx g JOIN entities e ON e.pk = g.pk "
-    "WHERE g.tenant = ?1 AND g.attr = ?2 AND g.v BETWEEN ?3 AND ?4 "
-    "AND cell_meets(g.v, ?6, ?7, ?8, ?9) AND EXISTS (SELECT 1 FROM types t WHERE t.tenant = ?1 AND t.type = ?5 AND t.id = e.id)";
+    "AND cell_meets(g.v, ?5, ?6, ?7, ?8)";
 inline constexpr char kIdxBlobs[] =
     "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= x''";
 inline constexpr char kIdxLt[] = "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v < ?3";

@@ -147,6 +147,9 @@ base::Result<void> WriteTxn::index_entity(const model::Entity& e, Indexed& out) 
     auto attr = intern(row.attr);
     if (!attr) return std::unexpected(attr.error());
     out.keys.push_back(value_key(*attr, row));
+    if (row.cell) {
+      for (std::int64_t type : types) out.keys.push_back(value_key(typed_geo_attr(type, *attr), row));
+    }
     attr_kinds.emplace_back(*attr, static_cast<std::int64_t>(row.kind));
   }
   sort_unique(out.keys);

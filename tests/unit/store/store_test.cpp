@@ -251,13 +251,13 @@ TEST(Store, MigratesOnceAndRefusesNewerSchemas) {
     ASSERT_TRUE(store);
     ASSERT_TRUE(put_sync(*store, "", sensor("urn:x:1", 1)));
   }
-  EXPECT_EQ(user_version(file), 1);
+  EXPECT_EQ(user_version(file), 2);
   {
     auto store = open_store(dir.path());  // second open: nothing to migrate, data intact
     ASSERT_TRUE(store);
     EXPECT_TRUE(*store->get("", "urn:x:1"));
   }
-  EXPECT_EQ(user_version(file), 1);
+  EXPECT_EQ(user_version(file), 2);
 
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
@@ -268,6 +268,37 @@ TEST(Store, MigratesOnceAndRefusesNewerSchemas) {
   auto refused = open_sqlite(options);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().detail.find("newer"), std::string::npos) << refused.error().detail;
+}
+
+// A version-1 database has no per-type geo cells; migration 2 must add them, or typed geo
+// queries would silently miss every entity written before the upgrade.
+TEST(Store, MigrationTwoIndexesExistingGeoPropertiesPerType) {
+  TempDir dir;
+  const auto file = dir.path() / "cityroom.db";
+  {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(put_sync(*store, "", sensor("urn:x:old", 1)));
+  }
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM idx WHERE attr < 0; PRAGMA user_version = 1", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  EXPECT_EQ(user_version(file), 2);
+  EntityQuery q;
+  q.any_of_types = std::vector<std::string>{"https://example.org/Sensor"};
+  q.geo_box = EntityQuery::GeoBox{"https://example.org/location", {126.99, 37.49, 127.01, 37.51}};
+  auto found = store->query("", q);
+  ASSERT_TRUE(found) << found.error().detail;
+  ASSERT_EQ(found->entities.size(), 1u);
+  EXPECT_EQ(found->entities[0].at("id"), "urn:x:old");
+  q.any_of_types = std::vector<std::string>{"https://example.org/Other"};
+  EXPECT_TRUE(store->query("", q)->entities.empty());
 }
 
 TEST(Store, ReportsUnopenableDirectories) {
