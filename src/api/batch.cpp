@@ -185,23 +185,7 @@ void batch_query(Deps& deps, http::Request&& req, http::Respond respond) {
     set("coordinates", str("coordinates"));
     if (o.contains("geoproperty")) set("geoproperty", str("geoproperty"));
   }
-  // Reuse the GET /entities path with the translated parameters.
-  auto how = render_request(*call);
-  if (!how) return call->fail(how.error());
-  auto q = entity_query(*call);
-  if (!q) return call->fail(q.error());
-  auto result = deps.hub.query(call->tenant, *q);
-  if (!result) return call->fail(result.error());
-  json::array items;
-  for (const auto& e : result->entities) items.push_back(render(*call, e, *how));
-  if (result->total) {
-    auto inner = std::move(call->respond);
-    call->respond = [inner = std::move(inner), total = *result->total](http::Response r) mutable {
-      r.headers.emplace_back("ngsild-results-count", std::to_string(total));
-      inner(std::move(r));
-    };
-  }
-  reply_json(*call, 200, std::move(items));
+  answer_query(*call);
 }
 
 }  // namespace

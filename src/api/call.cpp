@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <regex>
 #include <set>
 
 #include <fmt/format.h>
@@ -269,9 +268,10 @@ void add_context_member(json::value& item, const json::value& source) {
 
 }  // namespace
 
-void reply_json(Call& call, int status, json::value body, bool add_context) {
+void reply_json(Call& call, int status, json::value body, bool add_context, http::Headers extra) {
   http::Response response;
   response.status = status;
+  response.headers = std::move(extra);
   const json::value& source = call.context->source();
   switch (call.accept) {
     case Accept::kLdJson:
@@ -425,15 +425,6 @@ bool geo_matches(const model::Entity& e, const geo::GeoQuery& q, const std::stri
   return false;
 }
 
-bool valid_regex(const std::string& pattern) {
-  try {
-    std::regex re(pattern, std::regex::ECMAScript);
-    return true;
-  } catch (const std::regex_error&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 base::Result<store::EntityQuery> entity_query(const Call& call) {
@@ -463,11 +454,7 @@ base::Result<store::EntityQuery> entity_query(const Call& call) {
     q.ids = std::move(list);
   }
   if (const auto* pattern = r.query_param("idPattern")) {
-    if (!valid_regex(*pattern)) {
-      return base::fail(ErrorKind::kBadRequestData,
-                        fmt::format("idPattern: '{}' is not a valid regular expression", *pattern));
-    }
-    q.id_pattern = *pattern;
+    q.id_pattern = *pattern;  // the store compiles it once and refuses an invalid one
   }
   if (const auto* text = r.query_param("q")) {
     auto filter = query::parse_q(*text);
@@ -532,6 +519,30 @@ base::Result<store::EntityQuery> entity_query(const Call& call) {
     q.count = *count == "true";
   }
   return q;
+}
+
+void answer_query(Call& call) {
+  auto how = render_request(call);
+  if (!how) return call.fail(how.error());
+  auto q = entity_query(call);
+  if (!q) return call.fail(q.error());
+  if (q->limit == 0 && !q->count) {
+    return call.fail(ErrorKind::kBadRequestData, "limit=0 is only allowed with count=true");
+  }
+  auto result = call.deps->hub.query(call.tenant, *q);
+  if (!result) return call.fail(result.error());
+  json::array items;
+  items.reserve(result->entities.size());
+  for (const auto& e : result->entities) items.push_back(render(call, e, *how));
+  json::value body;
+  if (call.accept == Accept::kGeoJson) {
+    body = json::object{{"type", "FeatureCollection"}, {"features", std::move(items)}};
+  } else {
+    body = std::move(items);
+  }
+  http::Headers extra;
+  if (result->total) extra.emplace_back("ngsild-results-count", std::to_string(*result->total));
+  reply_json(call, 200, std::move(body), true, std::move(extra));
 }
 
 }  // namespace cityroom::api

@@ -47,7 +47,8 @@ std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps
 base::Result<ldcontext::ContextPtr> context_of(const Call& call, const json::object& element);
 
 // Answers with JSON, adding Link or @context as the negotiated format requires.
-void reply_json(Call& call, int status, json::value body, bool add_context = true);
+void reply_json(Call& call, int status, json::value body, bool add_context = true,
+                http::Headers extra = {});
 void reply_empty(Call& call, int status, http::Headers headers = {});
 
 // Query-string helpers.
@@ -65,5 +66,10 @@ base::Result<store::EntityQuery> entity_query(const Call& call);
 json::value render(const Call& call, const model::Entity& e, const RenderRequest& how);
 
 std::string entity_location(std::string_view id);
+
+// Runs the query the request's parameters describe and answers with the rendered page (a
+// FeatureCollection for geo+json) and NGSILD-Results-Count when count=true. Shared by
+// GET /entities and POST /entityOperations/query, whose body is translated to parameters.
+void answer_query(Call& call);
 
 }  // namespace cityroom::api

@@ -121,36 +121,7 @@ void retrieve_entity(Deps& deps, http::Request&& req, http::Respond respond) {
 
 void query_entities(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.allow_geojson = true});
-  if (!call) return;
-  auto how = render_request(*call);
-  if (!how) return call->fail(how.error());
-  auto q = entity_query(*call);
-  if (!q) return call->fail(q.error());
-  if (q->limit == 0 && !q->count) {
-    return call->fail(ErrorKind::kBadRequestData, "limit=0 is only allowed with count=true");
-  }
-  auto result = deps.hub.query(call->tenant, *q);
-  if (!result) return call->fail(result.error());
-  json::array items;
-  items.reserve(result->entities.size());
-  for (const auto& e : result->entities) items.push_back(render(*call, e, *how));
-  http::Headers extra;
-  json::value body;
-  if (call->accept == Accept::kGeoJson) {
-    body = json::object{{"type", "FeatureCollection"}, {"features", std::move(items)}};
-  } else {
-    body = std::move(items);
-  }
-  // The count header is added by wrapping respond, since reply_json builds the response.
-  if (result->total) {
-    auto inner = std::move(call->respond);
-    const auto total = *result->total;
-    call->respond = [inner = std::move(inner), total](http::Response r) mutable {
-      r.headers.emplace_back("ngsild-results-count", std::to_string(total));
-      inner(std::move(r));
-    };
-  }
-  reply_json(*call, 200, std::move(body));
+  if (call) answer_query(*call);
 }
 
 void replace_entity(Deps& deps, http::Request&& req, http::Respond respond) {

@@ -20,10 +20,8 @@ std::string store_metrics(const store::Stats& s) {
   out += "# HELP cityroom_store_write_batch_size Write operations per group commit.\n";
   out += "# TYPE cityroom_store_write_batch_size histogram\n";
   std::uint64_t cumulative = 0;
-  double sum_estimate = 0;
   for (std::size_t i = 0; i < s.batch_size_buckets.size(); ++i) {
     cumulative += s.batch_size_buckets[i];
-    sum_estimate += static_cast<double>(s.batch_size_buckets[i]) * static_cast<double>(1u << i);
     out += fmt::format("cityroom_store_write_batch_size_bucket{{le=\"{}\"}} {}\n", 1u << i,
                        cumulative);
   }
@@ -33,7 +31,6 @@ std::string store_metrics(const store::Stats& s) {
   out += "# HELP cityroom_entities Entities stored, all tenants.\n";
   out += "# TYPE cityroom_entities gauge\n";
   out += fmt::format("cityroom_entities {}\n", s.entities);
-  (void)sum_estimate;
   return out;
 }
 
