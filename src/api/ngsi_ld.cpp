@@ -131,7 +131,6 @@ void replace_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!id) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
-  (*fragment)[model::key::kId] = *id;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.replace(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
 }
