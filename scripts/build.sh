@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/cityroom-ccache}"
+# Paths relative to the checkout, so clones and worktrees share cache hits.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$(nproc)"
