@@ -52,6 +52,20 @@ class Transaction {
   // Ids of the entities of `tenant` matching `filter` (for purge: DELETE /entities?type=...).
   virtual base::Result<std::vector<std::string>> ids_matching(std::string_view tenant,
                                                               const struct EntityQuery& q) = 0;
+  // Records (see `Record`): inserts or replaces; remove returns false when there was none.
+  virtual base::Result<void> put_record(std::string_view kind, std::string_view tenant,
+                                        std::string_view id, std::string_view doc) = 0;
+  virtual base::Result<bool> remove_record(std::string_view kind, std::string_view tenant,
+                                           std::string_view id) = 0;
+};
+
+// A small document that is not an entity — a subscription today, later a rule or a user — kept
+// in the same database and transactions as the entities, keyed by (kind, tenant, id). The store
+// does not look inside `doc`.
+struct Record {
+  std::string tenant;
+  std::string id;
+  std::string doc;
 };
 
 // The result a work item hands back to its `done` callback (opaque to the store).
@@ -120,6 +134,8 @@ class Store {
   virtual base::Result<bool> tenant_exists(std::string_view tenant) = 0;
   virtual base::Result<std::vector<TypeSummary>> types(std::string_view tenant) = 0;
   virtual base::Result<std::vector<AttributeSummary>> attributes(std::string_view tenant) = 0;
+  // Every record of a kind, all tenants, ordered by (tenant, id). For loading at start.
+  virtual base::Result<std::vector<Record>> records(std::string_view kind) = 0;
 
   virtual Stats stats() = 0;
   // Stops accepting work, drains the queue, commits, checkpoints, closes. Idempotent.

@@ -53,6 +53,15 @@ INSERT OR IGNORE INTO idx(tenant, attr, v, pk)
   WHERE g.attr > 0 AND typeof(g.v) = 'blob' AND length(g.v) = 8;
 DROP INDEX migration2_types_by_pk;
 )sql",
+    // 3: records — documents that are not entities (subscriptions), see store.h.
+    R"sql(
+CREATE TABLE records(
+  kind TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  id TEXT NOT NULL,
+  doc TEXT NOT NULL,
+  PRIMARY KEY(kind, tenant, id)) WITHOUT ROWID;
+)sql",
 };
 
 base::Result<void> apply_missing(Connection& c) {

@@ -19,6 +19,15 @@ inline constexpr char kAddSummary[] =
     "INSERT INTO summary(tenant, type, attr, kind, n) VALUES(?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT(tenant, type, attr, kind) DO UPDATE SET n = n + excluded.n";
 
+// ---- records --------------------------------------------------------------------------------
+inline constexpr char kPutRecord[] =
+    "INSERT INTO records(kind, tenant, id, doc) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(kind, tenant, id) DO UPDATE SET doc = excluded.doc";
+inline constexpr char kRemoveRecord[] =
+    "DELETE FROM records WHERE kind = ?1 AND tenant = ?2 AND id = ?3";
+inline constexpr char kRecordsOfKind[] =
+    "SELECT tenant, id, doc FROM records WHERE kind = ?1 ORDER BY tenant, id";
+
 // ---- entities and their index rows ----------------------------------------------------------
 // Inserts unless the id exists (then changes() is 0 and the caller replaces).
 inline constexpr char kInsertEntity[] =

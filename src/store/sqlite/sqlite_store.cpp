@@ -77,6 +77,7 @@ class SqliteStore final : public Store {
   base::Result<bool> tenant_exists(std::string_view tenant) override;
   base::Result<std::vector<TypeSummary>> types(std::string_view tenant) override;
   base::Result<std::vector<AttributeSummary>> attributes(std::string_view tenant) override;
+  base::Result<std::vector<Record>> records(std::string_view kind) override;
   Stats stats() override;
   void close() override;
 
@@ -303,6 +304,25 @@ base::Result<std::vector<AttributeSummary>> SqliteStore::attributes(std::string_
     auto lease = readers_.take();
     if (!lease) return std::unexpected(lease.error());
     return sqlite::discover_attributes(**lease, tenant);
+  });
+}
+
+base::Result<std::vector<Record>> SqliteStore::records(std::string_view kind) {
+  return guarded("records", [&]() -> base::Result<std::vector<Record>> {
+    auto lease = readers_.take();
+    if (!lease) return std::unexpected(lease.error());
+    auto s = (**lease).prepare(sqlite::sql::kRecordsOfKind);
+    if (!s) return std::unexpected(s.error());
+    s->bind(1, kind);
+    std::vector<Record> out;
+    for (;;) {
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      out.push_back({std::string(s->text_at(0)), std::string(s->text_at(1)),
+                     std::string(s->text_at(2))});
+    }
+    return out;
   });
 }
 

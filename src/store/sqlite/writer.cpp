@@ -334,6 +334,23 @@ base::Result<std::vector<std::string>> WriteTxn::ids_matching(std::string_view t
   return matching_ids(c_, tenant, q);
 }
 
+base::Result<void> WriteTxn::put_record(std::string_view kind, std::string_view tenant,
+                                        std::string_view id, std::string_view doc) {
+  auto s = c_.prepare(sql::kPutRecord);
+  if (!s) return std::unexpected(s.error());
+  return s->bind(1, kind).bind(2, tenant).bind(3, id).bind(4, doc).run();
+}
+
+base::Result<bool> WriteTxn::remove_record(std::string_view kind, std::string_view tenant,
+                                           std::string_view id) {
+  auto s = c_.prepare(sql::kRemoveRecord);
+  if (!s) return std::unexpected(s.error());
+  if (auto r = s->bind(1, kind).bind(2, tenant).bind(3, id).run(); !r) {
+    return std::unexpected(r.error());
+  }
+  return sqlite3_changes(c_.handle()) > 0;
+}
+
 // ---- group commit -------------------------------------------------------------------------
 
 base::Result<void> WriteTxn::begin_batch() {

@@ -50,6 +50,10 @@ class WriteTxn final : public Transaction {
   base::Result<bool> remove(std::string_view tenant, std::string_view id) override;
   base::Result<std::vector<std::string>> ids_matching(std::string_view tenant,
                                                       const EntityQuery& q) override;
+  base::Result<void> put_record(std::string_view kind, std::string_view tenant,
+                                std::string_view id, std::string_view doc) override;
+  base::Result<bool> remove_record(std::string_view kind, std::string_view tenant,
+                                   std::string_view id) override;
 
   // ---- group commit, for the writer loop ----
   base::Result<void> begin_batch();

@@ -251,13 +251,13 @@ TEST(Store, MigratesOnceAndRefusesNewerSchemas) {
     ASSERT_TRUE(store);
     ASSERT_TRUE(put_sync(*store, "", sensor("urn:x:1", 1)));
   }
-  EXPECT_EQ(user_version(file), 2);
+  EXPECT_EQ(user_version(file), 3);
   {
     auto store = open_store(dir.path());  // second open: nothing to migrate, data intact
     ASSERT_TRUE(store);
     EXPECT_TRUE(*store->get("", "urn:x:1"));
   }
-  EXPECT_EQ(user_version(file), 2);
+  EXPECT_EQ(user_version(file), 3);
 
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
@@ -289,7 +289,7 @@ TEST(Store, MigrationTwoIndexesExistingGeoPropertiesPerType) {
 
   auto store = open_store(dir.path());
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(file), 2);
+  EXPECT_EQ(user_version(file), 3);
   EntityQuery q;
   q.any_of_types = std::vector<std::string>{"https://example.org/Sensor"};
   q.geo_box = EntityQuery::GeoBox{"https://example.org/location", {126.99, 37.49, 127.01, 37.51}};
@@ -470,3 +470,50 @@ TEST(Store, CloseDrainsThenRefuses) {
 
 }  // namespace
 }  // namespace cityroom::store
+
+// Subscriptions live in records: they must survive a restart, stay per tenant and vanish when
+// removed, or a city's notification rules would silently disappear or come back.
+TEST(Store, RecordsPersistPerKindAndTenant) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_TRUE(store);
+    ASSERT_TRUE(write_sync(*store, [](Transaction& t) -> base::Result<WorkOutput> {
+      if (auto r = t.put_record("subscription", "", "urn:s:1", R"({"a":1})"); !r) {
+        return std::unexpected(r.error());
+      }
+      if (auto r = t.put_record("subscription", "seoul", "urn:s:1", R"({"b":2})"); !r) {
+        return std::unexpected(r.error());
+      }
+      if (auto r = t.put_record("other", "", "urn:o:1", "{}"); !r) {
+        return std::unexpected(r.error());
+      }
+      if (auto r = t.put_record("subscription", "", "urn:s:1", R"({"a":3})"); !r) {
+        return std::unexpected(r.error());
+      }
+      return WorkOutput{};
+    }));
+  }
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  auto subs = store->records("subscription");
+  ASSERT_TRUE(subs) << subs.error().detail;
+  ASSERT_EQ(subs->size(), 2u);
+  EXPECT_EQ((*subs)[0].tenant, "");
+  EXPECT_EQ((*subs)[0].doc, R"({"a":3})");
+  EXPECT_EQ((*subs)[1].tenant, "seoul");
+  bool removed = false, removed_again = true;
+  ASSERT_TRUE(write_sync(*store, [&](Transaction& t) -> base::Result<WorkOutput> {
+    auto r = t.remove_record("subscription", "", "urn:s:1");
+    if (!r) return std::unexpected(r.error());
+    removed = *r;
+    auto again = t.remove_record("subscription", "", "urn:s:1");
+    if (!again) return std::unexpected(again.error());
+    removed_again = *again;
+    return WorkOutput{};
+  }));
+  EXPECT_TRUE(removed);
+  EXPECT_FALSE(removed_again);
+  EXPECT_EQ(store->records("subscription")->size(), 1u);
+  EXPECT_EQ(store->records("other")->size(), 1u);
+}
