@@ -1,6 +1,8 @@
 // Selectors: entity selectors OR-ed, q / scopeQ / geo AND-ed, and their store queries.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include "live/selector.h"
 
 using namespace cityroom;
