@@ -1,7 +1,7 @@
 // api: the HTTP route handlers of cityroom, thin: parse → call the hub → format.
 //
 // `register_ngsi_ld` adds the NGSI-LD API under /ngsi-ld/v1 (entities, attributes, batch
-// operations, discovery, @context management); `register_system` adds /health and /metrics.
+// operations, subscriptions, discovery, @context management); `register_system` adds /health and /metrics.
 // Handlers run on the HTTP threads; writes answer from the store's writer thread after commit.
 // Every request passes the `Access` seam before it touches data: the place where issue #7's
 // access control will decide; today it allows everything.
@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "hub/hub.h"
 #include "ldcontext/ldcontext.h"
+#include "live/subscriptions.h"
 
 namespace cityroom::api {
 
@@ -46,6 +47,9 @@ struct Deps {
   Access& access;
   http::Metrics& metrics;
   std::string version;
+  live::Subscriptions* subscriptions = nullptr;  // null: the subscription routes answer 501
+  // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
+  std::vector<std::function<std::string()>> metric_sources;
 };
 
 void register_ngsi_ld(http::Router& router, Deps& deps);

@@ -211,6 +211,7 @@ void register_ngsi_ld(http::Router& router, Deps& deps) {
   register_batch(router, deps);
   register_discovery(router, deps);
   register_contexts(router, deps);
+  register_subscriptions(router, deps);
 }
 
 }  // namespace cityroom::api

@@ -51,6 +51,7 @@ void register_system(http::Router& router, Deps& deps) {
     http::Response r;
     r.headers.emplace_back("content-type", "text/plain; version=0.0.4");
     r.body = deps.metrics.prometheus_text() + store_metrics(deps.hub.store().stats());
+    for (const auto& source : deps.metric_sources) r.body += source();
     respond(std::move(r));
   });
 }

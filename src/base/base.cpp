@@ -1,5 +1,7 @@
 #include "base/base.h"
 
+#include <random>
+
 #include <array>
 #include <chrono>
 #include <cstdio>
@@ -208,6 +210,17 @@ std::optional<Micros> parse_iso8601(std::string_view s, bool date_only_ok) {
   const std::int64_t days = days_from_civil(y, mo, d);
   const std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + std::min(sec, 59) - offset_s;
   return secs * 1000000 + frac_us;
+}
+
+std::string random_hex(std::size_t bytes) {
+  std::random_device device;
+  std::string out;
+  out.reserve(bytes * 2);
+  while (out.size() < bytes * 2) {
+    out += fmt::format("{:08x}", static_cast<std::uint32_t>(device()));
+  }
+  out.resize(bytes * 2);
+  return out;
 }
 
 std::string format_iso8601(Micros t) {

@@ -70,6 +70,11 @@ std::optional<Micros> parse_iso8601(std::string_view text, bool date_only_ok = f
 // Renders with millisecond precision like Orion-LD/Stellio: `2024-01-02T03:04:05.123Z`.
 std::string format_iso8601(Micros t);
 
+// ---- ids --------------------------------------------------------------------------------
+// `bytes` random bytes from the OS as lower-case hex, for generated ids
+// (urn:ngsi-ld:Subscription:<hex>, notification ids).
+std::string random_hex(std::size_t bytes);
+
 // ---- text --------------------------------------------------------------------------------
 bool is_valid_utf8(std::string_view text);
 // An NGSI-LD id/IRI: an absolute URI with a scheme (RFC 3986 `scheme:` then no whitespace or
