@@ -1,5 +1,7 @@
 #include "base/base.h"
 
+#include <fmt/format.h>
+
 #include <random>
 
 #include <array>

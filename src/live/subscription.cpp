@@ -141,7 +141,8 @@ base::Result<void> parse_endpoint(const json::object& o, Subscription& s) {
 // Status members of "notification" are read-only: accepted and ignored on input.
 bool is_status_member(std::string_view key) {
   return key == "status" || key == "timesSent" || key == "timesFailed" ||
-         key == "lastNotification" || key == "lastFailure" || key == "lastSuccess";
+         key == "lastNotification" || key == "lastFailure" || key == "lastSuccess" ||
+         key == "timesDropped" || key == "lastFailureReason";
 }
 
 base::Result<void> parse_notification(const json::object& o, Subscription& s) {

@@ -19,7 +19,7 @@ model::Entity sensor(std::string_view id, std::string_view type, double tilt, do
   const auto v = ldcontext::kDefaultVocab;
   auto text = fmt::format(
       R"({{"id":"{}","type":["{}{}"],"{}tilt":[{{"type":"Property","value":{}}}],
-          "location":[{{"type":"GeoProperty","value":{{"type":"Point","coordinates":[{},{}]}}}}]}})",
+          "https://uri.etsi.org/ngsi-ld/location":[{{"type":"GeoProperty","value":{{"type":"Point","coordinates":[{},{}]}}}}]}})",
       id, v, type, v, tilt, lon, lat);
   return json::parse(text)->as_object();
 }

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <future>
 
+#include <fmt/format.h>
+
 #include "live/subscriptions.h"
 
 using namespace cityroom;
@@ -107,7 +109,7 @@ struct Fixture : ::testing::Test {
                                  {model::ParseMode::kEntity, false, base::now_micros()});
     ASSERT_TRUE(e) << e.error().detail;
     std::vector<hub::BatchItem> items;
-    items.push_back({std::string(id), std::move(*e)});
+    items.push_back(hub::BatchItem{std::string(id), base::Result<model::Entity>(std::move(*e))});
     auto r = sync<hub::BatchOutcome>([&](auto done) {
       hub->batch("", hub::BatchKind::kUpsertUpdate, std::move(items), done);
     });
@@ -160,7 +162,8 @@ TEST_F(Fixture, OnlyWatchedAttributesAndMatchingQFireAndOrderIsKept) {
   upsert("urn:ngsi-ld:Bridge:1", 0.7);                                     // fires
   auto n = transport.next();
   ASSERT_TRUE(n);
-  const auto& data = body_of(*n).at("data").as_array();
+  const auto body = body_of(*n);
+  const auto& data = body.at("data").as_array();
   ASSERT_EQ(data.size(), 1u);
   EXPECT_EQ(data[0].at("tilt"), 0.7);  // keyValues
   EXPECT_EQ(transport.pending(), 0u);
@@ -174,7 +177,8 @@ TEST_F(Fixture, EntityDeletedSendsIdTypeAndDeletedAt) {
   remove("urn:ngsi-ld:Bridge:1");
   auto n = transport.next();
   ASSERT_TRUE(n);
-  const auto& e = body_of(*n).at("data").as_array().at(0).as_object();
+  const auto body = body_of(*n);
+  const auto& e = body.at("data").as_array().at(0).as_object();
   EXPECT_EQ(e.at("id"), "urn:ngsi-ld:Bridge:1");
   EXPECT_EQ(e.at("type"), "Bridge");
   EXPECT_TRUE(e.contains("deletedAt"));

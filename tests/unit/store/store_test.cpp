@@ -468,9 +468,6 @@ TEST(Store, CloseDrainsThenRefuses) {
   EXPECT_EQ(store->query("", all)->total, 100u);
 }
 
-}  // namespace
-}  // namespace cityroom::store
-
 // Subscriptions live in records: they must survive a restart, stay per tenant and vanish when
 // removed, or a city's notification rules would silently disappear or come back.
 TEST(Store, RecordsPersistPerKindAndTenant) {
@@ -517,3 +514,6 @@ TEST(Store, RecordsPersistPerKindAndTenant) {
   EXPECT_EQ(store->records("subscription")->size(), 1u);
   EXPECT_EQ(store->records("other")->size(), 1u);
 }
+
+}  // namespace
+}  // namespace cityroom::store
