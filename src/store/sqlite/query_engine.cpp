@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <regex>
 #include <unordered_set>
@@ -117,11 +118,13 @@ constexpr std::size_t kStreamFraction = 16;
 
 // orderBy on one attribute walks the value index in order while offset+limit is at most
 // kIndexOrderWindowMax, and gives up (for a full pass over the matches) after examining
-// kIndexOrderRowsBase + kIndexOrderRowsPerMatch × (offset+limit) rows: a filter that rejects
-// most rows makes the walk slower than reading the matches directly.
+// kIndexOrderRowsBase + kIndexOrderRowsPerMatch × (offset+limit) rows, or half the entities
+// the full pass would read if that is fewer: a filter that rejects most rows makes the walk
+// slower than reading the matches directly. Each row costs about what one entity of the full
+// pass costs (a document read and parse), so giving up wastes at most about half again.
 constexpr std::size_t kIndexOrderWindowMax = 1000;
-constexpr std::size_t kIndexOrderRowsBase = 1024;
-constexpr std::size_t kIndexOrderRowsPerMatch = 64;
+constexpr std::size_t kIndexOrderRowsBase = 4096;
+constexpr std::size_t kIndexOrderRowsPerMatch = 256;
 
 // The pushable condition the index narrows best: equality first, then a range, then existence.
 const Condition* best_condition(const std::vector<Condition>& conditions) {
@@ -202,7 +205,10 @@ class QueryRun {
   Source source() const {
     if (q_.ids) return Source::kIds;
     if (q_.geo_box) return Source::kGeo;
-    if (q_.any_of_types) return Source::kTypes;
+    // An ordered run reads every candidate (it cannot stop at a full page), so a value
+    // condition, usually narrower than a whole type, is the better source then.
+    const bool ordered = sink_.order && condition_ && condition_->op != Condition::Op::kExists;
+    if (q_.any_of_types && !ordered) return Source::kTypes;
     if (condition_) return Source::kCondition;
     return Source::kScan;
   }
@@ -466,7 +472,20 @@ class QueryRun {
     auto has_other = other->bind(1, tenant_).bind(2, **attr).step();
     if (!has_other) return std::unexpected(has_other.error());
     if (*has_other) return false;
-    const std::size_t budget = kIndexOrderRowsBase + kIndexOrderRowsPerMatch * want;
+    auto full_pass = full_pass_entities();
+    if (!full_pass) return std::unexpected(full_pass.error());
+    if (condition_ && condition_->op != Condition::Op::kExists) {
+      // The full pass reads the C candidates of the value condition; the walk about
+      // want × N / C rows (if the condition is independent of the order). Walk only when that
+      // is clearly fewer: C² > 2 × want × N, counted without reading any document.
+      const auto enough = static_cast<std::size_t>(
+          std::sqrt(2.0 * static_cast<double>(want) * static_cast<double>(*full_pass)));
+      auto many = condition_rows_at_least(enough + 1);
+      if (!many) return std::unexpected(many.error());
+      if (!*many) return false;
+    }
+    const std::size_t budget = std::min(kIndexOrderRowsBase + kIndexOrderRowsPerMatch * want,
+                                        std::max(*full_pass / 2, 4 * want));
     std::size_t rows = 0;
     std::vector<model::Entity> found, group;
     for (const bool numbers : {true, false}) {
@@ -502,6 +521,26 @@ class QueryRun {
       if (found.size() >= want) return finish_value_order(found);
     }
     return false;  // too few: entities without a number or string may complete the page
+  }
+
+  // About how many entities the full pass would read: the asked types' (or the tenant's).
+  base::Result<std::size_t> full_pass_entities() {
+    std::size_t n = 0;
+    if (!q_.any_of_types) {
+      auto s = c_.prepare(sql::kTypedEntities);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, tenant_).step();
+      if (!row) return std::unexpected(row.error());
+      return static_cast<std::size_t>(*row ? s->int64_at(0) : 0);
+    }
+    for (std::int64_t type : type_ids_) {
+      auto s = c_.prepare(sql::kEntitiesOfType);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, tenant_).bind(2, type).step();
+      if (!row) return std::unexpected(row.error());
+      if (*row) n += static_cast<std::size_t>(s->int64_at(0));
+    }
+    return n;
   }
 
   base::Result<bool> finish_value_order(std::vector<model::Entity>& found) {
@@ -582,20 +621,41 @@ class QueryRun {
     return {};
   }
 
+  // Binds the statement listing the pks whose indexed value satisfies condition_
+  // (value_statement(condition_->op)).
+  void bind_condition(Stmt& s, std::int64_t attr) const {
+    s.bind(1, tenant_).bind(2, attr);
+    if (condition_->op == Condition::Op::kExists) return;
+    const json::value& v = condition_->literal;
+    if (v.is_string())
+      s.bind(3, std::string_view(v.get_string()));
+    else
+      s.bind(3, v.to_number<double>());
+  }
+
+  // Whether the value index holds at least n rows satisfying condition_ (reads n at most).
+  base::Result<bool> condition_rows_at_least(std::size_t n) {
+    auto attr = find_name(c_, condition_->attribute);
+    if (!attr) return std::unexpected(attr.error());
+    if (!*attr) return false;
+    auto s = c_.prepare(value_statement(condition_->op));
+    if (!s) return std::unexpected(s.error());
+    bind_condition(*s, **attr);
+    for (std::size_t seen = 0; seen < n; ++seen) {
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return false;
+    }
+    return true;
+  }
+
   base::Result<void> collect_condition(std::vector<std::int64_t>& pks) {
     auto attr = find_name(c_, condition_->attribute);
     if (!attr) return std::unexpected(attr.error());
     if (!*attr) return {};
     auto s = c_.prepare(value_statement(condition_->op));
     if (!s) return std::unexpected(s.error());
-    s->bind(1, tenant_).bind(2, **attr);
-    if (condition_->op != Condition::Op::kExists) {
-      const json::value& v = condition_->literal;
-      if (v.is_string())
-        s->bind(3, std::string_view(v.get_string()));
-      else
-        s->bind(3, v.to_number<double>());
-    }
+    bind_condition(*s, **attr);
     if (auto r = drain_keys(*s, pks); !r) return r;
     if (condition_->op == Condition::Op::kExists) return {};
     // Instances whose value the index cannot compare may still match.
@@ -606,7 +666,7 @@ class QueryRun {
   }
 
   base::Result<bool> worth_streaming(std::size_t candidates) {
-    if (sink_.count || sink_.ids_only) return false;
+    if (sink_.count || sink_.ids_only || sink_.order) return false;  // nothing stops early
     auto s = c_.prepare(sql::kTypedEntities);
     if (!s) return std::unexpected(s.error());
     auto row = s->bind(1, tenant_).step();
