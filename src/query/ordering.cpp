@@ -58,14 +58,9 @@ base::Result<Ordering::Item> parse_term(std::string_view raw) {
   if (const auto semi = term.find(';'); semi != std::string_view::npos) {
     name = trim(term.substr(0, semi));
     const std::string_view dir = trim(term.substr(semi + 1));
-    if (iequals(dir, "asc")) {
-    } else if (iequals(dir, "desc")) {
-      item.descending = true;
-    } else if (iequals(dir, "dist-asc")) {
-      item.distance = true;
-    } else if (iequals(dir, "dist-desc")) {
-      item.distance = item.descending = true;
-    } else {
+    item.descending = iequals(dir, "desc") || iequals(dir, "dist-desc");
+    item.distance = iequals(dir, "dist-asc") || iequals(dir, "dist-desc");
+    if (!item.descending && !item.distance && !iequals(dir, "asc")) {
       return invalid("unknown direction '" + std::string(dir) + "' in '" + std::string(term) +
                      "'; use asc, desc, dist-asc or dist-desc");
     }
@@ -79,9 +74,11 @@ base::Result<Ordering::Item> parse_term(std::string_view raw) {
     item.path = std::move(*path);
   }
   if (item.distance && (item.scope || !plain_value_path(item.path))) {
-    return invalid("'" + std::string(term) +
-                   "': distance ordering applies to a GeoProperty attribute, not to a member "
-                   "or a path inside one");
+    std::string detail = "'";
+    detail.append(term).append(
+        "': distance ordering applies to a GeoProperty attribute, not to a member or a path "
+        "inside one");
+    return invalid(std::move(detail));
   }
   return item;
 }
