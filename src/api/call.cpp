@@ -425,6 +425,110 @@ bool geo_matches(const model::Entity& e, const geo::GeoQuery& q, const std::stri
   return false;
 }
 
+// The reference geometry of distance ordering: orderFrom (coordinates, as in the URL) with
+// orderGeometry (default Point), or the ordering object's coordinates/geometry in a Query body.
+base::Result<geo::Geometry> order_reference(const json::value* coordinates,
+                                            std::string_view geometry) {
+  if (coordinates == nullptr) {
+    return base::fail(ErrorKind::kBadRequestData,
+                      "orderFrom: the coordinates to measure distances from are required with "
+                      "dist-asc and dist-desc");
+  }
+  json::value parsed = *coordinates;
+  if (const auto* text = coordinates->if_string()) {
+    auto v = json::parse(*text);
+    if (!v) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        fmt::format("orderFrom: '{}' is not a JSON array of coordinates",
+                                    std::string_view(*text)));
+    }
+    parsed = std::move(*v);
+  }
+  json::object geojson{{"type", geometry}, {"coordinates", std::move(parsed)}};
+  auto g = geo::parse_geojson(geojson);
+  if (!g) {
+    return base::fail(ErrorKind::kBadRequestData,
+                      "orderFrom/orderGeometry: " + g.error().detail);
+  }
+  return std::move(*g);
+}
+
+// orderBy from the URL (GET, and POST /entityOperations/query) or from the "ordering" member
+// of a Query body (ETSI GS CIM 009 V1.9.1 5.2.43), names expanded through the @context.
+base::Result<std::optional<query::Ordering>> ordering(const Call& call) {
+  const auto& r = call.request;
+  const json::object* body = nullptr;
+  if (call.body.is_object()) {
+    if (const auto* o = call.body.get_object().if_contains("ordering")) {
+      if (!o->is_object()) {
+        return base::fail(ErrorKind::kBadRequestData, "ordering: must be an OrderingParams object");
+      }
+      body = &o->get_object();
+    }
+  }
+  const auto* param = r.query_param("orderBy");
+  if (param && body) {
+    return base::fail(ErrorKind::kBadRequestData,
+                      "orderBy is given both in the URL and in the body's ordering; give one");
+  }
+  const json::value* collation = body ? body->if_contains("collation") : nullptr;
+  if (r.query_param("collation") || collation) {
+    return base::fail(ErrorKind::kOperationNotSupported,
+                      "collation: not supported; strings are ordered by Unicode code point");
+  }
+  if (!param && !body) {
+    if (r.query_param("orderFrom") || r.query_param("orderGeometry")) {
+      return base::fail(ErrorKind::kBadRequestData, "orderFrom/orderGeometry need orderBy");
+    }
+    return std::nullopt;
+  }
+  base::Result<query::Ordering> parsed = std::unexpected(base::Error{});
+  if (param) {
+    parsed = query::parse_order_by(*param);
+  } else {
+    const auto* list = body->if_contains("orderBy");
+    std::vector<std::string> terms;
+    if (list && list->is_string()) terms.emplace_back(list->get_string());
+    if (list && list->is_array()) {
+      for (const auto& t : list->get_array()) {
+        if (!t.is_string()) {
+          return base::fail(ErrorKind::kBadRequestData, "ordering.orderBy: must be strings");
+        }
+        terms.emplace_back(t.get_string());
+      }
+    }
+    if (terms.empty()) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        "ordering.orderBy: a non-empty array of strings is required");
+    }
+    parsed = query::parse_order_by(terms);
+  }
+  if (!parsed) return std::unexpected(parsed.error());
+  const auto& ctx = *call.context;
+  parsed->expand_names([&ctx](std::string_view t) { return ctx.expand(t); });
+  if (parsed->uses_distance()) {
+    json::value from_param;
+    const json::value* from = body ? body->if_contains("coordinates") : nullptr;
+    if (const auto* f = r.query_param("orderFrom")) {
+      from_param = json::value(*f);
+      from = &from_param;
+    }
+    std::string geometry = "Point";
+    if (const auto* g = r.query_param("orderGeometry")) geometry = *g;
+    if (const auto* g = body ? body->if_contains("geometry") : nullptr; g && g->is_string()) {
+      geometry = g->get_string();
+    }
+    auto reference = order_reference(from, geometry);
+    if (!reference) return std::unexpected(reference.error());
+    parsed->set_distance([g = std::move(*reference)](const json::value& v) -> std::optional<double> {
+      auto other = geo::parse_geojson(v);
+      if (!other) return std::nullopt;
+      return geo::distance_m(g, *other);
+    });
+  }
+  return std::move(*parsed);
+}
+
 }  // namespace
 
 base::Result<store::EntityQuery> entity_query(const Call& call) {
@@ -512,6 +616,9 @@ base::Result<store::EntityQuery> entity_query(const Call& call) {
     }
     q.offset = *v;
   }
+  auto order = ordering(call);
+  if (!order) return std::unexpected(order.error());
+  q.order_by = std::move(*order);
   if (const auto* count = r.query_param("count")) {
     if (*count != "true" && *count != "false") {
       return base::fail(ErrorKind::kBadRequestData, "count: must be true or false");

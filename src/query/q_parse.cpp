@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "query/ast.h"
+#include "query/leaf.h"
 #include "query/query.h"
 #include "query/text.h"
 
@@ -209,7 +210,16 @@ void set_literal(Term& term, std::string_view pattern) {
 
 class QParser {
  public:
-  explicit QParser(std::string_view q) : q_(q), cur_(q) {}
+  explicit QParser(std::string_view q, std::string_view prefix = kPrefix)
+      : q_(q), cur_(q), prefix_(prefix) {}
+
+  // The whole text as one attribute path (orderBy's terms name values the way q's do).
+  base::Result<ast::Path> parse_whole_path() {
+    auto path = parse_path();
+    if (!path) return path;
+    if (!cur_.done()) return invalid("unexpected " + text::describe_char(cur_));
+    return path;
+  }
 
   base::Result<Node> parse() {
     if (q_.size() > kQueryLengthMax) {
@@ -225,10 +235,10 @@ class QParser {
 
  private:
   std::unexpected<base::Error> invalid(std::string_view what) const {
-    return text::invalid_at(kPrefix, what, cur_.pos());
+    return text::invalid_at(prefix_, what, cur_.pos());
   }
   std::unexpected<base::Error> invalid(std::string_view what, std::size_t pos) const {
-    return text::invalid_at(kPrefix, what, pos);
+    return text::invalid_at(prefix_, what, pos);
   }
 
   base::Result<Node> parse_or(std::size_t depth) {
@@ -564,11 +574,20 @@ class QParser {
 
   std::string_view q_;
   text::Cursor cur_;
+  std::string_view prefix_;
   std::size_t terms_ = 0;
   std::size_t values_ = 0;
 };
 
 }  // namespace
+
+namespace detail {
+
+base::Result<ast::Path> parse_path_only(std::string_view text, std::string_view prefix) {
+  return QParser(text, prefix).parse_whole_path();
+}
+
+}  // namespace detail
 
 base::Result<Filter> parse_q(std::string_view q) {
   std::string_view trimmed = q;

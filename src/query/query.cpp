@@ -13,6 +13,7 @@
 #include <string>
 
 #include "query/ast.h"
+#include "query/leaf.h"
 #include "query/text.h"
 
 namespace cityroom::query {
@@ -37,14 +38,8 @@ int sign(T a, T b) {
   return a < b ? -1 : (b < a ? 1 : 0);
 }
 
-// How the elements of a value are enumerated: a plain value (an array is its elements), a
-// LanguageProperty's map (its strings), a ListRelationship's list (the objects' URIs).
-enum class LeafKind : std::uint8_t { kPlain, kLanguageMap, kObjectList };
-
-struct Leaf {
-  const json::value* value;
-  LeafKind kind;
-};
+using detail::Leaf;
+using detail::LeafKind;
 
 // Typed values ({"@type": "DateTime", "@value": "..."}) compare by their @value.
 const json::value& unwrap(const json::value& v) {
@@ -244,7 +239,10 @@ bool test(const Term& t, const Leaf& leaf) {
   }
 }
 
-// The value member of an attribute instance, by its attribute type.
+}  // namespace
+
+namespace detail {
+
 std::optional<Leaf> value_leaf(const json::object& instance) {
   namespace k = model::key;
   const auto type = json::get_string(instance, k::kType).value_or("");
@@ -271,6 +269,8 @@ std::optional<Leaf> value_leaf(const json::object& instance) {
   return Leaf{v, kind};
 }
 
+namespace {
+
 std::string_view meta_member(ast::Meta meta) {
   switch (meta) {
     case ast::Meta::kObservedAt:
@@ -288,7 +288,8 @@ std::string_view meta_member(ast::Meta meta) {
   }
 }
 
-// Follows the path's sub-attributes, member and keys from one attribute instance.
+}  // namespace
+
 std::optional<Leaf> resolve(const json::object& instance, const ast::Path& path) {
   const json::object* at = &instance;
   for (const auto& sub : path.subs) {
@@ -328,6 +329,13 @@ std::string_view root_member(ast::Root root) {
       return {};
   }
 }
+
+}  // namespace detail
+
+namespace {
+
+using detail::resolve;
+using detail::root_member;
 
 // Calls f on what the path names in each instance of the attribute, until it returns true.
 template <class F>

@@ -35,8 +35,23 @@
 //   Values longer than 4096 characters are not tested against patterns.
 // - Spaces around tokens are ignored; parentheses nest up to kQueryNestingMax.
 // Error details give 0-based byte positions into the expression.
+//
+// orderBy (ETSI GS CIM 009 V1.9.1 clause 4.23, the Entity Ordering Language): `key[;dir]`
+// joined by `,`, applied left to right; dir is asc (default), desc, dist-asc, dist-desc. A key
+// is `id`, `type`, `scope`, `createdAt`, `modifiedAt` or an attribute path as in q (`temp`,
+// `temp.observedAt`, `address[city]`, `a.sub`). Values rank by kind before value (4.23.2):
+// numbers < strings < objects < arrays < booleans < times < dates < date-times < null <
+// attribute absent; the direction reverses the order of values within a kind, never the kinds,
+// so null and absent stay last in both directions. With dist-*, instances that are
+// GeoProperties come first, by distance from the request's reference geometry; the others
+// follow by value. Ties end with the entity id, ascending, so pages never overlap.
+// Choices where the spec is silent (documented in docs/NGSI-LD.md): strings compare by code
+// point, not ICU collation; a multi-instance attribute orders by its default instance, else by
+// the instance with the smallest datasetId; `type` and `scope` by their first element (types as
+// expanded IRIs); objects and arrays by their compact JSON text; date-times as instants.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -111,5 +126,70 @@ class TypeFilter {
   std::shared_ptr<Node> root_;
 };
 base::Result<TypeFilter> parse_types(std::string_view expression);
+
+inline constexpr std::size_t kOrderKeysMax = 16;         // keys in one orderBy
+inline constexpr std::size_t kOrderLengthMax = 2048;     // characters of one orderBy
+
+class Ordering {  // a parsed orderBy
+ public:
+  // Kinds in the order 4.23.2 ranks them; kDistance (a GeoProperty under dist-*) comes first.
+  enum class Rank : std::uint8_t {
+    kDistance,
+    kNumber,
+    kString,
+    kObject,
+    kArray,
+    kBoolean,
+    kTime,
+    kDate,
+    kDateTime,
+    kNull,
+    kAbsent,
+  };
+  // One key of one entity: numbers, booleans, instants (UTC microseconds) and distances
+  // (metres) in `number`; strings and the JSON text of objects and arrays in `text`.
+  struct Value {
+    Rank rank = Rank::kAbsent;
+    double number = 0;
+    std::string text;
+  };
+  // Everything an entity is ordered by, extracted once so that sorting does not re-read it.
+  struct Key {
+    std::vector<Value> values;
+    std::string id;
+  };
+  struct Item;
+  // Distance in metres from the reference geometry (orderFrom) to a GeoJSON geometry; nullopt
+  // when it is not one. Needed only by dist-asc / dist-desc keys.
+  using Distance = std::function<std::optional<double>(const json::value& geometry)>;
+
+  explicit Ordering(std::shared_ptr<const std::vector<Item>> items) : items_(std::move(items)) {}
+  // Maps attribute and sub-attribute names through `expand`, as Filter::expand_names does.
+  void expand_names(const Expander& expand);
+  void set_distance(Distance distance) { distance_ = std::move(distance); }
+  bool uses_distance() const;
+
+  Key key_of(const model::Entity& e) const;
+  // The strict weak order of the keys (ties broken by id): true when `a` goes first.
+  bool before(const Key& a, const Key& b) const;
+  // Whether the order is exactly that of ids ascending (`orderBy=id`), the store's own order.
+  bool is_id_order() const;
+  // One key on the value of a top-level attribute, asc or desc: what a value index can serve.
+  struct SingleAttribute {
+    std::string attribute;
+    bool descending = false;
+  };
+  std::optional<SingleAttribute> single_attribute() const;
+
+ private:
+  std::shared_ptr<const std::vector<Item>> items_;
+  Distance distance_;
+};
+
+// Errors: InvalidRequest, "orderBy: ..." naming the offending term; TooComplexQuery past
+// kOrderKeysMax or kOrderLengthMax.
+base::Result<Ordering> parse_order_by(std::string_view expression);
+// The same from a list of terms, one key each (the `ordering.orderBy` array of a Query body).
+base::Result<Ordering> parse_order_by(const std::vector<std::string>& terms);
 
 }  // namespace cityroom::query

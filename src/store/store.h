@@ -36,6 +36,8 @@ namespace cityroom::store {
 inline constexpr std::size_t kGroupCommitMax = 2048;  // work items per transaction
 inline constexpr std::size_t kWriteQueueMax = 65536;  // pending items; beyond → ServiceUnavailable
 inline constexpr std::size_t kQueryScanMax = 10'000'000;  // rows examined by one query
+// offset + limit of a query with orderBy (each of those matches' keys is held while ordering)
+inline constexpr std::size_t kOrderWindowMax = 100'000;
 
 inline constexpr std::string_view kDefaultTenant = "";  // no NGSILD-Tenant header
 
@@ -86,7 +88,12 @@ struct EntityQuery {
   std::vector<query::Filter::Condition> conditions;  // store may use any subset as index hints
   // The exact filter; runs on the parsed entity after the push-downs. Null = accept.
   std::function<bool(const model::Entity&)> predicate;
-  // Paging: ordered by id (stable), unless order_by says otherwise (future).
+  // Order of the matches: by id unless `order_by` is set; then by its keys, ties by id. An
+  // ordering sees every match before paging (offset/limit cut the ordered list, count is the
+  // same as without it), so it costs a pass over all matches unless the store can walk a
+  // value index in order (one key on a top-level attribute, see store/sqlite/query_engine.h).
+  std::optional<query::Ordering> order_by;
+  // Paging.
   std::size_t offset = 0;
   std::size_t limit = 20;
   bool count = false;  // also compute the total number of matches

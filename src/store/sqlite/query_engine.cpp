@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <regex>
 #include <unordered_set>
@@ -19,25 +20,60 @@ namespace {
 using Condition = query::Filter::Condition;
 
 // Where the matches accumulate. In ids-only mode no page is kept and nothing stops early.
+// Ordered (orderBy): every match is seen; the keys of the first offset+limit in that order are
+// kept in a bounded heap whose top is the last of them, and the page is read at the end.
 struct Sink {
+  using Key = query::Ordering::Key;
   std::size_t offset = 0;
   std::size_t limit = 0;
   bool count = false;
   bool ids_only = false;
+  const query::Ordering* order = nullptr;
   std::size_t matches = 0;
   std::vector<model::Entity> page;
   std::vector<std::string> ids;
+  std::vector<Key> best;  // ordered: a max-heap by the ordering
 
+  std::size_t window() const {
+    return offset > std::numeric_limits<std::size_t>::max() - limit ? offset : offset + limit;
+  }
   // False once nothing more is needed (no count asked and the page is full).
-  bool want_more() const { return ids_only || count || matches < offset + limit; }
-  // Whether the next match goes on the page (and so must be a parsed entity).
-  bool page_wants_next() const { return !ids_only && matches >= offset && page.size() < limit; }
+  bool want_more() const { return ids_only || order || count || matches < window(); }
+  // Whether the next match must be a parsed entity (it goes on the page, or has a key to read).
+  bool page_wants_next() const {
+    if (ids_only) return false;
+    if (order) return window() > 0;
+    return matches >= offset && page.size() < limit;
+  }
   void add(std::string_view id, model::Entity&& e) {
     ++matches;
     if (ids_only)
       ids.emplace_back(id);
+    else if (order)
+      keep(e);
     else if (matches > offset && page.size() < limit)
       page.push_back(std::move(e));
+  }
+  void keep(const model::Entity& e) {
+    if (window() == 0) return;
+    auto later = [this](const Key& a, const Key& b) { return order->before(a, b); };
+    Key key = order->key_of(e);
+    if (best.size() < window()) {
+      best.push_back(std::move(key));
+      std::push_heap(best.begin(), best.end(), later);
+    } else if (order->before(key, best.front())) {
+      std::pop_heap(best.begin(), best.end(), later);
+      best.back() = std::move(key);
+      std::push_heap(best.begin(), best.end(), later);
+    }
+  }
+  // The ids of the page, in order (ordered mode, once every match was added).
+  std::vector<std::string> page_ids() {
+    std::sort_heap(best.begin(), best.end(),
+                   [this](const Key& a, const Key& b) { return order->before(a, b); });
+    std::vector<std::string> out;
+    for (std::size_t i = offset; i < best.size(); ++i) out.push_back(std::move(best[i].id));
+    return out;
   }
 };
 
@@ -80,6 +116,16 @@ std::string prefix_successor(std::string prefix) {
 // looked up and sorted one by one.
 constexpr std::size_t kStreamFraction = 16;
 
+// orderBy on one attribute walks the value index in order while offset+limit is at most
+// kIndexOrderWindowMax, and gives up (for a full pass over the matches) after examining
+// kIndexOrderRowsBase + kIndexOrderRowsPerMatch × (offset+limit) rows, or half the entities
+// the full pass would read if that is fewer: a filter that rejects most rows makes the walk
+// slower than reading the matches directly. Each row costs about what one entity of the full
+// pass costs (a document read and parse), so giving up wastes at most about half again.
+constexpr std::size_t kIndexOrderWindowMax = 1000;
+constexpr std::size_t kIndexOrderRowsBase = 4096;
+constexpr std::size_t kIndexOrderRowsPerMatch = 256;
+
 // The pushable condition the index narrows best: equality first, then a range, then existence.
 const Condition* best_condition(const std::vector<Condition>& conditions) {
   const Condition* best = nullptr;
@@ -120,6 +166,7 @@ class QueryRun {
     if (!tenant_id) return std::unexpected(tenant_id.error());
     if (!*tenant_id || !sink_.want_more()) return {};
     tenant_ = **tenant_id;
+    tenant_name_ = tenant;
     condition_ = best_condition(q_.conditions);
     exact_ = !q_.predicate && !q_.geo_box &&
              std::none_of(q_.conditions.begin(), q_.conditions.end(), pushable) &&
@@ -127,6 +174,17 @@ class QueryRun {
     if (q_.any_of_types) {
       if (auto r = resolve_types(); !r) return r;
     }
+    if (sink_.order) {
+      auto served = by_value_order();
+      if (!served) return std::unexpected(served.error());
+      if (*served) return {};
+    }
+    if (auto r = run_plan(); !r) return r;
+    return sink_.order ? read_ordered_page() : base::Result<void>();
+  }
+
+ private:
+  base::Result<void> run_plan() {
     switch (source()) {
       case Source::kIds:
         return by_ids();
@@ -144,11 +202,13 @@ class QueryRun {
     return by_candidates(std::move(pks));
   }
 
- private:
   Source source() const {
     if (q_.ids) return Source::kIds;
     if (q_.geo_box) return Source::kGeo;
-    if (q_.any_of_types) return Source::kTypes;
+    // An ordered run reads every candidate (it cannot stop at a full page), so a value
+    // condition, usually narrower than a whole type, is the better source then.
+    const bool ordered = sink_.order && condition_ && condition_->op != Condition::Op::kExists;
+    if (q_.any_of_types && !ordered) return Source::kTypes;
     if (condition_) return Source::kCondition;
     return Source::kScan;
   }
@@ -341,6 +401,161 @@ class QueryRun {
     return {};
   }
 
+  // ---- orderBy ------------------------------------------------------------------------------
+
+  // Reads the page of an ordered run from the kept keys, in their order.
+  base::Result<void> read_ordered_page() {
+    for (const std::string& id : sink_.page_ids()) {
+      auto s = c_.prepare(sql::kPkDocById);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, tenant_).bind(2, std::string_view(id)).step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) continue;  // cannot happen inside one read transaction
+      auto e = parse_doc(s->blob_at(1));
+      if (!e) return std::unexpected(e.error());
+      sink_.page.push_back(std::move(*e));
+    }
+    return {};
+  }
+
+  // One entity met in the value-index walk: accepted by every filter and ordered by the value
+  // of this very row (another instance of its attribute may hold the value it orders by; it is
+  // taken there).
+  struct IndexRow {
+    bool numbers = true;
+    double number = 0;
+    std::string text;
+  };
+  base::Result<void> index_candidate(std::int64_t pk, const IndexRow& at,
+                                     std::vector<model::Entity>& group) {
+    auto s = c_.prepare(sql::kIdDocByPk);
+    if (!s) return std::unexpected(s.error());
+    auto row = s->bind(1, pk).step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row || !id_accepted(s->text_at(0))) return {};
+    auto e = parse_doc(s->blob_at(1));
+    if (!e) return std::unexpected(e.error());
+    if (!entity_accepted(*e)) return {};
+    const auto key = sink_.order->key_of(*e);
+    const auto& v = key.values.front();
+    using Rank = query::Ordering::Rank;
+    const bool here = at.numbers ? v.rank == Rank::kNumber && v.number == at.number
+                                 : v.rank == Rank::kString && v.text == at.text;
+    if (here) group.push_back(std::move(*e));
+    return {};
+  }
+
+  // Entities with equal values are ordered by id; the index gives them in pk order.
+  static void flush(std::vector<model::Entity>& group, std::vector<model::Entity>& found) {
+    auto id = [](const model::Entity& e) { return json::get_string(e, model::key::kId).value_or(""); };
+    std::sort(group.begin(), group.end(),
+              [&](const model::Entity& a, const model::Entity& b) { return id(a) < id(b); });
+    for (auto& e : group) found.push_back(std::move(e));
+    group.clear();
+  }
+
+  // orderBy one top-level attribute: walks its numbers, then its strings, in value order and
+  // stops once offset+limit matches are found. False when this plan does not apply or gave up;
+  // the caller then orders every match. Applies only when no instance of the attribute has a
+  // value the index cannot order (objects, booleans, typed date-times...), so that every entity
+  // ordered by a number or a string is met at its place, and those without come after them all.
+  base::Result<bool> by_value_order() {
+    const auto single = sink_.order->single_attribute();
+    const std::size_t want = sink_.window();
+    if (!single || q_.ids || q_.geo_box || want == 0 || want > kIndexOrderWindowMax) return false;
+    if (q_.any_of_types && type_ids_.empty()) return false;
+    auto attr = find_name(c_, single->attribute);
+    if (!attr) return std::unexpected(attr.error());
+    if (!*attr) return false;
+    auto other = c_.prepare(sql::kIdxHasOther);
+    if (!other) return std::unexpected(other.error());
+    auto has_other = other->bind(1, tenant_).bind(2, **attr).step();
+    if (!has_other) return std::unexpected(has_other.error());
+    if (*has_other) return false;
+    auto full_pass = full_pass_entities();
+    if (!full_pass) return std::unexpected(full_pass.error());
+    if (condition_ && condition_->op != Condition::Op::kExists) {
+      // The full pass reads the C candidates of the value condition; the walk about
+      // want × N / C rows (if the condition is independent of the order). Walk only when that
+      // is clearly fewer: C² > 2 × want × N, counted without reading any document.
+      const auto enough = static_cast<std::size_t>(
+          std::sqrt(2.0 * static_cast<double>(want) * static_cast<double>(*full_pass)));
+      auto many = condition_rows_at_least(enough + 1);
+      if (!many) return std::unexpected(many.error());
+      if (!*many) return false;
+    }
+    const std::size_t budget = std::min(kIndexOrderRowsBase + kIndexOrderRowsPerMatch * want,
+                                        std::max(*full_pass / 2, 4 * want));
+    std::size_t rows = 0;
+    std::vector<model::Entity> found, group;
+    for (const bool numbers : {true, false}) {
+      const char* sql = numbers ? (single->descending ? sql::kIdxNumbersDesc : sql::kIdxNumbersAsc)
+                                : (single->descending ? sql::kIdxStringsDesc : sql::kIdxStringsAsc);
+      auto s = c_.prepare(sql);
+      if (!s) return std::unexpected(s.error());
+      s->bind(1, tenant_).bind(2, **attr);
+      IndexRow at{numbers, 0, {}};
+      bool started = false;
+      for (;;) {
+        auto row = s->step();
+        if (!row) return std::unexpected(row.error());
+        if (!*row) break;
+        if (++rows > budget) return false;
+        if (auto r = charge(1); !r) return std::unexpected(r.error());
+        const bool same = started && (numbers ? s->double_at(0) == at.number
+                                              : s->text_at(0) == std::string_view(at.text));
+        if (!same) {
+          flush(group, found);
+          if (found.size() >= want) return finish_value_order(found);
+          started = true;
+          if (numbers)
+            at.number = s->double_at(0);
+          else
+            at.text = std::string(s->text_at(0));
+        }
+        if (auto r = index_candidate(s->int64_at(1), at, group); !r) {
+          return std::unexpected(r.error());
+        }
+      }
+      flush(group, found);
+      if (found.size() >= want) return finish_value_order(found);
+    }
+    return false;  // too few: entities without a number or string may complete the page
+  }
+
+  // About how many entities the full pass would read: the asked types' (or the tenant's).
+  base::Result<std::size_t> full_pass_entities() {
+    std::size_t n = 0;
+    if (!q_.any_of_types) {
+      auto s = c_.prepare(sql::kTypedEntities);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, tenant_).step();
+      if (!row) return std::unexpected(row.error());
+      return static_cast<std::size_t>(*row ? s->int64_at(0) : 0);
+    }
+    for (std::int64_t type : type_ids_) {
+      auto s = c_.prepare(sql::kEntitiesOfType);
+      if (!s) return std::unexpected(s.error());
+      auto row = s->bind(1, tenant_).bind(2, type).step();
+      if (!row) return std::unexpected(row.error());
+      if (*row) n += static_cast<std::size_t>(s->int64_at(0));
+    }
+    return n;
+  }
+
+  base::Result<bool> finish_value_order(std::vector<model::Entity>& found) {
+    for (std::size_t i = sink_.offset; i < found.size() && sink_.page.size() < sink_.limit; ++i) {
+      sink_.page.push_back(std::move(found[i]));
+    }
+    if (!sink_.count) return true;
+    Sink counter;  // the total is the same in any order: the unordered plans count it fastest
+    counter.count = true;
+    QueryRun run(c_, q_, counter);
+    if (auto r = run.run(tenant_name_); !r) return std::unexpected(r.error());
+    sink_.matches = counter.matches;
+    return true;
+  }
+
   base::Result<void> total_from_summary(std::int64_t type) {
     auto s = c_.prepare(sql::kEntitiesOfType);
     if (!s) return std::unexpected(s.error());
@@ -406,20 +621,41 @@ class QueryRun {
     return {};
   }
 
+  // Binds the statement listing the pks whose indexed value satisfies condition_
+  // (value_statement(condition_->op)).
+  void bind_condition(Stmt& s, std::int64_t attr) const {
+    s.bind(1, tenant_).bind(2, attr);
+    if (condition_->op == Condition::Op::kExists) return;
+    const json::value& v = condition_->literal;
+    if (v.is_string())
+      s.bind(3, std::string_view(v.get_string()));
+    else
+      s.bind(3, v.to_number<double>());
+  }
+
+  // Whether the value index holds at least n rows satisfying condition_ (reads n at most).
+  base::Result<bool> condition_rows_at_least(std::size_t n) {
+    auto attr = find_name(c_, condition_->attribute);
+    if (!attr) return std::unexpected(attr.error());
+    if (!*attr) return false;
+    auto s = c_.prepare(value_statement(condition_->op));
+    if (!s) return std::unexpected(s.error());
+    bind_condition(*s, **attr);
+    for (std::size_t seen = 0; seen < n; ++seen) {
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) return false;
+    }
+    return true;
+  }
+
   base::Result<void> collect_condition(std::vector<std::int64_t>& pks) {
     auto attr = find_name(c_, condition_->attribute);
     if (!attr) return std::unexpected(attr.error());
     if (!*attr) return {};
     auto s = c_.prepare(value_statement(condition_->op));
     if (!s) return std::unexpected(s.error());
-    s->bind(1, tenant_).bind(2, **attr);
-    if (condition_->op != Condition::Op::kExists) {
-      const json::value& v = condition_->literal;
-      if (v.is_string())
-        s->bind(3, std::string_view(v.get_string()));
-      else
-        s->bind(3, v.to_number<double>());
-    }
+    bind_condition(*s, **attr);
     if (auto r = drain_keys(*s, pks); !r) return r;
     if (condition_->op == Condition::Op::kExists) return {};
     // Instances whose value the index cannot compare may still match.
@@ -430,7 +666,7 @@ class QueryRun {
   }
 
   base::Result<bool> worth_streaming(std::size_t candidates) {
-    if (sink_.count || sink_.ids_only) return false;
+    if (sink_.count || sink_.ids_only || sink_.order) return false;  // nothing stops early
     auto s = c_.prepare(sql::kTypedEntities);
     if (!s) return std::unexpected(s.error());
     auto row = s->bind(1, tenant_).step();
@@ -475,6 +711,7 @@ class QueryRun {
   const EntityQuery& q_;
   Sink& sink_;
   std::int64_t tenant_ = 0;
+  std::string_view tenant_name_;
   const Condition* condition_ = nullptr;
   bool exact_ = false;  // see decided()
   std::vector<std::int64_t> type_ids_;
@@ -516,6 +753,14 @@ base::Result<QueryResult> run_query(Connection& c, std::string_view tenant, cons
   sink.offset = q.offset;
   sink.limit = q.limit;
   sink.count = q.count;
+  if (q.order_by && !q.order_by->is_id_order()) {
+    if (sink.window() > kOrderWindowMax) {
+      return base::fail(base::ErrorKind::kTooManyResults,
+                        fmt::format("offset + limit above {} with orderBy; narrow the query",
+                                    kOrderWindowMax));
+    }
+    sink.order = &*q.order_by;
+  }
   if (snapshot) {
     if (auto r = c.run("BEGIN"); !r) return std::unexpected(r.error());
   }

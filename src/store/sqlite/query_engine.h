@@ -3,6 +3,10 @@
 // every other filter to each candidate (ids and idPattern on the id before the document is
 // parsed; types, geo box, conditions and the predicate on the parsed entity) and pages the
 // matches in id order. Every plan selects the same entities (see entity_rows.h).
+// With an ordering (EntityQuery::order_by) every match's key is taken and the first
+// offset+limit are kept in a bounded heap; or, for one key on a top-level attribute whose
+// values are all numbers and strings, the value index is walked in order and stops after the
+// page — when the filters' candidates are numerous enough that this reads fewer documents.
 #pragma once
 
 #include <string>

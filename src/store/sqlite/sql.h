@@ -96,6 +96,22 @@ inline constexpr char kIdxGt[] =
 inline constexpr char kIdxGe[] =
     "SELECT pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= ?3 AND v < ''";
 
+// ---- ordered walks of the value index (orderBy one attribute) --------------------------------
+// Numbers sort below every string in SQLite, strings below BLOBs ("other" values and cells), so
+// numbers and strings are two ranges of the index, each walked in value order.
+inline constexpr char kIdxNumbersAsc[] =
+    "SELECT v, pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v < '' ORDER BY v";
+inline constexpr char kIdxNumbersDesc[] =
+    "SELECT v, pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v < '' ORDER BY v DESC";
+inline constexpr char kIdxStringsAsc[] =
+    "SELECT v, pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= '' AND v < x'' ORDER BY v";
+inline constexpr char kIdxStringsDesc[] =
+    "SELECT v, pk FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= '' AND v < x'' "
+    "ORDER BY v DESC";
+inline constexpr char kIdxHasOther[] =
+    "SELECT 1 FROM idx WHERE tenant = ?1 AND attr = ?2 AND v >= x'' LIMIT 1";
+inline constexpr char kIdDocByPk[] = "SELECT id, doc FROM entities WHERE pk = ?1";
+
 // ---- discovery ------------------------------------------------------------------------------
 inline constexpr char kTypeCounts[] =
     "SELECT n.name, s.n FROM summary s JOIN names n ON n.id = s.type "

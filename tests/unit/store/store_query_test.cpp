@@ -490,6 +490,191 @@ TEST_F(QueryTest, ReplacingAnEntityMovesItInEveryIndex) {
   EXPECT_EQ(total, expected_total);
 }
 
+// ---- orderBy: the store's order against a brute-force sort written here ------------------
+
+// Kinds in the order of ETSI GS CIM 009 V1.9.1 4.23.2 (null and absent last).
+enum RefRank { kRefNumber, kRefString, kRefObject, kRefArray, kRefBoolean, kRefNull, kRefAbsent };
+
+struct RefValue {
+  int rank = kRefAbsent;
+  double number = 0;
+  std::string text;
+};
+
+RefValue ref_value(const model::Entity& e, const std::string& key) {
+  if (key == "id") return {kRefString, 0, std::string(e.at("id").as_string())};
+  const json::value* list = e.if_contains(key);
+  if (!list || list->as_array().empty()) return {};
+  // The default instance, else the smallest datasetId.
+  const json::object* chosen = nullptr;
+  for (const auto& item : list->as_array()) {
+    const json::object& o = item.as_object();
+    if (!o.contains("datasetId")) {
+      chosen = &o;
+      break;
+    }
+    if (!chosen || o.at("datasetId").as_string() < chosen->at("datasetId").as_string()) chosen = &o;
+  }
+  const json::value* v = nullptr;
+  for (const char* member : {"value", "object", "languageMap"}) {
+    if (!v) v = chosen->if_contains(member);
+  }
+  if (!v) return {};
+  if (v->is_number()) return {kRefNumber, v->to_number<double>(), {}};
+  if (v->is_string()) return {kRefString, 0, std::string(v->as_string())};
+  if (v->is_object()) return {kRefObject, 0, json::serialize(*v)};
+  if (v->is_array()) return {kRefArray, 0, json::serialize(*v)};
+  if (v->is_bool()) return {kRefBoolean, v->as_bool() ? 1.0 : 0.0, {}};
+  return {kRefNull, 0, {}};
+}
+
+struct RefKey {
+  std::string attribute;  // expanded, or "id"
+  bool descending = false;
+};
+
+// -1 / 0 / 1: kinds first (never reversed), then values in the key's direction.
+int ref_compare(const RefValue& a, const RefValue& b, bool descending) {
+  if (a.rank != b.rank) return a.rank < b.rank ? -1 : 1;
+  int c = 0;
+  if (a.rank == kRefNumber || a.rank == kRefBoolean) {
+    c = a.number < b.number ? -1 : (b.number < a.number ? 1 : 0);
+  } else if (a.rank == kRefString || a.rank == kRefObject || a.rank == kRefArray) {
+    c = a.text < b.text ? -1 : (b.text < a.text ? 1 : 0);
+  }
+  return descending ? -c : c;
+}
+
+std::vector<std::string> ref_sorted(std::vector<model::Entity> matches,
+                                    const std::vector<RefKey>& keys) {
+  std::stable_sort(matches.begin(), matches.end(), [&](const auto& a, const auto& b) {
+    for (const RefKey& k : keys) {
+      const int c = ref_compare(ref_value(a, k.attribute), ref_value(b, k.attribute), k.descending);
+      if (c != 0) return c < 0;
+    }
+    return a.at("id").as_string() < b.at("id").as_string();
+  });
+  return ids_of(matches);
+}
+
+query::Ordering ordering_of(const std::vector<RefKey>& keys) {
+  std::string text;
+  for (const RefKey& k : keys) {
+    if (!text.empty()) text += ',';
+    text += k.attribute == "id" ? "id" : k.attribute.substr(kNs.size());
+    if (k.descending) text += ";desc";
+  }
+  auto parsed = query::parse_order_by(text);
+  EXPECT_TRUE(parsed) << text;
+  parsed->expand_names([](std::string_view t) { return kNs + std::string(t); });
+  return *parsed;
+}
+
+TEST_F(QueryTest, OrderedPagesAgreeWithABruteForceSort) {
+  // temperature and owner hold only numbers and strings (the value-index walk serves them);
+  // name (LanguageProperty), tags (arrays) and location (objects) need the full pass.
+  const std::vector<std::vector<RefKey>> orders = {
+      {{kTemperature, false}},          {{kTemperature, true}},
+      {{kOwner, false}},                {{kOwner, true}},
+      {{kName, false}},                 {{kName, true}},
+      {{kTags, false}},                 {{kLocation, true}},
+      {{"id", true}},                   {{"id", false}},
+      {{kOwner, false}, {kTemperature, true}},
+      {{kName, true}, {kTemperature, false}, {"id", true}},
+  };
+  Generator g(11);
+  constexpr int kQueries = 300;
+  for (int i = 0; i < kQueries; ++i) {
+    EntityQuery q = random_query(g);
+    const auto& keys = orders[g.pick(orders.size())];
+    q.order_by = ordering_of(keys);
+    std::vector<model::Entity> matches;
+    const auto keep = full_predicate(q);
+    for (const auto& e : entities_) {
+      if (keep(e)) matches.push_back(e);
+    }
+    const std::vector<std::string> all = ref_sorted(matches, keys);
+    const std::size_t begin = std::min(q.offset, all.size());
+    const std::size_t end = std::min(begin + q.limit, all.size());
+    const std::vector<std::string> page(all.begin() + begin, all.begin() + end);
+
+    auto got = store_->query("", q);
+    ASSERT_TRUE(got) << got.error().detail;
+    EXPECT_EQ(ids_of(got->entities), page) << "query " << i;
+    if (q.count) {
+      EXPECT_EQ(*got->total, all.size()) << "query " << i;
+    }
+  }
+}
+
+TEST_F(QueryTest, OrderedPagesTileTheWholeOrder) {
+  // Paging through an order meets every match once, in order, whatever the page size.
+  EntityQuery q;
+  q.any_of_types = std::vector<std::string>{kTypes[1]};
+  q.order_by = ordering_of({{kTemperature, true}});
+  q.count = true;
+  std::vector<model::Entity> matches;
+  for (const auto& e : entities_) {
+    if (has_type(e, *q.any_of_types)) matches.push_back(e);
+  }
+  const auto want = ref_sorted(matches, {{kTemperature, true}});
+  for (std::size_t limit : {1u, 7u, 50u}) {
+    std::vector<std::string> seen;
+    q.limit = limit;
+    for (q.offset = 0;; q.offset += limit) {
+      auto page = store_->query("", q);
+      ASSERT_TRUE(page);
+      EXPECT_EQ(*page->total, want.size());
+      if (page->entities.empty()) break;
+      for (auto& id : ids_of(page->entities)) seen.push_back(id);
+    }
+    EXPECT_EQ(seen, want) << "limit " << limit;
+  }
+}
+
+TEST_F(QueryTest, OrdersByTheDefaultInstanceElseTheSmallestDatasetId) {
+  auto with = [](std::string id, std::vector<std::pair<std::string, double>> instances) {
+    model::Entity e;
+    e["id"] = id;
+    e["type"] = json::array{kTypes[0]};
+    json::array list;
+    for (auto& [dataset, v] : instances) {
+      auto o = instance("Property", "value", json::value(v));
+      if (!dataset.empty()) o["datasetId"] = dataset;
+      list.push_back(o);
+    }
+    e[kTemperature] = list;
+    return e;
+  };
+  const std::vector<model::Entity> es = {
+      with("urn:a", {{"urn:ds:b", 1}, {"urn:ds:a", 30}}),  // orders by 30 (urn:ds:a)
+      with("urn:b", {{"urn:ds:z", 2}, {"", 20}}),          // orders by 20 (default)
+      with("urn:c", {{"", 25}}),
+      with("urn:d", {}),  // no instance: absent, last
+  };
+  for (const auto& e : es) ASSERT_TRUE(testing::put_sync(*store_, "ordered", e));
+  EntityQuery q;
+  q.order_by = ordering_of({{kTemperature, false}});
+  q.limit = 2;  // small enough for the index walk
+  EXPECT_EQ(ids_of(store_->query("ordered", q)->entities),
+            (std::vector<std::string>{"urn:b", "urn:c"}));
+  q.limit = 10;
+  EXPECT_EQ(ids_of(store_->query("ordered", q)->entities),
+            (std::vector<std::string>{"urn:b", "urn:c", "urn:a", "urn:d"}));
+  q.order_by = ordering_of({{kTemperature, true}});
+  EXPECT_EQ(ids_of(store_->query("ordered", q)->entities),
+            (std::vector<std::string>{"urn:a", "urn:c", "urn:b", "urn:d"}));
+}
+
+TEST_F(QueryTest, RefusesOrderedWindowsBeyondTheLimit) {
+  EntityQuery q;
+  q.order_by = ordering_of({{kTemperature, false}});
+  q.offset = kOrderWindowMax;
+  auto r = store_->query("", q);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().kind, base::ErrorKind::kTooManyResults);
+}
+
 TEST(GeoCells, CandidatesIncludeEveryIntersectingBox) {
   std::mt19937 rng(99);
   auto uniform = [&](double lo, double hi) {
