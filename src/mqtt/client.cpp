@@ -6,6 +6,7 @@
 #include <cstring>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 #include <unordered_set>
 #include <utility>
 
@@ -110,6 +111,9 @@ struct Client::State {
   bool connected = false;
   bool started = false;
   bool stopped = false;
+  bool loop_running = false;  // mosquitto_loop_start succeeded
+  std::condition_variable stop_cv;
+  std::thread connector;  // retries a first connection that failed at once (see start())
   std::vector<std::pair<std::string, int>> subscriptions;  // re-sent after every connect
   std::unordered_set<int> outgoing_mids;                    // QoS>0, awaiting PUBACK/PUBCOMP
 
@@ -247,6 +251,42 @@ Client::Client(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
 Client::~Client() { stop(); }
 
+// libmosquitto's network thread only takes over once a connection attempt got under way: when
+// mosquitto_connect_async fails at once (connection refused, no route, DNS), the thread of
+// mosquitto_loop_start would wait forever. So the first connection is retried here, with the
+// same backoff, and the network thread is started after the first attempt that gets going;
+// from then on libmosquitto reconnects by itself.
+namespace {
+
+int first_connect(Client::State& s) {
+  const auto& o = s.options;
+  int rc = mosquitto_connect_async(s.mosq, o.host.c_str(), o.port, o.keepalive_s);
+  if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_loop_start(s.mosq);
+  if (rc == MOSQ_ERR_SUCCESS) {
+    std::lock_guard lock(s.mutex);
+    s.loop_running = true;
+  }
+  return rc;
+}
+
+void retry_first_connect(Client::State& s) {
+  const auto& o = s.options;
+  auto delay = std::chrono::seconds(o.reconnect_delay_min_s);
+  while (true) {
+    {
+      std::unique_lock lock(s.mutex);
+      if (s.stop_cv.wait_for(lock, delay, [&] { return s.stopped; })) return;
+    }
+    const int rc = first_connect(s);
+    if (rc == MOSQ_ERR_SUCCESS) return;
+    spdlog::warn("mqtt {}:{}: connection attempt failed ({}); retrying", o.host, o.port,
+                 mosq_error(rc));
+    delay = std::min(delay * 2, std::chrono::seconds(o.reconnect_delay_max_s));
+  }
+}
+
+}  // namespace
+
 base::Result<void> Client::start() {
   auto& s = *state_;
   {
@@ -255,19 +295,20 @@ base::Result<void> Client::start() {
     s.started = true;
   }
   const auto& o = s.options;
-  // A broker that is down now is fine: the network thread retries with backoff.
-  if (int rc = mosquitto_connect_async(s.mosq, o.host.c_str(), o.port, o.keepalive_s);
-      rc != MOSQ_ERR_SUCCESS) {
-    if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_TLS) {
-      return base::fail(ErrorKind::kInvalidRequest,
-                        fmt::format("MQTT connect to {}:{}: {}", o.host, o.port, mosq_error(rc)));
-    }
-    spdlog::warn("mqtt {}:{}: first connection attempt failed ({}); retrying", o.host, o.port,
-                 mosq_error(rc));
+  const int rc = first_connect(s);
+  if (rc == MOSQ_ERR_SUCCESS) return {};
+  if (rc == MOSQ_ERR_INVAL || rc == MOSQ_ERR_TLS || rc == MOSQ_ERR_NOMEM) {
+    return base::fail(ErrorKind::kInvalidRequest,
+                      fmt::format("MQTT connect to {}:{}: {}", o.host, o.port, mosq_error(rc)));
   }
-  if (int rc = mosquitto_loop_start(s.mosq); rc != MOSQ_ERR_SUCCESS) {
+  // A broker that is down now is fine: keep trying in the background.
+  spdlog::warn("mqtt {}:{}: first connection attempt failed ({}); retrying", o.host, o.port,
+               mosq_error(rc));
+  try {
+    s.connector = std::thread([&s] { retry_first_connect(s); });
+  } catch (const std::system_error& e) {
     return base::fail(ErrorKind::kInternalError,
-                      fmt::format("cannot start the MQTT network thread: {}", mosq_error(rc)));
+                      fmt::format("cannot start the MQTT connect thread: {}", e.what()));
   }
   return {};
 }
@@ -279,10 +320,19 @@ void Client::stop() {
     if (!s.started || s.stopped) return;
     s.stopped = true;
   }
-  mosquitto_disconnect(s.mosq);
-  // Not forced: a cancelled thread could die inside the message handler holding its locks.
-  // libmosquitto wakes the thread from a reconnect delay through its socket pair.
-  mosquitto_loop_stop(s.mosq, false);
+  s.stop_cv.notify_all();
+  if (s.connector.joinable()) s.connector.join();
+  bool loop_running = false;
+  {
+    std::lock_guard lock(s.mutex);
+    loop_running = s.loop_running;
+  }
+  if (loop_running) {
+    mosquitto_disconnect(s.mosq);
+    // Not forced: a cancelled thread could die inside the message handler holding its locks.
+    // libmosquitto wakes the thread from a reconnect delay through its socket pair.
+    mosquitto_loop_stop(s.mosq, false);
+  }
   {
     std::lock_guard lock(s.mutex);
     s.connected = false;
