@@ -114,6 +114,7 @@ base::Result<mqtt::Options> parse_broker(const json::value& v) {
   Reader r(v.get_object(), "broker");
   mqtt::Options o;
   o.client_id = kClientIdDefault;
+  o.thread_name = "mqtt-ingest";
   CITYROOM_TRY(r.string("host", o.host));
   CITYROOM_TRY(r.integer("port", o.port, 1, 65535));
   CITYROOM_TRY(r.string("clientId", o.client_id));
@@ -341,6 +342,7 @@ base::Result<Config> parse_mqtt_config(const json::value& doc) {
   Reader r(doc.get_object(), "");
   Config c;
   c.broker.client_id = kClientIdDefault;
+  c.broker.thread_name = "mqtt-ingest";
   if (const auto* b = r.get("broker")) {
     auto broker = parse_broker(*b);
     if (!broker) return std::unexpected(broker.error());

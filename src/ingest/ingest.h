@@ -148,8 +148,9 @@ struct Stats {
   std::uint64_t dropped = 0;              // messages given up because ingestion stopped
   std::uint64_t unmatched = 0;            // messages on no mapping (e.g. an old subscription)
   std::uint64_t dead_letter_failures = 0; // dead letters the client could not queue
-  // Where the time goes, summed over messages: parse + map on the network thread, and hub
-  // submit → commit callback (queueing behind other writes + the store).
+  // Where the time goes, summed over messages: CPU time of parse + map on the network thread,
+  // and wall time from hub submit to the commit callback (queueing behind other writes + the
+  // store; with a full in-flight window this is about in_flight / throughput).
   std::uint64_t map_ns_total = 0;
   std::uint64_t hub_ns_total = 0;
   std::vector<MappingStats> mappings;

@@ -1,5 +1,6 @@
 // mqtt::Client on libmosquitto's threaded interface (mosquitto_loop_start).
 #include <mosquitto.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <cerrno>
@@ -83,6 +84,9 @@ base::Result<void> check_options(const Options& o) {
                       fmt::format("the MQTT outgoing queue limit must be in 1..{}",
                                   kOutgoingLimitMax));
   }
+  if (o.thread_name.empty() || o.thread_name.size() > 15) {
+    return base::fail(ErrorKind::kInvalidRequest, "the MQTT thread name must have 1-15 bytes");
+  }
   if (o.password.size() && o.username.empty()) {
     return base::fail(ErrorKind::kInvalidRequest, "an MQTT password needs a username");
   }
@@ -144,6 +148,9 @@ void on_connect(mosquitto* mosq, void* obj, int rc) {
     spdlog::warn("mqtt {}:{}: connection refused: {}", s.options.host, s.options.port,
                  mosquitto_connack_string(rc));
     return;
+  }
+  if (s.connects.load(std::memory_order_relaxed) == 0) {
+    pthread_setname_np(pthread_self(), s.options.thread_name.c_str());
   }
   std::vector<std::pair<std::string, int>> subs;
   {

@@ -60,6 +60,7 @@ struct Options {
   int reconnect_delay_min_s = 1;   // first retry after this, doubling ...
   int reconnect_delay_max_s = 30;  // ... up to this
   std::size_t outgoing_max = kOutgoingMaxDefault;  // unacknowledged QoS>0 publishes
+  std::string thread_name = "mqtt";  // of the network thread, for top -H and perf (<= 15 bytes)
 };
 
 // A received message. The views are valid only during the handler call.
