@@ -59,7 +59,7 @@ def main() -> int:
     p.add_argument("--build-dir", default=str(ROOT / "build" / "release"))
     p.add_argument("--messages", type=int, default=50_000)
     p.add_argument("--sensors", type=int, default=10_000)
-    p.add_argument("--rates", default="1000,5000")
+    p.add_argument("--rates", default="100,1000,5000")
     p.add_argument("--subscribers", type=int, default=200)
     p.add_argument("--duration", type=float, default=10)
     p.add_argument("--fanout-threads", type=int, default=2)
