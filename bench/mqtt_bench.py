@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -41,6 +42,12 @@ class Broker:
     def stop(self) -> None:
         subprocess.run(["bash", str(SCRIPT), "stop", str(self.dir)], check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (fields 14 and 15 of /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def loadavg() -> str:
@@ -89,10 +96,18 @@ def main() -> int:
             broker = Broker()
             try:
                 before = loadavg()
-                record(run([str(bench / "mqtt_fanout_latency"), "--port", str(broker.port),
+                broker_cpu = cpu_seconds(broker.pid)
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                rows = run([str(bench / "mqtt_fanout_latency"), "--port", str(broker.port),
                             "--rate", rate, "--subscribers", str(args.subscribers),
                             "--duration", str(args.duration),
-                            "--threads", str(args.fanout_threads)]), before)
+                            "--threads", str(args.fanout_threads)])
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                for r in rows:
+                    r["broker_cpu_s"] = round(cpu_seconds(broker.pid) - broker_cpu, 2)
+                    r["client_cpu_s"] = round(after.ru_utime + after.ru_stime -
+                                              children.ru_utime - children.ru_stime, 2)
+                record(rows, before)
             finally:
                 broker.stop()
     if args.out:

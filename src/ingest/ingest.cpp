@@ -287,7 +287,10 @@ base::Result<void> MqttIngest::start() {
   for (const auto& m : s.config.mappings) {
     if (auto ok = (*client)->subscribe(m.topic, m.qos); !ok) return ok;
   }
-  s.client = std::move(*client);
+  {
+    std::lock_guard lock(s.mutex);  // stats() may read it from another thread
+    s.client = std::move(*client);
+  }
   if (auto ok = s.client->start(); !ok) return ok;
   spdlog::info("mqtt ingestion: {} mapping(s) from {}:{}", s.config.mappings.size(),
                s.config.broker.host, s.config.broker.port);
@@ -313,15 +316,17 @@ void MqttIngest::stop(std::chrono::milliseconds drain) {
 Stats MqttIngest::stats() const {
   const auto& s = *shared_;
   Stats out;
-  if (s.client) {
-    const auto c = s.client->counters();
-    out.connected = c.connected;
-    out.connects = c.connects;
-    out.connection_losses = c.connection_losses;
-  }
+  const mqtt::Client* client = nullptr;
   {
     std::lock_guard lock(shared_->mutex);
     out.in_flight = s.in_flight;
+    client = s.client.get();  // set once by start(), then kept until destruction
+  }
+  if (client) {
+    const auto c = client->counters();
+    out.connected = c.connected;
+    out.connects = c.connects;
+    out.connection_losses = c.connection_losses;
   }
   out.backpressure_waits = s.backpressure_waits.load(std::memory_order_relaxed);
   out.dropped = s.dropped.load(std::memory_order_relaxed);
