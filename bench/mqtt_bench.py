@@ -98,12 +98,14 @@ def main() -> int:
                 before = loadavg()
                 broker_cpu = cpu_seconds(broker.pid)
                 children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                started = time.monotonic()
                 rows = run([str(bench / "mqtt_fanout_latency"), "--port", str(broker.port),
                             "--rate", rate, "--subscribers", str(args.subscribers),
                             "--duration", str(args.duration),
                             "--threads", str(args.fanout_threads)])
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 for r in rows:
+                    r["wall_s"] = round(time.monotonic() - started, 1)
                     r["broker_cpu_s"] = round(cpu_seconds(broker.pid) - broker_cpu, 2)
                     r["client_cpu_s"] = round(after.ru_utime + after.ru_stime -
                                               children.ru_utime - children.ru_stime, 2)
