@@ -19,9 +19,9 @@
 // p99/p99.9/max latency (ms) of the deliveries received within the drain time after the end,
 // publisher lag. When delivered_fraction is well below 1 the broker is saturated and the
 // percentiles describe only what arrived in time.
-#include <mosquitto.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <mosquitto.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -29,8 +29,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -83,18 +83,30 @@ Args parse_args(int argc, char** argv) {
     const std::string k = argv[i];
     if (i + 1 >= argc) usage(("missing value for " + k).c_str());
     const char* v = argv[++i];
-    if (k == "--host") a.host = v;
-    else if (k == "--port") a.port = std::atoi(v);
-    else if (k == "--rate") a.rate = std::atof(v);
-    else if (k == "--subscribers") a.subscribers = std::atoi(v);
-    else if (k == "--duration") a.duration_s = std::atof(v);
-    else if (k == "--warmup") a.warmup_s = std::atof(v);
-    else if (k == "--payload-bytes") a.payload_bytes = static_cast<std::size_t>(std::atol(v));
-    else if (k == "--threads") a.threads = std::atoi(v);
-    else if (k == "--qos") a.qos = std::atoi(v);
-    else if (k == "--topic") a.topic = v;
-    else if (k == "--client") a.raw = std::string(v) == "raw";
-    else usage(("unknown option " + k).c_str());
+    if (k == "--host")
+      a.host = v;
+    else if (k == "--port")
+      a.port = std::atoi(v);
+    else if (k == "--rate")
+      a.rate = std::atof(v);
+    else if (k == "--subscribers")
+      a.subscribers = std::atoi(v);
+    else if (k == "--duration")
+      a.duration_s = std::atof(v);
+    else if (k == "--warmup")
+      a.warmup_s = std::atof(v);
+    else if (k == "--payload-bytes")
+      a.payload_bytes = static_cast<std::size_t>(std::atol(v));
+    else if (k == "--threads")
+      a.threads = std::atoi(v);
+    else if (k == "--qos")
+      a.qos = std::atoi(v);
+    else if (k == "--topic")
+      a.topic = v;
+    else if (k == "--client")
+      a.raw = std::string(v) == "raw";
+    else
+      usage(("unknown option " + k).c_str());
   }
   if (a.port <= 0 || a.port > 65535) usage("--port must be 1..65535");
   if (a.rate <= 0 || a.rate > 1e6) usage("--rate must be in (0, 1e6]");
@@ -179,8 +191,8 @@ bool raw_connect(RawSub& sub, const Args& a, const std::string& client_id) {
   setsockopt(sub.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   std::string body;
   put_string(body, "MQTT");
-  body += '\x04';  // protocol level 3.1.1
-  body += '\x02';  // clean session
+  body += '\x04';                      // protocol level 3.1.1
+  body += '\x02';                      // clean session
   body += std::string("\x00\x00", 2);  // keep-alive off: no PINGREQ needed
   put_string(body, client_id);
   std::string packets = "\x10";
@@ -227,8 +239,8 @@ void raw_read(RawSub& sub, Loop& loop) {
       if (type == 9) {
         loop.subscribed->fetch_add(1);
       } else if (type == 3 && length >= 2) {
-        const std::size_t topic_len = (static_cast<unsigned char>(body[0]) << 8) |
-                                      static_cast<unsigned char>(body[1]);
+        const std::size_t topic_len =
+            (static_cast<unsigned char>(body[0]) << 8) | static_cast<unsigned char>(body[1]);
         if (2 + topic_len < length) {
           ++loop.received;
           const std::int64_t due = std::strtoll(body + 2 + topic_len, nullptr, 10);
@@ -331,7 +343,8 @@ int main(int argc, char** argv) {
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
   for (auto& l : loops) {
-    threads.emplace_back([&l, &stop, raw = a.raw] { raw ? run_raw_loop(l, stop) : run_loop(l, stop); });
+    threads.emplace_back(
+        [&l, &stop, raw = a.raw] { raw ? run_raw_loop(l, stop) : run_loop(l, stop); });
   }
   const auto setup_deadline = Clock::now() + kSetupTimeout;
   while (subscribed.load() < a.subscribers && Clock::now() < setup_deadline) {
@@ -400,19 +413,21 @@ int main(int argc, char** argv) {
   const auto expected = published_in_window * static_cast<std::uint64_t>(a.subscribers);
   std::printf(
       "{\"tool\":\"mqtt_fanout_latency\",\"rate\":%.0f,\"subscribers\":%d,\"qos\":%d,"
-      "\"client\":\"%s\",\"payload_bytes\":%zu,\"threads\":%d,\"duration_s\":%.1f,\"published\":%llu,"
+      "\"client\":\"%s\",\"payload_bytes\":%zu,\"threads\":%d,\"duration_s\":%.1f,\"published\":%"
+      "llu,"
       "\"publish_errors\":%llu,\"expected\":%llu,\"received_in_window\":%zu,"
-      "\"received_total\":%llu,\"delivered_fraction\":%.4f,\"deliveries_per_s\":%.0f,\"all_deliveries_per_s\":%.0f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+      "\"received_total\":%llu,\"delivered_fraction\":%.4f,\"deliveries_per_s\":%.0f,\"all_"
+      "deliveries_per_s\":%.0f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
       "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f,\"publisher_lag_max_ms\":%.3f}\n",
-      a.rate, a.subscribers, a.qos, a.raw ? "raw" : "libmosquitto", a.payload_bytes, a.threads, a.duration_s,
-      static_cast<unsigned long long>(published), static_cast<unsigned long long>(publish_errors),
-      static_cast<unsigned long long>(expected), all.size(),
-      static_cast<unsigned long long>(received),
+      a.rate, a.subscribers, a.qos, a.raw ? "raw" : "libmosquitto", a.payload_bytes, a.threads,
+      a.duration_s, static_cast<unsigned long long>(published),
+      static_cast<unsigned long long>(publish_errors), static_cast<unsigned long long>(expected),
+      all.size(), static_cast<unsigned long long>(received),
       expected ? static_cast<double>(all.size()) / static_cast<double>(expected) : 0.0,
-      static_cast<double>(all.size()) / a.duration_s,
-      static_cast<double>(received) / elapsed_s, percentile_ms(all, 0.50),
-      percentile_ms(all, 0.90), percentile_ms(all, 0.99), percentile_ms(all, 0.999),
-      all.empty() ? 0.0 : static_cast<double>(all.back()) / 1e6, lag_max_ns / 1e6);
+      static_cast<double>(all.size()) / a.duration_s, static_cast<double>(received) / elapsed_s,
+      percentile_ms(all, 0.50), percentile_ms(all, 0.90), percentile_ms(all, 0.99),
+      percentile_ms(all, 0.999), all.empty() ? 0.0 : static_cast<double>(all.back()) / 1e6,
+      lag_max_ns / 1e6);
   for (auto& l : loops) {
     for (auto& sub : l.raw) close(sub.fd);
     for (auto* m : l.clients) {

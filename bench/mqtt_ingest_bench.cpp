@@ -16,24 +16,23 @@
 //   mqtt_ingest_bench --port P [--messages 100000] [--sensors 10000] [--data-dir DIR]
 //                     [--broker-pid PID] [--phases broker,hub,ingest]
 // Prints one JSON line per phase.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <mutex>
-#include <condition_variable>
+#include <sstream>
 #include <string>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "hub/hub.h"
 #include "ingest/ingest.h"
@@ -78,14 +77,22 @@ Args parse_args(int argc, char** argv) {
     const std::string k = argv[i];
     if (i + 1 >= argc) usage("missing value for " + k);
     const char* v = argv[++i];
-    if (k == "--port") a.port = std::atoi(v);
-    else if (k == "--messages") a.messages = static_cast<std::size_t>(std::atol(v));
-    else if (k == "--sensors") a.sensors = static_cast<std::size_t>(std::atol(v));
-    else if (k == "--data-dir") a.data_dir = v;
-    else if (k == "--broker-pid") a.broker_pid = std::atoi(v);
-    else if (k == "--phases") a.phases = v;
-    else if (k == "--hub-batch") a.hub_batch = std::max<std::size_t>(1, static_cast<std::size_t>(std::atol(v)));
-    else usage("unknown option " + k);
+    if (k == "--port")
+      a.port = std::atoi(v);
+    else if (k == "--messages")
+      a.messages = static_cast<std::size_t>(std::atol(v));
+    else if (k == "--sensors")
+      a.sensors = static_cast<std::size_t>(std::atol(v));
+    else if (k == "--data-dir")
+      a.data_dir = v;
+    else if (k == "--broker-pid")
+      a.broker_pid = std::atoi(v);
+    else if (k == "--phases")
+      a.phases = v;
+    else if (k == "--hub-batch")
+      a.hub_batch = std::max<std::size_t>(1, static_cast<std::size_t>(std::atol(v)));
+    else
+      usage("unknown option " + k);
   }
   if (a.messages < 1 || a.messages > 10'000'000 || a.sensors < 1) usage("bad --messages/--sensors");
   return a;
@@ -96,9 +103,10 @@ double seconds_since(Clock::time_point t) {
 }
 
 std::string payload_for(std::size_t i) {
-  return fmt::format(R"({{"tilt_deg": {:.3f}, "temp_c": {:.2f}, "ts": "2026-11-22T01:{:02}:{:02}Z"}})",
-                     0.001 * static_cast<double>(i % 1000), 10.0 + static_cast<double>(i % 7),
-                     (i / 60) % 60, i % 60);
+  return fmt::format(
+      R"({{"tilt_deg": {:.3f}, "temp_c": {:.2f}, "ts": "2026-11-22T01:{:02}:{:02}Z"}})",
+      0.001 * static_cast<double>(i % 1000), 10.0 + static_cast<double>(i % 7), (i / 60) % 60,
+      i % 60);
 }
 
 // CPU seconds (user + system) of /proc/<pid>/task/<tid>/stat or /proc/<pid>/stat.
@@ -204,10 +212,11 @@ void phase_broker(const Args& a) {
   const double publish_s = seconds_since(t0);
   const bool ok = wait_until([&] { return received.load() >= a.messages; });
   const double s = seconds_since(t0);
-  std::printf("{\"phase\":\"broker\",\"messages\":%zu,\"received\":%zu,\"complete\":%s,"
-              "\"seconds\":%.3f,\"publish_seconds\":%.3f,\"msgs_per_s\":%.0f}\n",
-              a.messages, received.load(), ok ? "true" : "false", s, publish_s,
-              static_cast<double>(received.load()) / s);
+  std::printf(
+      "{\"phase\":\"broker\",\"messages\":%zu,\"received\":%zu,\"complete\":%s,"
+      "\"seconds\":%.3f,\"publish_seconds\":%.3f,\"msgs_per_s\":%.0f}\n",
+      a.messages, received.load(), ok ? "true" : "false", s, publish_s,
+      static_cast<double>(received.load()) / s);
   std::fflush(stdout);
 }
 
@@ -240,7 +249,8 @@ void phase_hub(const Args& a, hub::Hub& hub, ldcontext::ContextStore& contexts) 
       const auto tm = Clock::now();
       sensor = fmt::format("s{}", i % a.sensors);
       auto payload = json::parse(payload_for(i));
-      auto e = ingest::fields_to_entity(m, {sensor}, *payload, *contexts.core(), base::now_micros());
+      auto e =
+          ingest::fields_to_entity(m, {sensor}, *payload, *contexts.core(), base::now_micros());
       map_s += seconds_since(tm);
       std::string id(e->at("id").get_string());
       items.push_back({std::move(id), std::move(*e)});
@@ -256,8 +266,10 @@ void phase_hub(const Args& a, hub::Hub& hub, ldcontext::ContextStore& contexts) 
                 std::lock_guard lock(mutex);
                 --in_flight;
                 ++done;
-                if (!r) ++failed;
-                else failed += r->errors.size();
+                if (!r)
+                  ++failed;
+                else
+                  failed += r->errors.size();
                 cv.notify_all();
               });
   }
@@ -266,12 +278,12 @@ void phase_hub(const Args& a, hub::Hub& hub, ldcontext::ContextStore& contexts) 
     cv.wait(lock, [&] { return done == calls; });
   }
   const double s = seconds_since(t0);
-  std::printf("{\"phase\":\"hub\",\"messages\":%zu,\"entities_per_call\":%zu,\"failed\":%zu,"
-              "\"seconds\":%.3f,\"msgs_per_s\":%.0f,\"map_us_per_msg\":%.2f,"
-              "\"cpu_s\":%s}\n",
-              a.messages, a.hub_batch, failed, s, static_cast<double>(a.messages) / s,
-              map_s * 1e6 / static_cast<double>(a.messages),
-              cpu_delta(cpu_before, thread_cpu()).c_str());
+  std::printf(
+      "{\"phase\":\"hub\",\"messages\":%zu,\"entities_per_call\":%zu,\"failed\":%zu,"
+      "\"seconds\":%.3f,\"msgs_per_s\":%.0f,\"map_us_per_msg\":%.2f,"
+      "\"cpu_s\":%s}\n",
+      a.messages, a.hub_batch, failed, s, static_cast<double>(a.messages) / s,
+      map_s * 1e6 / static_cast<double>(a.messages), cpu_delta(cpu_before, thread_cpu()).c_str());
   std::fflush(stdout);
 }
 
@@ -324,7 +336,8 @@ void phase_ingest(const Args& a, hub::Hub& hub, store::Store& store,
       static_cast<double>(stats.map_ns_total) / 1e3 / std::max(n, 1.0),
       static_cast<double>(stats.hub_ns_total) / 1e6 / std::max(n, 1.0),
       static_cast<unsigned long long>(stats.backpressure_waits), commits,
-      static_cast<double>(store_after.work_items - store_before.work_items) / std::max(commits, 1.0),
+      static_cast<double>(store_after.work_items - store_before.work_items) /
+          std::max(commits, 1.0),
       threads.c_str(), broker_cpu);
   std::fflush(stdout);
   ingest.stop();
@@ -335,9 +348,9 @@ void phase_ingest(const Args& a, hub::Hub& hub, store::Store& store,
 int main(int argc, char** argv) {
   const Args a = parse_args(argc, argv);
   spdlog::set_level(spdlog::level::warn);
-  const fs::path dir = a.data_dir.empty()
-                           ? fs::temp_directory_path() / fmt::format("cityroom-mqtt-bench-{}", getpid())
-                           : fs::path(a.data_dir);
+  const fs::path dir = a.data_dir.empty() ? fs::temp_directory_path() /
+                                                fmt::format("cityroom-mqtt-bench-{}", getpid())
+                                          : fs::path(a.data_dir);
   fs::remove_all(dir);
   fs::create_directories(dir);
   auto store = store::open_sqlite({.data_dir = dir});

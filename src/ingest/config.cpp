@@ -1,9 +1,9 @@
 // The MQTT ingestion config file: JSON → ingest::Config, with errors that name the member.
+#include <fmt/format.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
 
 #include "ingest/ingest.h"
 
@@ -36,7 +36,8 @@ class Reader {
   base::Result<void> string(std::string_view key, std::string& out, bool required = false) {
     const auto* v = get(key);
     if (!v) return required ? bad(at(key), "is required") : base::Result<void>{};
-    if (!v->is_string()) return bad(at(key), fmt::format("must be a string, not {}", json::kind_name(*v)));
+    if (!v->is_string())
+      return bad(at(key), fmt::format("must be a string, not {}", json::kind_name(*v)));
     out = v->get_string();
     return {};
   }
@@ -58,7 +59,8 @@ class Reader {
     } else {
       return bad(at(key), fmt::format("must be an integer in {}..{}", min, max));
     }
-    if (n < min || n > max) return bad(at(key), fmt::format("must be in {}..{}, not {}", min, max, n));
+    if (n < min || n > max)
+      return bad(at(key), fmt::format("must be in {}..{}, not {}", min, max, n));
     out = static_cast<Int>(n);
     return {};
   }
@@ -85,8 +87,8 @@ class Reader {
   std::set<std::string, std::less<>> known_;
 };
 
-#define CITYROOM_TRY(expr)                                \
-  do {                                                    \
+#define CITYROOM_TRY(expr)                                            \
+  do {                                                                \
     if (auto ok_ = (expr); !ok_) return std::unexpected(ok_.error()); \
   } while (0)
 
@@ -132,9 +134,10 @@ base::Result<mqtt::Options> parse_broker(const json::value& v) {
   CITYROOM_TRY(r.no_unknown());
   if (o.host.empty()) return std::unexpected(bad("broker.host", "must not be empty").error());
   if (o.client_id.empty() && !o.clean_session) {
-    return std::unexpected(
-        bad("broker.clientId", "must not be empty with cleanSession false (a persistent "
-                               "session is found again by its client id)").error());
+    return std::unexpected(bad("broker.clientId",
+                               "must not be empty with cleanSession false (a persistent "
+                               "session is found again by its client id)")
+                               .error());
   }
   if (o.reconnect_delay_max_s < o.reconnect_delay_min_s) {
     return std::unexpected(
@@ -170,8 +173,10 @@ base::Result<FieldMap> parse_field(std::string_view field, const json::value& v,
     CITYROOM_TRY(r.no_unknown());
   } else {
     return std::unexpected(
-        bad(where, "must be an attribute name or an object {\"attribute\", \"unitCode\", "
-                   "\"scale\", \"optional\"}").error());
+        bad(where,
+            "must be an attribute name or an object {\"attribute\", \"unitCode\", "
+            "\"scale\", \"optional\"}")
+            .error());
   }
   if (f.attribute.empty()) {
     if (field.front() == '/') {
@@ -182,8 +187,8 @@ base::Result<FieldMap> parse_field(std::string_view field, const json::value& v,
   if (f.field.front() == '/') {
     // RFC 6901: '~' only as the escapes ~0 and ~1.
     for (std::size_t i = 0; i < f.field.size(); ++i) {
-      if (f.field[i] == '~' && (i + 1 == f.field.size() || (f.field[i + 1] != '0' &&
-                                                             f.field[i + 1] != '1'))) {
+      if (f.field[i] == '~' &&
+          (i + 1 == f.field.size() || (f.field[i + 1] != '0' && f.field[i + 1] != '1'))) {
         return std::unexpected(
             bad(where, fmt::format("'{}' is not a JSON pointer ('~' must be ~0 or ~1)", field))
                 .error());
@@ -214,8 +219,8 @@ base::Result<void> parse_observed_at(Reader& r, Mapping& m) {
   } else if (format == "epochMillis") {
     m.observed_at_format = TimeFormat::kEpochMillis;
   } else {
-    return bad(o.at("format"), fmt::format("'{}' is not iso8601, epochSeconds or epochMillis",
-                                           format));
+    return bad(o.at("format"),
+               fmt::format("'{}' is not iso8601, epochSeconds or epochMillis", format));
   }
   if (field.empty()) return bad(o.at("field"), "must not be empty");
   m.observed_at_field = std::move(field);
@@ -239,12 +244,13 @@ base::Result<void> check_id_template(std::string_view tmpl, std::string_view fil
     if (digits.empty() || digits.size() > 3 ||
         digits.find_first_not_of("0123456789") != std::string_view::npos) {
       return bad(where, fmt::format("'{{{}}}' is not a placeholder: use {{1}} for the first "
-                                    "wildcard level of the topic", digits));
+                                    "wildcard level of the topic",
+                                    digits));
     }
     const std::size_t n = std::stoul(std::string(digits));
     if (n < 1 || n > wildcards) {
-      return bad(where, fmt::format("{{{}}} but the topic filter '{}' has {} wildcard level(s)",
-                                    n, filter, wildcards));
+      return bad(where, fmt::format("{{{}}} but the topic filter '{}' has {} wildcard level(s)", n,
+                                    filter, wildcards));
     }
     probe += "x";
     i = close;
@@ -286,11 +292,10 @@ base::Result<void> parse_fields_mode(Reader& r, Mapping& m) {
 }
 
 base::Result<void> check_tenant(std::string_view t, const std::string& where) {
-  const bool ok = !t.empty() && t.size() <= kTenantNameMax &&
-                  std::all_of(t.begin(), t.end(), [](char c) {
-                    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' ||
-                           c == '.';
-                  });
+  const bool ok =
+      !t.empty() && t.size() <= kTenantNameMax && std::all_of(t.begin(), t.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
   if (ok) return {};
   return bad(where, fmt::format("'{}' is not a tenant name (1-{} letters, digits, '_', '-', '.')",
                                 t, kTenantNameMax));
@@ -336,8 +341,9 @@ base::Result<Mapping> parse_mapping(const json::value& v, std::size_t index) {
 
 base::Result<Config> parse_mqtt_config(const json::value& doc) {
   if (!doc.is_object()) {
-    return base::fail(ErrorKind::kInvalidRequest,
-                      fmt::format("the config must be a JSON object, not {}", json::kind_name(doc)));
+    return base::fail(
+        ErrorKind::kInvalidRequest,
+        fmt::format("the config must be a JSON object, not {}", json::kind_name(doc)));
   }
   Reader r(doc.get_object(), "");
   Config c;
@@ -378,7 +384,9 @@ base::Result<Config> parse_mqtt_config(const json::value& doc) {
       return std::unexpected(
           bad(fmt::format("mappings[{}].topic", i),
               fmt::format("'{}' matches the dead-letter topic '{}': rejected messages would come "
-                          "back forever", m->topic, c.dead_letter_topic)).error());
+                          "back forever",
+                          m->topic, c.dead_letter_topic))
+              .error());
     }
     c.mappings.push_back(std::move(*m));
   }

@@ -1,14 +1,13 @@
 // MqttIngest: the running half — MQTT messages → hub batch upserts, with back-pressure,
 // dead letters and counters.
+#include "ingest/ingest.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <time.h>
 
 #include <condition_variable>
 #include <mutex>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
-
-#include "ingest/ingest.h"
 
 namespace cityroom::ingest {
 namespace {
@@ -24,7 +23,8 @@ constexpr std::size_t kErrorsNamedMax = 5;  // per-entity errors quoted in one d
 std::uint64_t thread_cpu_ns() {
   timespec t{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u + static_cast<std::uint64_t>(t.tv_nsec);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(t.tv_nsec);
 }
 
 std::uint64_t ns_since(Clock::time_point t) {
@@ -106,7 +106,9 @@ struct MappingCounters {
 
 struct MqttIngest::Shared : std::enable_shared_from_this<MqttIngest::Shared> {
   Shared(hub::Hub& h, ldcontext::ContextStore& c, Config cfg)
-      : hub(h), contexts(c), config(std::move(cfg)),
+      : hub(h),
+        contexts(c),
+        config(std::move(cfg)),
         per_mapping(std::make_unique<MappingCounters[]>(config.mappings.size())) {}
 
   hub::Hub& hub;
@@ -182,7 +184,8 @@ base::Result<std::vector<hub::BatchItem>> MqttIngest::Shared::to_items(
   auto parsed = ngsi_ld_items(*doc, ctx, contexts, received_at);
   if (!parsed) return std::unexpected(parsed.error());
   // When nothing parsed there is nothing for the hub to do; report the errors at once.
-  if (std::none_of(parsed->begin(), parsed->end(), [](const auto& i) { return i.entity.has_value(); })) {
+  if (std::none_of(parsed->begin(), parsed->end(),
+                   [](const auto& i) { return i.entity.has_value(); })) {
     std::vector<hub::BatchOutcome::Failure> errors;
     for (auto& i : *parsed) errors.push_back({i.id, i.entity.error()});
     return base::fail(ErrorKind::kBadRequestData, describe(errors));
@@ -214,9 +217,8 @@ void MqttIngest::Shared::submit(std::size_t index, const mqtt::Message& msg,
             });
 }
 
-void MqttIngest::Shared::reject(std::size_t index, std::string_view topic,
-                                std::string_view payload, std::string_view error,
-                                base::Micros received_at) {
+void MqttIngest::Shared::reject(std::size_t index, std::string_view topic, std::string_view payload,
+                                std::string_view error, base::Micros received_at) {
   auto& counters = per_mapping[index];
   counters.rejected.fetch_add(1, std::memory_order_relaxed);
   const auto& name = config.mappings[index].name;
@@ -254,7 +256,9 @@ void MqttIngest::Shared::release_slot() {
 MqttIngest::MqttIngest(hub::Hub& hub, ldcontext::ContextStore& contexts, Config config)
     : shared_(std::make_shared<Shared>(hub, contexts, std::move(config))) {}
 
-MqttIngest::~MqttIngest() { stop(); }
+MqttIngest::~MqttIngest() {
+  stop();
+}
 
 base::Result<void> MqttIngest::start() {
   auto& s = *shared_;
@@ -272,8 +276,8 @@ base::Result<void> MqttIngest::start() {
     }
     auto ctx = s.contexts.resolve(*spec);
     if (!ctx) {
-      return base::fail(ctx.error().kind, fmt::format("MQTT mapping '{}': @context: {}", m.name,
-                                                      ctx.error().detail));
+      return base::fail(ctx.error().kind,
+                        fmt::format("MQTT mapping '{}': @context: {}", m.name, ctx.error().detail));
     }
     s.mapping_contexts.push_back(std::move(*ctx));
   }
@@ -281,8 +285,8 @@ base::Result<void> MqttIngest::start() {
     if (auto ok = probe_mapping(s.config.mappings[i], *s.mapping_contexts[i]); !ok) return ok;
   }
   Shared* raw = shared_.get();  // the client is a member of Shared and stops before it dies
-  auto client = mqtt::Client::create(s.config.broker,
-                                     [raw](const mqtt::Message& m) { raw->on_message(m); });
+  auto client =
+      mqtt::Client::create(s.config.broker, [raw](const mqtt::Message& m) { raw->on_message(m); });
   if (!client) return std::unexpected(client.error());
   for (const auto& m : s.config.mappings) {
     if (auto ok = (*client)->subscribe(m.topic, m.qos); !ok) return ok;
@@ -336,8 +340,7 @@ Stats MqttIngest::stats() const {
   out.hub_ns_total = s.hub_ns.load(std::memory_order_relaxed);
   for (std::size_t i = 0; i < s.config.mappings.size(); ++i) {
     const auto& c = s.per_mapping[i];
-    out.mappings.push_back({s.config.mappings[i].name,
-                            c.received.load(std::memory_order_relaxed),
+    out.mappings.push_back({s.config.mappings[i].name, c.received.load(std::memory_order_relaxed),
                             c.ingested.load(std::memory_order_relaxed),
                             c.rejected.load(std::memory_order_relaxed),
                             c.dead_lettered.load(std::memory_order_relaxed)});
@@ -375,8 +378,8 @@ std::string prometheus_text(const Stats& s) {
          s.connects);
   metric(out, "cityroom_mqtt_connection_losses_total", "counter",
          "MQTT connections lost unexpectedly.", s.connection_losses);
-  metric(out, "cityroom_mqtt_in_flight", "gauge", "MQTT messages handed to the hub, not yet committed.",
-         s.in_flight);
+  metric(out, "cityroom_mqtt_in_flight", "gauge",
+         "MQTT messages handed to the hub, not yet committed.", s.in_flight);
   metric(out, "cityroom_mqtt_backpressure_waits_total", "counter",
          "Times MQTT intake waited because too many messages were in flight.",
          s.backpressure_waits);
@@ -391,10 +394,14 @@ std::string prometheus_text(const Stats& s) {
     std::uint64_t MappingStats::*field;
   };
   static constexpr PerMapping kPerMapping[] = {
-      {"cityroom_mqtt_received_total", "MQTT messages received per mapping.", &MappingStats::received},
-      {"cityroom_mqtt_ingested_total", "MQTT messages committed per mapping.", &MappingStats::ingested},
-      {"cityroom_mqtt_rejected_total", "MQTT messages rejected per mapping.", &MappingStats::rejected},
-      {"cityroom_mqtt_dead_lettered_total", "Rejected MQTT messages republished to the dead-letter topic.",
+      {"cityroom_mqtt_received_total", "MQTT messages received per mapping.",
+       &MappingStats::received},
+      {"cityroom_mqtt_ingested_total", "MQTT messages committed per mapping.",
+       &MappingStats::ingested},
+      {"cityroom_mqtt_rejected_total", "MQTT messages rejected per mapping.",
+       &MappingStats::rejected},
+      {"cityroom_mqtt_dead_lettered_total",
+       "Rejected MQTT messages republished to the dead-letter topic.",
        &MappingStats::dead_lettered},
   };
   for (const auto& p : kPerMapping) {
@@ -403,10 +410,13 @@ std::string prometheus_text(const Stats& s) {
       out += fmt::format("{}{{mapping=\"{}\"}} {}\n", p.name, label_value(m.name), m.*p.field);
     }
   }
-  out += "# HELP cityroom_mqtt_map_seconds_total CPU time spent parsing and mapping MQTT payloads.\n";
+  out +=
+      "# HELP cityroom_mqtt_map_seconds_total CPU time spent parsing and mapping MQTT payloads.\n";
   out += "# TYPE cityroom_mqtt_map_seconds_total counter\n";
   out += fmt::format("cityroom_mqtt_map_seconds_total {:.6f}\n", s.map_ns_total / 1e9);
-  out += "# HELP cityroom_mqtt_hub_seconds_total Time MQTT messages spent from hub submit to commit.\n";
+  out +=
+      "# HELP cityroom_mqtt_hub_seconds_total Time MQTT messages spent from hub submit to "
+      "commit.\n";
   out += "# TYPE cityroom_mqtt_hub_seconds_total counter\n";
   out += fmt::format("cityroom_mqtt_hub_seconds_total {:.6f}\n", s.hub_ns_total / 1e9);
   return out;

@@ -143,11 +143,11 @@ struct Stats {
   bool connected = false;
   std::uint64_t connects = 0;
   std::uint64_t connection_losses = 0;
-  std::uint64_t in_flight = 0;            // messages handed to the hub, not yet committed
-  std::uint64_t backpressure_waits = 0;   // times the network thread waited for the hub
-  std::uint64_t dropped = 0;              // messages given up because ingestion stopped
-  std::uint64_t unmatched = 0;            // messages on no mapping (e.g. an old subscription)
-  std::uint64_t dead_letter_failures = 0; // dead letters the client could not queue
+  std::uint64_t in_flight = 0;             // messages handed to the hub, not yet committed
+  std::uint64_t backpressure_waits = 0;    // times the network thread waited for the hub
+  std::uint64_t dropped = 0;               // messages given up because ingestion stopped
+  std::uint64_t unmatched = 0;             // messages on no mapping (e.g. an old subscription)
+  std::uint64_t dead_letter_failures = 0;  // dead letters the client could not queue
   // Where the time goes, summed over messages: CPU time of parse + map on the network thread,
   // and wall time from hub submit to the commit callback (queueing behind other writes + the
   // store; with a full in-flight window this is about in_flight / throughput).

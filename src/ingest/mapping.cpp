@@ -1,7 +1,7 @@
 // The pure half of ingestion: payload → entities, and the dead-letter body.
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "ingest/ingest.h"
 
@@ -56,10 +56,10 @@ base::Result<std::string> observed_at(const Mapping& m, const json::value& paylo
     static constexpr std::string_view kNames[] = {"an ISO 8601 date-time",
                                                   "a number of seconds since 1970",
                                                   "a number of milliseconds since 1970"};
-    return base::fail(ErrorKind::kBadRequestData,
-                      fmt::format("the observedAt field '{}' is not {}: {}", field,
-                                  kNames[static_cast<int>(m.observed_at_format)],
-                                  json::serialize(*v)));
+    return base::fail(
+        ErrorKind::kBadRequestData,
+        fmt::format("the observedAt field '{}' is not {}: {}", field,
+                    kNames[static_cast<int>(m.observed_at_format)], json::serialize(*v)));
   }
   return base::format_iso8601(*t);
 }
@@ -121,7 +121,8 @@ base::Result<std::string> expand_id_template(std::string_view tmpl,
     if (n < 1 || n > captures.size()) {
       return base::fail(ErrorKind::kBadRequestData,
                         fmt::format("the id template {} names topic level {{{}}}, which the "
-                                    "topic does not have", tmpl, n));
+                                    "topic does not have",
+                                    tmpl, n));
     }
     if (captures[n - 1].empty()) {
       return base::fail(ErrorKind::kBadRequestData,
@@ -141,9 +142,9 @@ base::Result<json::object> map_fields(const Mapping& m,
                                       const std::vector<std::string_view>& captures,
                                       const json::value& payload, base::Micros received_at) {
   if (!payload.is_object()) {
-    return base::fail(ErrorKind::kBadRequestData,
-                      fmt::format("a device payload must be a JSON object, not {}",
-                                  json::kind_name(payload)));
+    return base::fail(
+        ErrorKind::kBadRequestData,
+        fmt::format("a device payload must be a JSON object, not {}", json::kind_name(payload)));
   }
   auto id = expand_id_template(m.id_template, captures);
   if (!id) return std::unexpected(id.error());
@@ -160,8 +161,8 @@ base::Result<json::object> map_fields(const Mapping& m,
     }
     auto value = field_property_value(f, *v);
     if (!value) return std::unexpected(value.error());
-    json::object property{{"type", "Property"}, {"value", std::move(*value)},
-                          {"observedAt", *observed}};
+    json::object property{
+        {"type", "Property"}, {"value", std::move(*value)}, {"observedAt", *observed}};
     if (f.unit_code) property["unitCode"] = *f.unit_code;
     entity[f.attribute] = std::move(property);
     ++mapped;
@@ -201,7 +202,8 @@ base::Result<std::vector<hub::BatchItem>> ngsi_ld_items(const json::value& paylo
   } else if (!payload.is_object()) {
     return base::fail(ErrorKind::kBadRequestData,
                       fmt::format("an NGSI-LD payload must be an entity object or an array of "
-                                  "them, not {}", json::kind_name(payload)));
+                                  "them, not {}",
+                                  json::kind_name(payload)));
   }
   std::vector<hub::BatchItem> items;
   items.reserve(count);
@@ -209,9 +211,9 @@ base::Result<std::vector<hub::BatchItem>> ngsi_ld_items(const json::value& paylo
     const json::value& v = first[i];
     hub::BatchItem item{"", base::fail(ErrorKind::kBadRequestData, "")};
     if (!v.is_object()) {
-      item.entity = base::fail(ErrorKind::kBadRequestData,
-                               fmt::format("an array element must be an entity object, not {}",
-                                           json::kind_name(v)));
+      item.entity = base::fail(
+          ErrorKind::kBadRequestData,
+          fmt::format("an array element must be an entity object, not {}", json::kind_name(v)));
       items.push_back(std::move(item));
       continue;
     }

@@ -1,18 +1,17 @@
 // mqtt::Client on libmosquitto's threaded interface (mosquitto_loop_start).
+#include <fmt/format.h>
 #include <mosquitto.h>
 #include <pthread.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
 #include <utility>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "mqtt/mqtt.h"
 
@@ -80,9 +79,9 @@ base::Result<void> check_options(const Options& o) {
                       "MQTT reconnect delays must satisfy 1 <= min <= max (seconds)");
   }
   if (o.outgoing_max < 1 || o.outgoing_max > kOutgoingLimitMax) {
-    return base::fail(ErrorKind::kInvalidRequest,
-                      fmt::format("the MQTT outgoing queue limit must be in 1..{}",
-                                  kOutgoingLimitMax));
+    return base::fail(
+        ErrorKind::kInvalidRequest,
+        fmt::format("the MQTT outgoing queue limit must be in 1..{}", kOutgoingLimitMax));
   }
   if (o.thread_name.empty() || o.thread_name.size() > 15) {
     return base::fail(ErrorKind::kInvalidRequest, "the MQTT thread name must have 1-15 bytes");
@@ -119,7 +118,7 @@ struct Client::State {
   std::condition_variable stop_cv;
   std::thread connector;  // retries a first connection that failed at once (see start())
   std::vector<std::pair<std::string, int>> subscriptions;  // re-sent after every connect
-  std::unordered_set<int> outgoing_mids;                    // QoS>0, awaiting PUBACK/PUBCOMP
+  std::unordered_set<int> outgoing_mids;                   // QoS>0, awaiting PUBACK/PUBCOMP
 
   std::atomic<std::uint64_t> connects{0};
   std::atomic<std::uint64_t> connection_losses{0};
@@ -139,7 +138,9 @@ struct Client::State {
 
 namespace {
 
-Client::State& state_of(void* obj) { return *static_cast<Client::State*>(obj); }
+Client::State& state_of(void* obj) {
+  return *static_cast<Client::State*>(obj);
+}
 
 void on_connect(mosquitto* mosq, void* obj, int rc) {
   auto& s = state_of(obj);
@@ -176,8 +177,8 @@ void on_disconnect(mosquitto*, void* obj, int rc) {
   }
   if (rc != 0) {
     s.connection_losses.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("mqtt {}:{}: connection lost ({}); reconnecting", s.options.host,
-                 s.options.port, mosq_error(rc));
+    spdlog::warn("mqtt {}:{}: connection lost ({}); reconnecting", s.options.host, s.options.port,
+                 mosq_error(rc));
   }
 }
 
@@ -206,8 +207,7 @@ void on_message(mosquitto*, void* obj, const mosquitto_message* m) {
 base::Result<void> apply_options(mosquitto* mosq, const Options& o) {
   auto check = [](int rc, std::string_view what) -> base::Result<void> {
     if (rc == MOSQ_ERR_SUCCESS) return {};
-    return base::fail(ErrorKind::kInvalidRequest,
-                      fmt::format("MQTT {}: {}", what, mosq_error(rc)));
+    return base::fail(ErrorKind::kInvalidRequest, fmt::format("MQTT {}: {}", what, mosq_error(rc)));
   };
   if (!o.username.empty()) {
     auto r = check(mosquitto_username_pw_set(mosq, o.username.c_str(),
@@ -215,9 +215,9 @@ base::Result<void> apply_options(mosquitto* mosq, const Options& o) {
                    "username/password");
     if (!r) return r;
   }
-  auto r = check(mosquitto_reconnect_delay_set(mosq, o.reconnect_delay_min_s,
-                                               o.reconnect_delay_max_s, true),
-                 "reconnect delay");
+  auto r = check(
+      mosquitto_reconnect_delay_set(mosq, o.reconnect_delay_min_s, o.reconnect_delay_max_s, true),
+      "reconnect delay");
   if (!r) return r;
   if (o.tls) {
     auto opt = [](const std::string& s) { return s.empty() ? nullptr : s.c_str(); };
@@ -240,8 +240,8 @@ base::Result<std::unique_ptr<Client>> Client::create(Options options, MessageHan
   state->options = std::move(options);
   state->on_message = std::move(handler);
   const auto& o = state->options;
-  state->mosq = mosquitto_new(o.client_id.empty() ? nullptr : o.client_id.c_str(),
-                              o.clean_session, state.get());
+  state->mosq = mosquitto_new(o.client_id.empty() ? nullptr : o.client_id.c_str(), o.clean_session,
+                              state.get());
   if (!state->mosq) {
     return base::fail(ErrorKind::kInternalError,
                       fmt::format("cannot create an MQTT client: {}", std::strerror(errno)));
@@ -256,7 +256,9 @@ base::Result<std::unique_ptr<Client>> Client::create(Options options, MessageHan
 
 Client::Client(std::shared_ptr<State> state) : state_(std::move(state)) {}
 
-Client::~Client() { stop(); }
+Client::~Client() {
+  stop();
+}
 
 // libmosquitto's network thread only takes over once a connection attempt got under way: when
 // mosquitto_connect_async fails at once (connection refused, no route, DNS), the thread of
@@ -390,9 +392,9 @@ base::Result<void> Client::publish(std::string_view topic, std::string_view payl
   std::lock_guard lock(s.mutex);
   if (s.stopped) return s.refused(ErrorKind::kServiceUnavailable, "the MQTT client is stopped");
   if (qos > 0 && s.outgoing_mids.size() >= s.options.outgoing_max) {
-    return s.refused(ErrorKind::kServiceUnavailable,
-                     fmt::format("the MQTT outgoing queue is full ({} messages)",
-                                 s.options.outgoing_max));
+    return s.refused(
+        ErrorKind::kServiceUnavailable,
+        fmt::format("the MQTT outgoing queue is full ({} messages)", s.options.outgoing_max));
   }
   if (qos == 0 && !s.connected) {
     return s.refused(ErrorKind::kServiceUnavailable, "not connected to the MQTT broker");
@@ -438,6 +440,8 @@ Counters Client::counters() const {
   return c;
 }
 
-const Options& Client::options() const { return state_->options; }
+const Options& Client::options() const {
+  return state_->options;
+}
 
 }  // namespace cityroom::mqtt

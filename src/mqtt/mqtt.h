@@ -57,8 +57,8 @@ struct Options {
   // false: the broker keeps our subscriptions and queues QoS 1 messages while we are away.
   bool clean_session = false;
   std::optional<TlsOptions> tls;
-  int reconnect_delay_min_s = 1;   // first retry after this, doubling ...
-  int reconnect_delay_max_s = 30;  // ... up to this
+  int reconnect_delay_min_s = 1;                   // first retry after this, doubling ...
+  int reconnect_delay_max_s = 30;                  // ... up to this
   std::size_t outgoing_max = kOutgoingMaxDefault;  // unacknowledged QoS>0 publishes
   std::string thread_name = "mqtt";  // of the network thread, for top -H and perf (<= 15 bytes)
 };
@@ -74,12 +74,12 @@ using MessageHandler = std::function<void(const Message&)>;
 
 struct Counters {
   bool connected = false;
-  std::uint64_t connects = 0;          // successful CONNACKs
+  std::uint64_t connects = 0;           // successful CONNACKs
   std::uint64_t connection_losses = 0;  // unexpected disconnects
-  std::uint64_t received = 0;          // messages handed to the handler
-  std::uint64_t published = 0;         // publish calls accepted
-  std::uint64_t publish_refused = 0;   // publish calls answered with an error
-  std::uint64_t outgoing = 0;          // QoS>0 publishes not yet acknowledged by the broker
+  std::uint64_t received = 0;           // messages handed to the handler
+  std::uint64_t published = 0;          // publish calls accepted
+  std::uint64_t publish_refused = 0;    // publish calls answered with an error
+  std::uint64_t outgoing = 0;           // QoS>0 publishes not yet acknowledged by the broker
 };
 
 class Client {

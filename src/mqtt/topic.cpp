@@ -22,7 +22,8 @@ void for_each_level(std::string_view s, F f) {
 }
 
 base::Result<void> check_text(std::string_view what, std::string_view s) {
-  if (s.empty()) return base::fail(ErrorKind::kInvalidRequest, fmt::format("an MQTT {} is empty", what));
+  if (s.empty())
+    return base::fail(ErrorKind::kInvalidRequest, fmt::format("an MQTT {} is empty", what));
   if (s.size() > kTopicBytesMax) {
     return base::fail(ErrorKind::kInvalidRequest,
                       fmt::format("an MQTT {} is at most {} bytes", what, kTopicBytesMax));
@@ -42,8 +43,10 @@ base::Result<void> check_filter(std::string_view filter) {
   for_each_level(filter, [&](std::string_view level, bool last) {
     const bool has_wild = level.find_first_of("+#") != std::string_view::npos;
     if (has_wild && level.size() != 1) {
-      error = fmt::format("in the MQTT topic filter '{}', '+' and '#' must stand alone as a whole "
-                          "level (like a/+/b or a/#)", filter);
+      error = fmt::format(
+          "in the MQTT topic filter '{}', '+' and '#' must stand alone as a whole "
+          "level (like a/+/b or a/#)",
+          filter);
     } else if (level == "#" && !last) {
       error = fmt::format("in the MQTT topic filter '{}', '#' must be the last level", filter);
     }

@@ -95,13 +95,16 @@ TEST(Config, ErrorsNameTheMember) {
   EXPECT_NE(error_of(R"({"mappings": []})").find("non-empty"), std::string::npos);
   EXPECT_EQ(error_of(R"({"mapings": [], "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})"),
             "config: unknown member 'mapings'");
-  EXPECT_EQ(error_of(R"({"broker": {"port": 70000}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})"),
-            "broker.port: must be in 1..65535, not 70000");
-  EXPECT_EQ(error_of(R"({"broker": {"port": "1883"}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})"),
-            "broker.port: must be an integer in 1..65535");
-  EXPECT_NE(error_of(R"({"broker": {"clientId": ""}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})")
-                .find("broker.clientId"),
-            std::string::npos);
+  EXPECT_EQ(
+      error_of(R"({"broker": {"port": 70000}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})"),
+      "broker.port: must be in 1..65535, not 70000");
+  EXPECT_EQ(
+      error_of(R"({"broker": {"port": "1883"}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})"),
+      "broker.port: must be an integer in 1..65535");
+  EXPECT_NE(
+      error_of(R"({"broker": {"clientId": ""}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})")
+          .find("broker.clientId"),
+      std::string::npos);
   EXPECT_NE(error_of(R"({"broker": {"tls": {}}, "mappings": [{"topic": "a", "mode": "ngsi-ld"}]})")
                 .find("broker.tls: needs caFile"),
             std::string::npos);
@@ -118,7 +121,8 @@ TEST(Config, ErrorsNameTheMember) {
             std::string::npos);
   EXPECT_EQ(error_of(with_mapping(R"({"topic": "a", "mode": "ngsi-ld", "entityTyp": "X"})")),
             "mappings[0]: unknown member 'entityTyp'");
-  EXPECT_NE(error_of(with_mapping(R"({"topic": "a", "mode": "ngsi-ld"}, {"topic": "a", "mode": "ngsi-ld"})"))
+  EXPECT_NE(error_of(with_mapping(
+                         R"({"topic": "a", "mode": "ngsi-ld"}, {"topic": "a", "mode": "ngsi-ld"})"))
                 .find("'a' is used twice"),
             std::string::npos);
 }
@@ -132,29 +136,37 @@ TEST(Config, FieldsModeErrors) {
   EXPECT_EQ(error_of(fields(ok_rest)), "mappings[0].entityId: is required");
   EXPECT_EQ(error_of(fields(R"("entityId": "urn:ngsi-ld:S:{2}", )" + ok_rest)),
             "mappings[0].entityId: {2} but the topic filter 's/+/t' has 1 wildcard level(s)");
-  EXPECT_NE(error_of(fields(R"("entityId": "urn:ngsi-ld:S:{x}", )" + ok_rest)).find("not a placeholder"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(fields(R"("entityId": "urn:ngsi-ld:S:{x}", )" + ok_rest)).find("not a placeholder"),
+      std::string::npos);
   EXPECT_NE(error_of(fields(R"("entityId": "S-{1}", )" + ok_rest)).find("does not make a URI"),
             std::string::npos);
   EXPECT_EQ(error_of(fields(R"("entityId": "urn:x:{1}", "fields": {"a": "a"})")),
             "mappings[0].entityType: is required");
   EXPECT_NE(error_of(fields(R"("entityId": "urn:x:{1}", "entityType": "S")")).find("fields"),
             std::string::npos);
-  EXPECT_NE(error_of(fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": "t", "b": "t"})"))
-                .find("attribute 't' is mapped twice"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": "t", "b": "t"})"))
+          .find("attribute 't' is mapped twice"),
+      std::string::npos);
   EXPECT_NE(error_of(fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": "id"})"))
                 .find("reserved"),
             std::string::npos);
   EXPECT_NE(error_of(fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"/a": {}})"))
                 .find("needs an \"attribute\""),
             std::string::npos);
-  EXPECT_NE(error_of(fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": {"scale": "2"}})"))
-                .find("scale: must be a number"),
-            std::string::npos);
-  EXPECT_NE(error_of(fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": "a"}, "observedAt": {"field": "t", "format": "unix"})"))
-                .find("'unix' is not iso8601"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of(
+          fields(R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": {"scale": "2"}})"))
+          .find("scale: must be a number"),
+      std::string::npos);
+  EXPECT_NE(
+      error_of(
+          fields(
+              R"("entityId": "urn:x:{1}", "entityType": "S", "fields": {"a": "a"}, "observedAt": {"field": "t", "format": "unix"})"))
+          .find("'unix' is not iso8601"),
+      std::string::npos);
 }
 
 TEST(Config, MappingMustNotSwallowTheDeadLetterTopic) {
@@ -173,7 +185,8 @@ TEST(Config, FileErrorsNameTheFile) {
   std::ofstream(path) << R"({"mappings": [)";
   const auto bad = load_mqtt_config(path);
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().detail.find("bad.json: invalid JSON"), std::string::npos) << bad.error().detail;
+  EXPECT_NE(bad.error().detail.find("bad.json: invalid JSON"), std::string::npos)
+      << bad.error().detail;
   std::ofstream(path, std::ios::trunc) << kGood;
   EXPECT_TRUE(load_mqtt_config(path));
   fs::remove_all(dir);

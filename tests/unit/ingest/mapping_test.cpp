@@ -130,7 +130,8 @@ TEST_F(Mapping, BadDevicePayloadsSayWhy) {
 TEST_F(Mapping, EpochTimestamps) {
   auto m = bridge();
   m.observed_at_format = TimeFormat::kEpochMillis;
-  auto wire = map_fields(m, {"b1"}, parse_json(R"({"tilt_deg": 1, "ts": 1795309200000})"), received_);
+  auto wire =
+      map_fields(m, {"b1"}, parse_json(R"({"tilt_deg": 1, "ts": 1795309200000})"), received_);
   ASSERT_TRUE(wire) << wire.error().detail;
   EXPECT_EQ(wire->at("tilt").at("observedAt").get_string(), "2026-11-22T01:00:00.000Z");
   m.observed_at_format = TimeFormat::kEpochSeconds;
@@ -143,8 +144,9 @@ TEST_F(Mapping, EpochTimestamps) {
 TEST_F(Mapping, InvalidNgsiLdFromFieldsIsRefusedByTheModel) {
   auto m = bridge();
   m.fields = {{"tilt_deg", "tilt(deg)", std::nullopt, std::nullopt, false}};
-  auto e = fields_to_entity(m, {"b1"}, parse_json(R"({"tilt_deg": 1, "ts": "2026-11-22T01:00:00Z"})"),
-                            *contexts_->core(), received_);
+  auto e =
+      fields_to_entity(m, {"b1"}, parse_json(R"({"tilt_deg": 1, "ts": "2026-11-22T01:00:00Z"})"),
+                       *contexts_->core(), received_);
   ASSERT_FALSE(e);
   EXPECT_NE(e.error().detail.find("invalid attribute name 'tilt(deg)'"), std::string::npos);
 }
@@ -162,39 +164,43 @@ TEST_F(Mapping, NgsiLdPayloads) {
   // Concise, with an own @context, and one bad element: per-element results.
   auto many = ngsi_ld_items(parse_json(R"([
       {"id": "urn:ngsi-ld:A:1", "type": "AirQualityObserved", "temperature": 3,
-       "@context": ")" + std::string(kEnvironment) + R"("},
+       "@context": ")" + std::string(kEnvironment) +
+                                       R"("},
       {"id": "not a uri", "type": "X"},
       7])"),
                             core, *contexts_, received_);
   ASSERT_TRUE(many);
   ASSERT_EQ(many->size(), 3u);
   ASSERT_TRUE((*many)[0].entity) << (*many)[0].entity.error().detail;
-  EXPECT_TRUE((*many)[0].entity->contains("https://smartdatamodels.org/dataModel.Environment/temperature"));
+  EXPECT_TRUE(
+      (*many)[0].entity->contains("https://smartdatamodels.org/dataModel.Environment/temperature"));
   EXPECT_FALSE((*many)[1].entity);
   EXPECT_FALSE((*many)[2].entity);
 
   EXPECT_FALSE(ngsi_ld_items(parse_json("[]"), core, *contexts_, received_));
   EXPECT_FALSE(ngsi_ld_items(parse_json("\"x\""), core, *contexts_, received_));
   auto unknown_ctx = ngsi_ld_items(
-      parse_json(R"({"id": "urn:a:1", "type": "X", "@context": "https://example.org/none.jsonld"})"),
+      parse_json(
+          R"({"id": "urn:a:1", "type": "X", "@context": "https://example.org/none.jsonld"})"),
       core, *contexts_, received_);
   ASSERT_TRUE(unknown_ctx);
   EXPECT_FALSE((*unknown_ctx)[0].entity);
 }
 
 TEST_F(Mapping, DeadLetterBody) {
-  auto body = parse_json(dead_letter_json("city/bridge/b1/telemetry", "bridges",
-                                          "the field 'tilt_deg' is missing", "{\"ts\":1}",
-                                          received_));
+  auto body =
+      parse_json(dead_letter_json("city/bridge/b1/telemetry", "bridges",
+                                  "the field 'tilt_deg' is missing", "{\"ts\":1}", received_));
   EXPECT_EQ(body, parse_json(R"({"topic": "city/bridge/b1/telemetry", "mapping": "bridges",
                                  "error": "the field 'tilt_deg' is missing",
                                  "payload": "{\"ts\":1}",
                                  "receivedAt": "2026-11-22T02:00:00.000Z"})"));
-  auto binary = parse_json(dead_letter_json("t", "m", "e", std::string("\xff\x00\x01", 3), received_));
+  auto binary =
+      parse_json(dead_letter_json("t", "m", "e", std::string("\xff\x00\x01", 3), received_));
   EXPECT_EQ(binary.at("payloadBase64").get_string(), "/wAB");
   EXPECT_FALSE(binary.get_object().contains("payload"));
-  auto big = parse_json(dead_letter_json("t", "m", "e", std::string(kDeadLetterPayloadBytesMax + 10, 'x'),
-                                         received_));
+  auto big = parse_json(dead_letter_json(
+      "t", "m", "e", std::string(kDeadLetterPayloadBytesMax + 10, 'x'), received_));
   EXPECT_EQ(big.at("payload").get_string().size(), kDeadLetterPayloadBytesMax);
   EXPECT_TRUE(big.at("payloadTruncated").get_bool());
 }
