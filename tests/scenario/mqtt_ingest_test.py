@@ -8,6 +8,7 @@ real deployment would have). `cityroom serve --mqtt-config` ingests two mappings
 cityroom starts before the broker (it must keep trying). The test publishes with QoS 1 through `mosquitto_pub` and checks, through the HTTP API:
   1. device payloads become entities, and a second payload updates them;
   2. NGSI-LD payloads (normalized, concise array, with an @context) become entities;
+     a burst far over the in-flight window (back-pressure) is ingested in full, in order;
   3. bad payloads (malformed JSON, missing field, invalid NGSI-LD) come out on the dead-letter
      topic with their topic, error and payload, and the good data is unchanged;
   4. messages published while cityroom is down are ingested when it comes back (persistent
@@ -188,6 +189,8 @@ def write_config(path: Path, port: int) -> None:
         "broker": {"host": "127.0.0.1", "port": port, "clientId": "cityroom-scenario",
                    "reconnectDelayMinS": 1, "reconnectDelayMaxS": 2},
         "deadLetterTopic": DEAD_LETTER,
+        # A tiny window, so that a burst makes intake wait for the store (back-pressure).
+        "inFlightMax": 4,
         "mappings": [
             {"name": "bridges", "topic": "city/bridge/+/telemetry", "mode": "fields",
              "entityId": "urn:ngsi-ld:BridgeSensor:{1}", "entityType": "BridgeSensor",
@@ -240,6 +243,30 @@ def check_fields(mqtt_port: int, http_port: int) -> None:
     if value_of(e, "temperature") != 3.5 or e["temperature"].get("unitCode") != "CEL":
         raise Failure(f"b1 update lost the temperature: {e}")
     print("ok: fields payloads create and update BridgeSensor entities")
+
+
+def check_burst(mqtt_port: int, http_port: int) -> None:
+    """A burst far over the in-flight window: every message lands, the last value wins."""
+    sensors, rounds = 20, 10
+    lines = []
+    for r in range(rounds):
+        for k in range(sensors):
+            lines.append(json.dumps({"tilt_deg": r * 100 + k, "ts": "2026-11-22T01:10:00Z"}))
+    # One mosquitto_pub per sensor topic, each sending its `rounds` lines in order (-l).
+    for k in range(sensors):
+        data = "\n".join(lines[r * sensors + k] for r in range(rounds)) + "\n"
+        r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(mqtt_port), "-q", "1",
+                            "-t", f"city/bridge/burst{k}/telemetry", "-l"], input=data.encode(),
+                           capture_output=True, timeout=DEADLINE_S)
+        if r.returncode != 0:
+            raise Failure(f"mosquitto_pub -l failed: {r.stderr.decode(errors='replace')}")
+    for k in range(sensors):
+        eid = f"urn:ngsi-ld:BridgeSensor:burst{k}"
+        want = (rounds - 1) * 100 + k
+        wait_for(f"{eid} at its last value {want}",
+                 lambda: value_of(get_entity(http_port, eid), "tilt") == want)
+    print(f"ok: a burst of {sensors * rounds} messages over an in-flight window of 4 is ingested "
+          "in order")
 
 
 def check_ngsi_ld(mqtt_port: int, http_port: int) -> None:
@@ -364,6 +391,7 @@ def main() -> int:
         wait_dead_letter_subscriber(mqtt_port, dead)
         check_fields(mqtt_port, http_port)
         check_ngsi_ld(mqtt_port, http_port)
+        check_burst(mqtt_port, http_port)
         check_dead_letters(mqtt_port, http_port, dead)
         http_port = check_queued_while_down(server, mqtt_port)
         check_broker_restart(broker, mqtt_port, http_port, dead)
