@@ -9,6 +9,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev
+  libmosquitto-dev mosquitto mosquitto-clients
   python3 wrk curl procps
 )
 
@@ -26,4 +27,12 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# cityroom never needs the system-wide Mosquitto service: tests and benchmarks start their own
+# broker on a loopback port with a temporary config (scripts/mosquitto-test.sh). Keep the
+# packaged service from holding port 1883 on developer and CI machines.
+if [[ " ${missing[*]} " == *" mosquitto "* ]] && command -v systemctl >/dev/null 2>&1 \
+    && systemctl is-active --quiet mosquitto 2>/dev/null; then
+  $SUDO systemctl disable --now mosquitto >/dev/null 2>&1 || true
 fi

@@ -13,6 +13,7 @@
 #include "app/listen_address.h"
 #include "http/http.h"
 #include "hub/hub.h"
+#include "ingest/ingest.h"
 #include "ldcontext/ldcontext.h"
 #include "store/store.h"
 
@@ -36,6 +37,7 @@ struct ServeOptions {
   std::size_t body_bytes_max = 1024 * 1024;
   std::size_t connections_max = 4096;
   bool synchronous_full = false;
+  std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -90,6 +92,17 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
 
   hub::Hub hub(**store);
+  // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
+  // after the listening line, which must stay the first line on stdout.
+  std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
+  if (!o.mqtt_config.empty()) {
+    auto mqtt_config = ingest::load_mqtt_config(o.mqtt_config);
+    if (!mqtt_config) {
+      std::cerr << "cityroom: --mqtt-config: " << mqtt_config.error().detail << "\n";
+      return 2;
+    }
+    mqtt_ingest = std::make_unique<ingest::MqttIngest>(hub, **contexts, std::move(*mqtt_config));
+  }
   http::Metrics metrics;
   api::AllowAll access;
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
@@ -112,10 +125,17 @@ int serve(const ServeOptions& o, const char* argv0) {
   std::printf("cityroom listening on http://%s%s%s:%u\n", v6 ? "[" : "", address->host.c_str(),
               v6 ? "]" : "", static_cast<unsigned>(*port));
   std::fflush(stdout);
+  if (auto started = mqtt_ingest ? mqtt_ingest->start() : base::Result<void>{}; !started) {
+    std::cerr << "cityroom: MQTT ingestion: " << started.error().detail << "\n";
+    server.stop(kShutdownGrace);
+    (*store)->close();
+    return 1;
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("signal {}: stopping", signal_number);
+  if (mqtt_ingest) mqtt_ingest->stop();
   server.stop(kShutdownGrace);
   (*store)->close();
   spdlog::info("stopped");
@@ -145,6 +165,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_flag("--sync-full", o.synchronous_full,
                   "fsync every commit (survives power loss; NORMAL survives process crashes)");
+  serve->add_option("--mqtt-config", o.mqtt_config,
+                    "JSON file of MQTT broker and topic mappings to ingest (see docs/MQTT.md)");
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   return 0;
