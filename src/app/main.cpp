@@ -15,6 +15,9 @@
 #include "hub/hub.h"
 #include "ingest/ingest.h"
 #include "ldcontext/ldcontext.h"
+#include "live/feed.h"
+#include "live/subscriptions.h"
+#include "live/transports.h"
 #include "store/store.h"
 
 #ifndef CITYROOM_VERSION
@@ -28,6 +31,8 @@ namespace cityroom::app {
 namespace {
 
 constexpr auto kShutdownGrace = std::chrono::milliseconds(4000);
+// Notifications still queued at shutdown get this long; the rest end as failed ("stopped").
+constexpr auto kNotificationGrace = std::chrono::milliseconds(500);
 
 struct ServeOptions {
   std::string data_dir = "./var";
@@ -91,7 +96,16 @@ int serve(const ServeOptions& o, const char* argv0) {
     return 1;
   }
 
-  hub::Hub hub(**store);
+  // Every committed change is numbered in the feed; subscriptions (and screen streams) read it.
+  live::Feed feed;
+  hub::Hub hub(**store, feed.sink());
+  live::Transports transports(delivery::Options{});
+  live::Subscriptions subscriptions(hub, feed, **contexts, transports);
+  if (auto loaded = subscriptions.load(); !loaded) {
+    std::cerr << "cityroom: cannot load subscriptions: " << loaded.error().detail << "\n";
+    return 1;
+  }
+  subscriptions.start();
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -106,6 +120,11 @@ int serve(const ServeOptions& o, const char* argv0) {
   http::Metrics metrics;
   api::AllowAll access;
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
+  deps.subscriptions = &subscriptions;
+  deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
+  deps.metric_sources.push_back([&mqtt_ingest] {
+    return mqtt_ingest ? ingest::prometheus_text(mqtt_ingest->stats()) : std::string();
+  });
   http::Router router;
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
@@ -137,6 +156,9 @@ int serve(const ServeOptions& o, const char* argv0) {
   spdlog::info("signal {}: stopping", signal_number);
   if (mqtt_ingest) mqtt_ingest->stop();
   server.stop(kShutdownGrace);
+  subscriptions.stop();  // writes the delivery status back while the store is open
+  feed.stop();
+  transports.stop(kNotificationGrace);
   (*store)->close();
   spdlog::info("stopped");
   return 0;

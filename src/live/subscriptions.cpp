@@ -341,7 +341,9 @@ void Subscriptions::run() {
       }
       pending.clear();
     }
+    dispatch();
     notify_periodic(base::now_micros());
+    dispatch();
     if (std::chrono::steady_clock::now() - last_flush >= options_.status_flush_interval) {
       flush_status(false);
       last_flush = std::chrono::steady_clock::now();
@@ -435,10 +437,9 @@ void Subscriptions::notify_periodic(base::Micros now) {
   }
 }
 
-// Called with mutex_ held.
+// Called with mutex_ held: builds the notification (or nothing when throttled) and counts it.
 void Subscriptions::send(Entry& e, json::array data, base::Micros now) {
   auto& status = e.sub.status;
-  const std::string key = key_of(e.sub.tenant, e.sub.id);
   if (e.sub.throttling_s && status.last_notification &&
       now - *status.last_notification < static_cast<base::Micros>(*e.sub.throttling_s * 1e6)) {
     return;  // throttled: the spec drops notifications inside the period
@@ -464,32 +465,49 @@ void Subscriptions::send(Entry& e, json::array data, base::Micros now) {
   for (const auto& kv : e.sub.receiver_info) n.headers.push_back(kv);
   n.notifier_info = e.sub.notifier_info;
   n.body = json::serialize(body);
-
   status.last_notification = now;
-  dirty_.insert(key);
-  const bool accepted = transport_.send(std::move(n), [this, key](const SendOutcome& o) {
-    (o.delivered ? delivered_ : failed_)++;
+  ++status.times_sent;
+  dirty_.insert(key_of(e.sub.tenant, e.sub.id));
+  outbox_.push_back({key_of(e.sub.tenant, e.sub.id), std::move(n)});
+}
+
+// Hands the notifications built by send() to the transport, without holding mutex_ (a
+// transport may answer at once, from inside its own send).
+void Subscriptions::dispatch() {
+  std::vector<Outgoing> out;
+  {
+    std::lock_guard lock(mutex_);
+    out.swap(outbox_);
+  }
+  for (auto& [key, n] : out) {
+    const bool accepted = transport_.send(std::move(n), [this, key](const SendOutcome& o) {
+      (o.delivered ? delivered_ : failed_)++;
+      std::lock_guard lock(mutex_);
+      auto it = entries_.find(key);
+      if (it == entries_.end() || !it->second) return;
+      auto& st = it->second->sub.status;
+      if (o.delivered) {
+        st.last_success = o.at;
+      } else {
+        ++st.times_failed;
+        st.last_failure = o.at;
+        st.last_failure_reason = o.error;
+      }
+      dirty_.insert(key);
+    });
+    if (accepted) {
+      ++sent_;
+      continue;
+    }
+    ++dropped_;
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
-    if (it == entries_.end() || !it->second) return;
+    if (it == entries_.end() || !it->second) continue;
     auto& st = it->second->sub.status;
-    if (o.delivered) {
-      st.last_success = o.at;
-    } else {
-      ++st.times_failed;
-      st.last_failure = o.at;
-      st.last_failure_reason = o.error;
-    }
-    dirty_.insert(key);
-  });
-  if (accepted) {
-    ++status.times_sent;
-    ++sent_;
-  } else {
-    ++status.dropped;
-    ++dropped_;
-    status.last_failure = now;
-    status.last_failure_reason = "endpoint queue full";
+    --st.times_sent;  // counted when built; it never left
+    ++st.dropped;
+    st.last_failure = base::now_micros();
+    st.last_failure_reason = "endpoint queue full";
   }
 }
 

@@ -66,8 +66,8 @@ class Transport {
  public:
   virtual ~Transport() = default;
   // Never blocks. False when refused at once (full queue, unusable URI): counted as dropped and
-  // `done` is not called. Otherwise `done` is called exactly once, on any thread but never
-  // from inside `send` (the caller holds a lock there).
+  // `done` is not called. Otherwise `done` is called exactly once, on any thread (also from
+  // inside `send`).
   virtual bool send(Notification n, std::function<void(const SendOutcome&)> done) = 0;
 };
 
@@ -130,6 +130,7 @@ class Subscriptions {
   void match(const std::vector<Event>& events, std::map<std::string, Pending>& out);
   void notify_periodic(base::Micros now);
   void send(Entry& e, json::array data, base::Micros now);
+  void dispatch();
   void flush_status(bool all);
   void persist(std::string tenant, std::string id, std::string doc,
                std::function<void(base::Result<void>)> done);
@@ -144,6 +145,11 @@ class Subscriptions {
   // key: tenant + '\n' + id
   std::map<std::string, std::shared_ptr<Entry>, std::less<>> entries_;
   std::set<std::string> dirty_;  // keys whose status changed since the last flush
+  struct Outgoing {
+    std::string key;
+    Notification n;
+  };
+  std::vector<Outgoing> outbox_;  // built under mutex_, sent by dispatch() without it
 
   std::atomic<bool> stopping_{false};
   std::thread thread_;
