@@ -344,7 +344,7 @@ void ChannelBase::tick() {
     return finish();
   }
   on_tick();
-  arm_tick();
+  if (!finished_) arm_tick();
 }
 
 // ---- accessors ------------------------------------------------------------------------------

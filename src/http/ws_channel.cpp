@@ -126,6 +126,18 @@ class WsChannel final : public ChannelBase {
                     [self = self()](error_code) { self->finish(); });
   }
 
+  // Beast fails a connection by itself (protocol error, 1009, the peer's close frame), then
+  // waits for the peer's FIN before our read completes. Its idle timer usually ends that wait
+  // within a ping interval, but that is undocumented behaviour; this is the backstop, so a
+  // peer that never sends its FIN cannot hold the connection past two intervals.
+  void on_tick() override {
+    if (ws_.is_open() || closing()) {
+      ticks_not_open_ = 0;
+      return;
+    }
+    if (++ticks_not_open_ >= kIdleIntervals) finish();
+  }
+
   void cut_transport() override {
     error_code ec;
     ws_.next_layer().close(ec);
@@ -142,6 +154,7 @@ class WsChannel final : public ChannelBase {
   UpgradeRequest request_;
   Headers headers_;
   beast::flat_buffer read_buffer_;
+  int ticks_not_open_ = 0;
 };
 
 }  // namespace

@@ -39,6 +39,13 @@ constexpr std::string_view kUpgradeRequest =
     "GET /ws HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
+// "m" + to_string(i) trips a false -Wrestrict in g++ 12; appending does not.
+std::string numbered(std::string_view prefix, int i) {
+  std::string out(prefix);
+  out += std::to_string(i);
+  return out;
+}
+
 // A WebSocket client whose reads give up after kWaitMax instead of hanging a test.
 class WsClient {
  public:
@@ -197,15 +204,15 @@ TEST_F(ChannelTest, WebSocketEchoesInOrderInBothDirections) {
   EXPECT_TRUE(seen_.channel(0)->open());
   EXPECT_EQ(seen_.channel(0)->remote_address(), "127.0.0.1");
   constexpr int kMessages = 200;
-  for (int i = 0; i < kMessages; ++i) client.send("m" + std::to_string(i));
+  for (int i = 0; i < kMessages; ++i) client.send(numbered("m", i));
   for (int i = 0; i < kMessages; ++i) {
     auto echo = client.read();
     ASSERT_TRUE(echo) << "message " << i;
-    EXPECT_EQ(*echo, "echo:m" + std::to_string(i));
+    EXPECT_EQ(*echo, numbered("echo:m", i));
   }
   std::lock_guard lock(seen_.mutex);
   ASSERT_EQ(seen_.received.size(), std::size_t{kMessages});
-  for (int i = 0; i < kMessages; ++i) EXPECT_EQ(seen_.received[i], "m" + std::to_string(i));
+  for (int i = 0; i < kMessages; ++i) EXPECT_EQ(seen_.received[i], numbered("m", i));
 }
 
 TEST_F(ChannelTest, ServerPushOfManyMessagesArrivesInOrder) {
@@ -217,14 +224,14 @@ TEST_F(ChannelTest, ServerPushOfManyMessagesArrivesInOrder) {
   // From a thread of the caller's own, as the store's fan-out would.
   std::thread pusher([&] {
     for (int i = 0; i < kMessages; ++i) {
-      while (!channel->send("push " + std::to_string(i))) std::this_thread::sleep_for(1ms);
+      while (!channel->send(numbered("push ", i))) std::this_thread::sleep_for(1ms);
     }
   });
   int in_order = 0;
   for (int i = 0; i < kMessages; ++i) {
     auto message = client.read();
     if (!message) break;
-    if (*message == "push " + std::to_string(i)) ++in_order;
+    if (*message == numbered("push ", i)) ++in_order;
   }
   pusher.join();
   EXPECT_EQ(in_order, kMessages);
@@ -338,6 +345,29 @@ TEST_F(ChannelTest, SilentPeerIsClosedAfterTwoPingIntervals) {
   EXPECT_TRUE(client.wait_for_close());
 }
 
+TEST_F(ChannelTest, GarbageFramesAndInvalidUtf8CloseTheChannelCleanly) {
+  Limits limits;
+  limits.channel_ping_interval = 50ms;
+  start(limits);
+  TestClient garbage(port_);
+  ASSERT_TRUE(garbage.send(kUpgradeRequest));
+  ASSERT_TRUE(garbage.read_until("\r\n\r\n"));
+  ASSERT_TRUE(wait_opened(1));
+  // FIN + all reserved bits + reserved opcode 0xF, then a 64-bit length: a protocol error.
+  constexpr char kGarbage[] = "\xff\xff\xff\xff\x00\x01 not a frame";
+  ASSERT_TRUE(garbage.send(std::string_view(kGarbage, sizeof kGarbage - 1)));
+  EXPECT_TRUE(garbage.wait_for_close());
+  ASSERT_TRUE(wait_closed(1));  // though the client never closes its end
+
+  WsClient client(port_);
+  ASSERT_TRUE(wait_opened(2));
+  client.send("\xc3\x28");  // not UTF-8, in a text frame
+  EXPECT_FALSE(client.read());
+  EXPECT_EQ(client.close_code(), 1007);
+  ASSERT_TRUE(wait_closed(2));
+  EXPECT_EQ(seen_.closed_count(), 2);
+}
+
 TEST_F(ChannelTest, PlainRequestToWebSocketRouteIs400AndConnectionGoesOn) {
   start();
   TestClient client(port_);
@@ -375,6 +405,25 @@ TEST_F(ChannelTest, HttpKeepsWorkingWhileChannelsAreOpen) {
   }
   EXPECT_TRUE(metrics_eventually_contain("cityroom_http_channels_open{kind=\"websocket\"} 1"));
   EXPECT_TRUE(metrics_eventually_contain("cityroom_http_channels_open{kind=\"sse\"} 1"));
+}
+
+TEST_F(ChannelTest, ChannelsCountTowardConnectionsMax) {
+  Limits limits;
+  limits.connections_max = 1;
+  start(limits);
+  {
+    WsClient ws(port_);
+    ASSERT_TRUE(wait_opened(1));
+    TestClient turned_away(port_);
+    auto busy = turned_away.get("/hello");
+    ASSERT_TRUE(busy);
+    EXPECT_EQ(busy->status, 503);
+  }
+  ASSERT_TRUE(wait_closed(1));  // the channel's place is free again
+  TestClient plain(port_);
+  auto hello = plain.get("/hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->status, 200);
 }
 
 TEST_F(ChannelTest, StopClosesWebSocketAndSseChannelsWithinGrace) {
