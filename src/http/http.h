@@ -10,6 +10,17 @@
 // with a ProblemDetails body; nothing hangs. `stop()` stops accepting, lets requests in flight
 // finish (bounded by a deadline) and returns. Request counts by route and status and a latency
 // histogram are kept in `Metrics` and rendered in Prometheus text format.
+//
+// Channels: a handler may answer `Response::websocket(...)` or `Response::event_stream(...)`
+// instead of a plain answer; the connection then becomes a long-lived server-push `Channel`
+// (RFC 6455 WebSocket text frames, or Server-Sent Events) that the handler's callbacks drive.
+// A channel is not a request in flight (graceful stop does not wait for it to end by itself)
+// and has no request/idle timeouts, but it keeps its place under connections_max. Each channel
+// has one writer in flight and a byte-bounded queue, so a slow client costs at most
+// channel_queue_bytes_max of memory; the sender learns of it from send() returning false.
+// Silent peers are closed: WebSocket pings every channel_ping_interval and closes a peer that
+// stays silent for two; both kinds close a peer whose write makes no progress for two.
+// `Server::stop` closes channels (WebSocket 1001 going away) within its grace period.
 #pragma once
 
 #include <array>
@@ -39,6 +50,12 @@ struct Limits {
   std::chrono::milliseconds idle_timeout{120'000};     // keep-alive connection with no request
   std::size_t connections_max = 4096;
   std::size_t threads = 0;  // 0 = std::thread::hardware_concurrency()
+
+  // Channels (WebSocket / SSE).
+  std::size_t channel_queue_bytes_max = 4 * 1024 * 1024;  // queued-but-unsent, per channel
+  std::size_t channel_message_bytes_max = 64 * 1024;     // one incoming WebSocket message
+  std::chrono::milliseconds channel_ping_interval{20'000};  // WS ping / SSE keep-alive comment
+  std::chrono::milliseconds channel_close_timeout{1'000};   // flush + close handshake, at most
 };
 
 // Header names are stored lower-case.
@@ -56,6 +73,7 @@ struct Request {
   std::map<std::string, std::string, std::less<>> params;
   std::string route;                  // the matched route pattern, for metrics/logs
   bool has_content_length = false;
+  unsigned version = 11;              // HTTP version × 10: 10 or 11
 
   // First header value by lower-case name, or nullptr.
   const std::string* header(std::string_view lower_name) const;
@@ -65,15 +83,79 @@ struct Request {
   const std::string& param(std::string_view name) const;
 };
 
+// A long-lived server-push connection taken over from an HTTP request. Every member may be
+// called from any thread. The object stays valid as long as it is referenced, even after the
+// connection ended or the Server stopped (it then refuses everything).
+class Channel {
+ public:
+  virtual ~Channel() = default;
+  // Queues one text message: WebSocket: one text frame (event_id is ignored); SSE: one event of
+  // `data:` lines (a message's CR, LF or CRLF line breaks split it into several), preceded by
+  // `id: <event_id>` when event_id is not empty, so the browser's EventSource sends it back as
+  // Last-Event-ID on reconnect. Never blocks and never waits on the network. Returns false and
+  // queues nothing when the channel is not open, when the queued-but-unsent bytes would exceed
+  // Limits::channel_queue_bytes_max (the caller decides: live resyncs the client), or when
+  // event_id holds CR, LF or NUL (it could not be framed). A message must be valid UTF-8 for
+  // a WebSocket peer to accept it.
+  virtual bool send(std::string message, std::string event_id = {}) = 0;
+  // Flushes what is queued (bounded by Limits::channel_close_timeout), then closes (WebSocket:
+  // close frame with `code`, 1000..4999 or it is sent as 1000, and `reason`, cut to 123
+  // bytes) and ends the connection. send() returns false from this call on. Idempotent.
+  virtual void close(std::uint16_t code = 1000, std::string reason = {}) = 0;
+  // Bytes accepted by send() and not yet written to the socket.
+  virtual std::size_t queued_bytes() const = 0;
+  // True from `opened` until close() is called or the connection ends.
+  virtual bool open() const = 0;
+  virtual std::string_view remote_address() const = 0;
+};
+
+// A channel's events. They run on one of the server's I/O threads, one at a time per channel
+// (or on the thread calling Server::stop, while it stops), so they must not block.
+// `closed` is called exactly once if and only if `opened` was; if the handshake fails (or the
+// server is stopping) neither is called. The channel drops its callbacks after `closed`, so
+// they may hold the shared_ptr<Channel> without making a cycle that outlives the connection.
+struct ChannelCallbacks {
+  // Right after the handshake (SSE: once the response head is queued), before any `received`.
+  std::function<void(std::shared_ptr<Channel>)> opened;
+  // WebSocket only: one complete text message from the client, in order. Optional.
+  std::function<void(std::string message)> received;
+  // When the connection ended for any reason: client gone, close(), server stop, protocol
+  // error (oversize message → 1009, binary message → 1003), ping or write timeout.
+  std::function<void()> closed;
+};
+
+enum class ChannelKind : std::uint8_t { kWebSocket = 0, kEventStream = 1 };
+inline constexpr std::size_t kChannelKinds = 2;
+
+struct ChannelUpgrade {
+  ChannelKind kind = ChannelKind::kWebSocket;
+  ChannelCallbacks callbacks;
+};
+
 struct Response {
   int status = 200;
   Headers headers;  // "content-type" etc.; Content-Length is set by the server
   std::string body;
+  // Set (by websocket()/event_stream()) to turn the connection into a Channel instead of
+  // writing status/body. `headers` are added to the handshake / event-stream response head.
+  std::optional<ChannelUpgrade> channel;
 
   static Response problem(const base::Error& e);  // ProblemDetails JSON with its status
   static Response json(int status, std::string body);
   static Response empty(int status);
+  // Accepts a WebSocket upgrade (101). If the request is not a valid RFC 6455 upgrade (see
+  // is_websocket_upgrade) the client gets 400 ProblemDetails instead, no callback runs, and
+  // the connection goes on serving HTTP requests.
+  static Response websocket(ChannelCallbacks callbacks);
+  // Answers 200 text/event-stream (no-cache, x-accel-buffering: no) and keeps the connection
+  // as an SSE channel; the client cannot send.
+  static Response event_stream(ChannelCallbacks callbacks);
 };
+
+// True when `request` is a WebSocket opening handshake this server accepts: GET, HTTP/1.1,
+// `Connection: upgrade`, `Upgrade: websocket`, a Sec-WebSocket-Key of 16 bytes in base64 and
+// Sec-WebSocket-Version 13.
+bool is_websocket_upgrade(const Request& request);
 
 // Called exactly once. Safe to call from any thread. A second call is ignored (and logged); if
 // every copy is dropped without a call, the client gets 500; a call after the Server stopped
@@ -117,6 +199,11 @@ class Metrics {
   void connection_closed();
   std::int64_t open_connections() const { return open_connections_.load(); }
   void rejected(std::string_view limit);  // a named limit turned a request away
+  void channel_opened(ChannelKind kind);
+  void channel_closed(ChannelKind kind);
+  void channel_messages_sent(ChannelKind kind, std::uint64_t messages);
+  void channel_send_refused(ChannelKind kind);  // send() refused for a full queue
+  std::int64_t open_channels(ChannelKind kind) const;
 
   // Upper bounds (seconds) of the latency histogram buckets; +Inf is implied.
   static constexpr std::size_t kLatencyBuckets = 16;
@@ -130,6 +217,9 @@ class Metrics {
   std::atomic<std::uint64_t> latency_sum_us_{0};
   std::atomic<std::uint64_t> latency_count_{0};
   std::atomic<std::int64_t> open_connections_{0};
+  std::array<std::atomic<std::int64_t>, kChannelKinds> open_channels_{};
+  std::array<std::atomic<std::uint64_t>, kChannelKinds> channel_messages_sent_{};
+  std::array<std::atomic<std::uint64_t>, kChannelKinds> channel_sends_refused_{};
 };
 
 class Server {
@@ -143,8 +233,9 @@ class Server {
   base::Result<std::uint16_t> listen(std::string_view host, std::uint16_t port);
   // Starts the worker threads; returns at once.
   void start();
-  // Stops accepting, waits up to `grace` for in-flight requests, then closes everything and
-  // joins the threads.
+  // Stops accepting, closes channels (flushing them, bounded by channel_close_timeout), waits
+  // up to `grace` for in-flight requests and closing channels, then closes everything and
+  // joins the threads. Every opened channel has seen `closed` when this returns.
   void stop(std::chrono::milliseconds grace);
 
   struct Impl;

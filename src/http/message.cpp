@@ -125,4 +125,18 @@ Response Response::empty(int status) {
   return r;
 }
 
+Response Response::websocket(ChannelCallbacks callbacks) {
+  Response r;
+  r.status = 101;
+  r.channel = ChannelUpgrade{ChannelKind::kWebSocket, std::move(callbacks)};
+  return r;
+}
+
+Response Response::event_stream(ChannelCallbacks callbacks) {
+  Response r;
+  r.status = 200;
+  r.channel = ChannelUpgrade{ChannelKind::kEventStream, std::move(callbacks)};
+  return r;
+}
+
 }  // namespace cityroom::http

@@ -107,6 +107,23 @@ void Metrics::observe(std::string_view route, int status, std::chrono::microseco
 void Metrics::connection_opened() { open_connections_.fetch_add(1, std::memory_order_relaxed); }
 void Metrics::connection_closed() { open_connections_.fetch_sub(1, std::memory_order_relaxed); }
 
+void Metrics::channel_opened(ChannelKind kind) {
+  open_channels_[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+}
+void Metrics::channel_closed(ChannelKind kind) {
+  open_channels_[static_cast<std::size_t>(kind)].fetch_sub(1, std::memory_order_relaxed);
+}
+void Metrics::channel_messages_sent(ChannelKind kind, std::uint64_t messages) {
+  channel_messages_sent_[static_cast<std::size_t>(kind)].fetch_add(messages,
+                                                                   std::memory_order_relaxed);
+}
+void Metrics::channel_send_refused(ChannelKind kind) {
+  channel_sends_refused_[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+}
+std::int64_t Metrics::open_channels(ChannelKind kind) const {
+  return open_channels_[static_cast<std::size_t>(kind)].load(std::memory_order_relaxed);
+}
+
 void Metrics::rejected(std::string_view limit) {
   std::unique_lock lock(mutex_);
   auto it = rejected_.find(limit);
@@ -144,6 +161,26 @@ std::string Metrics::prometheus_text() const {
   out += "# HELP cityroom_http_open_connections Client connections currently open.\n";
   out += "# TYPE cityroom_http_open_connections gauge\n";
   out += fmt::format("cityroom_http_open_connections {}\n", open_connections_.load());
+
+  constexpr std::array<std::string_view, kChannelKinds> kKindLabels = {"websocket", "sse"};
+  out += "# HELP cityroom_http_channels_open Server-push channels currently open, by kind.\n";
+  out += "# TYPE cityroom_http_channels_open gauge\n";
+  for (std::size_t i = 0; i < kChannelKinds; ++i) {
+    out += fmt::format("cityroom_http_channels_open{{kind=\"{}\"}} {}\n", kKindLabels[i],
+                       open_channels_[i].load(std::memory_order_relaxed));
+  }
+  out += "# HELP cityroom_http_channel_messages_sent_total Channel messages written to clients.\n";
+  out += "# TYPE cityroom_http_channel_messages_sent_total counter\n";
+  for (std::size_t i = 0; i < kChannelKinds; ++i) {
+    out += fmt::format("cityroom_http_channel_messages_sent_total{{kind=\"{}\"}} {}\n",
+                       kKindLabels[i], channel_messages_sent_[i].load(std::memory_order_relaxed));
+  }
+  out += "# HELP cityroom_http_channel_sends_refused_total Channel sends refused: queue full.\n";
+  out += "# TYPE cityroom_http_channel_sends_refused_total counter\n";
+  for (std::size_t i = 0; i < kChannelKinds; ++i) {
+    out += fmt::format("cityroom_http_channel_sends_refused_total{{kind=\"{}\"}} {}\n",
+                       kKindLabels[i], channel_sends_refused_[i].load(std::memory_order_relaxed));
+  }
 
   out += "# HELP cityroom_http_rejected_total Requests or connections turned away by a limit.\n";
   out += "# TYPE cityroom_http_rejected_total counter\n";

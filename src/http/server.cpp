@@ -51,7 +51,7 @@ struct Server::Impl {
 
   base::Result<std::uint16_t> listen(std::string_view host, std::uint16_t port);
   void stop(std::chrono::milliseconds grace);
-  void close_sessions(bool gracefully);
+  void close_connections(bool gracefully);
   void drain_after_threads();
 
   std::shared_ptr<Core> core;
@@ -102,12 +102,12 @@ base::Result<std::uint16_t> Server::Impl::listen(std::string_view host, std::uin
   return *bound_port;
 }
 
-void Server::Impl::close_sessions(bool gracefully) {
-  for (const auto& session : core->live_sessions()) {
+void Server::Impl::close_connections(bool gracefully) {
+  for (const auto& connection : core->live_connections()) {
     if (gracefully) {
-      session->request_shutdown();
+      connection->request_shutdown();
     } else {
-      session->request_close();
+      connection->request_close();
     }
   }
 }
@@ -115,13 +115,15 @@ void Server::Impl::close_sessions(bool gracefully) {
 void Server::Impl::stop(std::chrono::milliseconds grace) {
   core->stopping.store(true);
   for (const auto& listener : listeners) listener->request_close();
-  close_sessions(/*gracefully=*/true);
+  close_connections(/*gracefully=*/true);
   const bool running = !threads.empty();
   if (running) {
-    wait_until([&] { return core->in_flight.load() == 0; },
+    // Channels close on their own within channel_close_timeout (WebSocket 1001 after a
+    // flush); waiting for them too lets clients see a proper close rather than a reset.
+    wait_until([&] { return core->in_flight.load() == 0 && core->channels_live.load() == 0; },
                std::chrono::steady_clock::now() + grace);
   }
-  close_sessions(/*gracefully=*/false);
+  close_connections(/*gracefully=*/false);
   work.reset();
   if (running) {
     wait_until([&] { return core->ioc.stopped(); },

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "http/channel.h"
 #include "http/target.h"
 #include "http/wire.h"
 
@@ -72,9 +73,20 @@ Request to_request(bh::request_parser<bh::string_body>& parser, const std::strin
     request.headers.emplace_back(lower_case(field.name_string()), std::string(field.value()));
   }
   request.has_content_length = parser.content_length().has_value();
+  request.version = message.version();
   request.body = std::move(message.body());
   request.remote_address = remote;
   return request;
+}
+
+UpgradeFields upgrade_fields(const bh::request<bh::string_body>& message) {
+  return UpgradeFields{message.method_string(),
+                       message.version(),
+                       message[bh::field::connection],
+                       message[bh::field::upgrade],
+                       message[bh::field::sec_websocket_key],
+                       message[bh::field::sec_websocket_version],
+                       message.count(bh::field::host) != 0};
 }
 
 }  // namespace
@@ -88,11 +100,11 @@ Session::Session(std::shared_ptr<Core> core, Socket socket)
 Session::~Session() {
   // Only the registry is touched here: metrics may already be gone if a late Respond held
   // the last reference after the server stopped.
-  if (registered_) core_->remove_session(id_);
+  if (registered_) core_->remove_connection(id_);
 }
 
 void Session::start() {
-  id_ = core_->add_session(weak_from_this());
+  id_ = core_->add_connection(weak_from_this());
   registered_ = true;
   asio::dispatch(strand_, [self = shared_from_this()] {
     if (self->core_->stopping.load()) return self->close();
@@ -106,7 +118,7 @@ void Session::start() {
 
 void Session::start_rejected() {
   counts_as_active_ = false;
-  id_ = core_->add_session(weak_from_this());
+  id_ = core_->add_connection(weak_from_this());
   registered_ = true;
   asio::dispatch(strand_, [self = shared_from_this()] {
     Response response = Response::problem(
@@ -261,8 +273,6 @@ void Session::dispatch(Request&& request) {
   route_.assign(request.route);
   const Handler& handler = *std::get<const Handler*>(matched);
   auto ticket = std::make_shared<Ticket>(shared_from_this(), request_seq_);
-  // WebSocket (later): an upgrade handler would take socket_ and buffer_ over here instead of
-  // answering, and this session would end without closing the socket.
   try {
     handler(std::move(request), [ticket](Response response) {
       if (!ticket->answer(std::move(response))) {
@@ -289,7 +299,44 @@ void Session::deliver(std::uint64_t seq, Response&& response) {
 
 void Session::on_answer(std::uint64_t seq, Response&& response) {
   if (phase_ != Phase::kHandling || seq != request_seq_) return;  // closed meanwhile
+  if (response.channel) return take_over(std::move(response));
   write_response(std::move(response));
+}
+
+// The connection becomes a channel: no longer a request in flight, no request or idle
+// deadlines, and its place in sessions_active and the open-connection gauge moves with it.
+// The parsed request stays in parser_ until here because the WebSocket handshake needs it.
+void Session::take_over(Response&& response) {
+  const ChannelKind kind = response.channel->kind;
+  if (shutting_down_ || core_->stopping.load()) {
+    return write_response(Response::problem(
+        {base::ErrorKind::kServiceUnavailable, "the server is stopping; reconnect later"}));
+  }
+  if (kind == ChannelKind::kWebSocket) {
+    if (auto problem = websocket_upgrade_problem(upgrade_fields(parser_->get()))) {
+      Response answer = Response::problem(problem->error);
+      if (problem->wrong_version) answer.headers.emplace_back("sec-websocket-version", "13");
+      return write_response(std::move(answer));
+    }
+  }
+  const auto latency =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - request_read_at_);
+  core_->metrics.observe(route_, kind == ChannelKind::kWebSocket ? 101 : 200, latency);
+  if (in_flight_counted_) {
+    in_flight_counted_ = false;
+    core_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  phase_ = Phase::kClosed;  // close() is now a no-op: the socket and the counts move on
+  ++timer_generation_;
+  timer_.cancel();
+  Handover handover{core_, std::move(socket_), std::move(response.channel->callbacks),
+                    std::move(response.headers), remote_address_};
+  if (kind == ChannelKind::kWebSocket) {
+    start_websocket_channel(std::move(handover), parser_->release());
+  } else {
+    start_event_stream_channel(std::move(handover));
+  }
+  parser_.reset();
 }
 
 // ---- writing --------------------------------------------------------------------------

@@ -5,6 +5,10 @@
 // hops onto the strand. The read loop feeds Beast's request_parser from our own buffer, so the
 // session always knows whether it is idle (no byte of the next request yet: idle timeout, close
 // quietly) or mid-request (request timeout: answer 408).
+//
+// An answer carrying a ChannelUpgrade hands the socket (and the parsed request, which the
+// WebSocket handshake needs) over to a channel (channel.h); the session then ends without
+// closing the socket, and the channel inherits its place in the connection counts.
 #pragma once
 
 #include <chrono>
@@ -13,9 +17,6 @@
 #include <optional>
 #include <string>
 
-#include <boost/asio/basic_stream_socket.hpp>
-#include <boost/asio/basic_waitable_timer.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -24,22 +25,18 @@
 
 namespace cityroom::http::detail {
 
-using Clock = std::chrono::steady_clock;
-using Socket = asio::basic_stream_socket<asio::ip::tcp, Strand>;
-using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Strand>;
-
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public Connection, public std::enable_shared_from_this<Session> {
  public:
   Session(std::shared_ptr<Core> core, Socket socket);
-  ~Session();
+  ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
   void start();           // serve requests
   void start_rejected();  // over connections_max: answer 503 and close
   // Any thread (they hop onto the strand):
-  void request_shutdown();  // server stopping: close if idle, else close after the answer
-  void request_close();     // grace expired: close whatever the state
+  void request_shutdown() override;  // server stopping: close if idle, else after the answer
+  void request_close() override;     // grace expired: close whatever the state
   // Any thread: the handler's answer for request number `seq`.
   void deliver(std::uint64_t seq, Response&& response);
 
@@ -57,6 +54,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_request_read();
   void dispatch(Request&& request);
   void on_answer(std::uint64_t seq, Response&& response);
+  void take_over(Response&& response);
   void reject(Response&& response);
   void write_response(Response&& response);
   void on_write(boost::system::error_code ec);

@@ -85,6 +85,26 @@ bool format_head(std::string& out, const Response& response, const HeadOptions& 
   return keep_alive;
 }
 
+void format_event_stream_head(std::string& out, const Headers& headers, std::string_view date) {
+  out += "HTTP/1.1 200 OK\r\nServer: cityroom\r\nDate: ";
+  out += date;
+  out += "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+         "X-Accel-Buffering: no\r\n";
+  for (const auto& [name, value] : headers) {
+    if (name.empty() || !safe_header_text(name) || !safe_header_text(value)) continue;
+    if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+        iequals(name, "connection") || iequals(name, "content-type") ||
+        iequals(name, "cache-control") || iequals(name, "x-accel-buffering")) {
+      continue;
+    }
+    out += name;
+    out += ": ";
+    out += value;
+    out += "\r\n";
+  }
+  out += "\r\n";
+}
+
 std::string format_http_date(std::time_t t) {
   std::tm tm{};
   gmtime_r(&t, &tm);

@@ -24,6 +24,12 @@ bool status_has_body(int status);
 // "connection: close".
 bool format_head(std::string& out, const Response& response, const HeadOptions& options);
 
+// Appends the head of a Server-Sent Events response: 200, text/event-stream, no-cache,
+// x-accel-buffering: no (so nginx does not hold events back), no Content-Length: the stream
+// ends with the connection. Handler headers are added under format_head's rules, minus the
+// ones set here.
+void format_event_stream_head(std::string& out, const Headers& headers, std::string_view date);
+
 // "Sun, 06 Nov 1994 08:49:37 GMT"
 std::string format_http_date(std::time_t t);
 

@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -112,6 +113,30 @@ class TestClient {
     response.body = buffer_.substr(0, length);
     buffer_.erase(0, length);
     return response;
+  }
+
+  // Reads up to and including `delimiter` (e.g. one SSE event ending in "\n\n"); nullopt if
+  // the connection ends or stays silent for the read timeout first.
+  std::optional<std::string> read_until(std::string_view delimiter) {
+    std::size_t end;
+    while ((end = buffer_.find(delimiter)) == std::string::npos) {
+      if (!fill()) return std::nullopt;
+    }
+    std::string out = buffer_.substr(0, end + delimiter.size());
+    buffer_.erase(0, end + delimiter.size());
+    return out;
+  }
+
+  // Blocks until the peer ends the connection (true) or the read timeout passes (false);
+  // whatever arrives meanwhile is dropped.
+  bool wait_for_close() {
+    buffer_.clear();
+    char chunk[16384];
+    while (true) {
+      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n == 0) return true;
+      if (n < 0) return errno != EAGAIN && errno != EWOULDBLOCK;
+    }
   }
 
   // True when the server has closed the connection (EOF or reset) with nothing more to read.
