@@ -2,6 +2,7 @@
 // delivery, kept apart from the I/O so they are cheap to test.
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 
 #include <boost/url/parse.hpp>
@@ -60,9 +61,14 @@ base::Result<Target> parse_target(std::string_view uri) {
   const std::uint16_t default_port = t.tls ? 443 : 80;
   t.port = default_port;
   if (u.has_port()) {
-    if (u.port().empty()) return bad("notification URI has an empty port");
-    if (u.port_number() == 0) return bad("notification URI port must be 1–65535");
-    t.port = u.port_number();
+    const std::string_view digits = u.port();
+    unsigned value = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
+        value == 0 || value > 65535) {
+      return bad("notification URI port must be 1–65535");
+    }
+    t.port = static_cast<std::uint16_t>(value);
   }
   const bool v6 = u.host_type() == boost::urls::host_type::ipv6;
   std::string host_part;
