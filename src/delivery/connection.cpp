@@ -60,6 +60,7 @@ class BasicConnection final : public Connection,
 
   void send(Item item, Finished finished) override {
     busy_ = true;
+    abandoned_ = false;
     ++exchange_;
     item_ = std::move(item);
     finished_ = std::move(finished);
@@ -79,6 +80,7 @@ class BasicConnection final : public Connection,
   Clock::time_point last_used() const override { return last_used_; }
 
   void close() override {
+    abandoned_ = busy_;  // a connect() already posted must not start afresh
     shut();
     if (resolving_) {
       resolving_ = false;
@@ -111,6 +113,10 @@ class BasicConnection final : public Connection,
   }
 
   void connect() {
+    if (abandoned_) {
+      complete(exchange_, {0, aborted_text(), true});
+      return;
+    }
     stream_.reset();
     buffer_.clear();
     if constexpr (kTls) {
@@ -304,6 +310,7 @@ class BasicConnection final : public Connection,
   bool open_ = false;
   bool reused_ = false;
   bool resolving_ = false;
+  bool abandoned_ = false;  // close() came while busy
   Clock::time_point last_used_ = Clock::now();
 };
 

@@ -45,6 +45,9 @@ class Deliverer::Impl {
     {
       std::lock_guard lock(mutex_);
       if (shared_.stopping.load()) return refuse();
+      if (static_cast<std::size_t>(shared_.pending.load()) >= shared_.options.queue_max_total) {
+        return refuse();
+      }
       auto it = endpoints_.find(target->key);
       if (it == endpoints_.end()) {
         if (endpoints_.size() >= shared_.options.endpoints_max) return refuse();

@@ -27,7 +27,7 @@
 // thread; `post()` never waits for I/O (it takes one short internal lock). `stop()` must not
 // be called from inside `done`.
 //
-// Limits: queued messages per endpoint, endpoints at once (`endpoints_max`, idle endpoints are
+// Limits: queued messages per endpoint and in all, endpoints at once (`endpoints_max`, idle endpoints are
 // forgotten after `idle_timeout`), response header and body bytes; so memory stays bounded.
 // No global state: two Deliverers are independent.
 #pragma once
@@ -48,6 +48,7 @@ namespace cityroom::delivery {
 
 struct Options {
   std::size_t queue_max_per_endpoint = 10'000;  // accepted, not yet finished, per endpoint
+  std::size_t queue_max_total = 100'000;        // the same over all endpoints
   std::size_t connections_per_endpoint = 2;     // keep-alive connections, reused
   std::size_t endpoints_max = 10'000;           // distinct scheme+host+port at once
   std::chrono::milliseconds connect_timeout{3'000};  // resolve, TCP connect, TLS handshake
@@ -103,8 +104,9 @@ class Deliverer {
   Deliverer& operator=(const Deliverer&) = delete;
 
   // Accepts `m` for delivery and returns true; `done` will be called exactly once, later, on a
-  // delivery thread. Returns false and never calls `done` when the endpoint's queue is full, too
-  // many endpoints are active, the URI or a header is unusable, or the Deliverer is stopping.
+  // delivery thread. Returns false and never calls `done` when the endpoint's queue (or all
+  // queues together) is full, too many endpoints are active, the URI or a header is unusable,
+  // or the Deliverer is stopping. A missing Content-Type is sent as application/json.
   bool post(Message m, Done done);
 
   struct Stats {

@@ -316,6 +316,24 @@ TEST(Deliverer, FullQueueRefusesAndCountsDrops) {
   EXPECT_TRUE(out.each_once(0, 5));
 }
 
+TEST(Deliverer, TotalQueueLimitSpansEndpoints) {
+  SinkOptions so;
+  so.blackhole = true;
+  Sink hole_a(so), hole_b(so);
+  Options o = fast_options();
+  o.queue_max_total = 6;
+  Deliverer d(o);
+  Outcomes out;
+  std::size_t accepted = 0;
+  for (std::size_t i = 0; i < 10; ++i) {
+    accepted += d.post(json((i % 2 ? hole_a : hole_b).uri(), "x"), out.done_for(i));
+  }
+  EXPECT_EQ(accepted, 6u);
+  EXPECT_EQ(d.stats().dropped, 4u);
+  d.stop(0ms);
+  EXPECT_EQ(out.size(), 6u);
+}
+
 TEST(Deliverer, RefusesUnusableUrisAndHeaders) {
   Deliverer d(fast_options());
   bool called = false;
