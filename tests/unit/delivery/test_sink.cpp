@@ -22,11 +22,13 @@ namespace bh = beast::http;
 namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 
+// Sessions and handlers point at the State with a plain pointer: the State owns the io_context
+// that owns them, so a shared_ptr there would be a cycle that never frees.
 struct Sink::State {
   SinkOptions options;
+  std::optional<ssl::context> tls;  // outlives the io_context and the streams its handlers hold
   asio::io_context io;
   tcp::acceptor acceptor{io};
-  std::optional<ssl::context> tls;
   std::vector<tcp::socket> held;  // blackhole connections
 
   mutable std::mutex mutex;
@@ -48,8 +50,8 @@ namespace {
 template <class Stream>
 class Session : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(std::shared_ptr<Sink::State> state, Stream stream, std::size_t id)
-      : state_(std::move(state)), stream_(std::move(stream)), timer_(state_->io), id_(id) {}
+  Session(Sink::State* state, Stream stream, std::size_t id)
+      : state_(state), stream_(std::move(stream)), timer_(state_->io), id_(id) {}
 
   void start() {
     if constexpr (std::is_same_v<Stream, beast::ssl_stream<beast::tcp_stream>>) {
@@ -114,7 +116,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
                     });
   }
 
-  std::shared_ptr<Sink::State> state_;
+  Sink::State* state_;
   Stream stream_;
   asio::steady_timer timer_;
   std::size_t id_;
@@ -123,7 +125,7 @@ class Session : public std::enable_shared_from_this<Session<Stream>> {
   bh::response<bh::empty_body> response_;
 };
 
-void accept(const std::shared_ptr<Sink::State>& state) {
+void accept(Sink::State* state) {
   state->acceptor.async_accept([state](beast::error_code ec, tcp::socket socket) {
     if (ec) return;
     std::size_t id;
@@ -149,7 +151,7 @@ void accept(const std::shared_ptr<Sink::State>& state) {
 
 }  // namespace
 
-Sink::Sink(SinkOptions options) : state_(std::make_shared<State>()) {
+Sink::Sink(SinkOptions options) : state_(std::make_unique<State>()) {
   state_->options = std::move(options);
   if (state_->options.tls) {
     state_->tls.emplace(ssl::context::tls_server);
@@ -162,8 +164,8 @@ Sink::Sink(SinkOptions options) : state_(std::make_shared<State>()) {
   state_->acceptor.bind(where);
   state_->acceptor.listen();
   port_ = state_->acceptor.local_endpoint().port();
-  accept(state_);
-  thread_ = std::thread([state = state_] { state->io.run(); });
+  accept(state_.get());
+  thread_ = std::thread([state = state_.get()] { state->io.run(); });
 }
 
 Sink::~Sink() {

@@ -53,7 +53,7 @@ class Sink {
   struct State;
 
  private:
-  std::shared_ptr<State> state_;
+  std::unique_ptr<State> state_;
   std::uint16_t port_ = 0;
   std::thread thread_;
 };
