@@ -8,20 +8,19 @@
 // Prints "listening on <port>" first (port 0 picks a free one), then one line per report:
 // "t=<s> posts=<total> rate=<per s> connections=<accepted>"; on SIGINT/SIGTERM a final
 // "total posts=<n> connections=<n>".
-#include <atomic>
-#include <chrono>
-#include <cstdio>
-#include <memory>
-#include <thread>
-#include <vector>
-
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <vector>
 
 namespace {
 
@@ -49,7 +48,9 @@ struct Counters {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, const Options& options, Counters& counters)
-      : stream_(std::move(socket)), timer_(stream_.get_executor()), options_(options),
+      : stream_(std::move(socket)),
+        timer_(stream_.get_executor()),
+        options_(options),
         counters_(counters) {}
 
   void start() {
@@ -149,7 +150,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 600'000));
   app.add_flag("--blackhole", o.blackhole, "accept connections, never answer");
   app.add_option("--status", o.status, "HTTP status of every answer")->check(CLI::Range(100, 599));
-  app.add_option("--report-ms", o.report_ms, "rate report interval")->check(CLI::Range(10, 3'600'000));
+  app.add_option("--report-ms", o.report_ms, "rate report interval")
+      ->check(CLI::Range(10, 3'600'000));
   CLI11_PARSE(app, argc, argv);
 
   asio::io_context io(static_cast<int>(o.threads));
@@ -167,7 +169,8 @@ int main(int argc, char** argv) {
     report.async_wait([&](beast::error_code ec) {
       if (ec) return;
       const std::uint64_t now = counters.posts.load();
-      const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       std::printf("t=%.1f posts=%llu rate=%.0f connections=%llu\n", secs,
                   static_cast<unsigned long long>(now), (now - last) * 1000.0 / o.report_ms,
                   static_cast<unsigned long long>(counters.connections.load()));

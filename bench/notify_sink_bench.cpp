@@ -9,13 +9,12 @@
 // The producer posts as fast as post() accepts; when the healthy endpoint's queue is full it
 // waits 50 µs and tries again (a real producer would drop and count). Posts to the blackhole
 // (one per --blackhole-every healthy posts) are fire-and-forget: refusals there are expected.
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "delivery/delivery.h"
 
@@ -53,7 +52,8 @@ int main(int argc, char** argv) {
   app.add_option("--blackhole-every", a.blackhole_every, "one blackhole post per N healthy ones")
       ->check(CLI::Range(1, 1'000'000));
   app.add_option("--count", a.count, "healthy notifications")->check(CLI::Range(1, 100'000'000));
-  app.add_option("--connections", a.connections, "connections per endpoint")->check(CLI::Range(1, 64));
+  app.add_option("--connections", a.connections, "connections per endpoint")
+      ->check(CLI::Range(1, 64));
   app.add_option("--threads", a.threads, "delivery threads")->check(CLI::Range(1, 16));
   app.add_option("--body-bytes", a.body_bytes, "notification body size");
   CLI11_PARSE(app, argc, argv);
@@ -109,13 +109,13 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(failed.load()), static_cast<unsigned long long>(lost),
       a.connections, a.threads);
   if (a.blackhole_port != 0) {
-    std::printf("blackhole: posted=%llu refused=%llu (queue full) finished before stop=%llu, "
-                "queued at end=%zu (all endpoints), retried=%llu, dropped=%llu\n",
-                static_cast<unsigned long long>(hole_posted),
-                static_cast<unsigned long long>(hole_refused),
-                static_cast<unsigned long long>(hole_finished), stats.queued,
-                static_cast<unsigned long long>(stats.retried),
-                static_cast<unsigned long long>(stats.dropped));
+    std::printf(
+        "blackhole: posted=%llu refused=%llu (queue full) finished before stop=%llu, "
+        "queued at end=%zu (all endpoints), retried=%llu, dropped=%llu\n",
+        static_cast<unsigned long long>(hole_posted), static_cast<unsigned long long>(hole_refused),
+        static_cast<unsigned long long>(hole_finished), stats.queued,
+        static_cast<unsigned long long>(stats.retried),
+        static_cast<unsigned long long>(stats.dropped));
   }
   return lost == 0 && failed.load() == 0 ? 0 : 1;
 }

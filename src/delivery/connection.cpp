@@ -5,9 +5,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
-#include <optional>
-#include <stdexcept>
-
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -20,6 +17,8 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <optional>
+#include <stdexcept>
 
 #include "delivery/internal.h"
 
@@ -141,20 +140,20 @@ class BasicConnection final : public Connection,
       self->resolver_.cancel();
       self->complete(id, {0, "resolve timeout", true});
     });
-    resolver_.async_resolve(
-        where_.host, std::to_string(where_.port),
-        [self = this->shared_from_this(), id](boost::system::error_code ec,
-                                              tcp::resolver::results_type results) {
-          if (!self->resolving_ || id != self->exchange_) return;
-          self->resolving_ = false;
-          self->resolve_timer_.cancel();
-          if (ec || results.empty()) {
-            self->complete(id, {0, "resolve: " + ec.message(), true});
-            return;
-          }
-          for (const auto& r : results) self->addresses_.push_back(r.endpoint());
-          self->tcp_connect();
-        });
+    resolver_.async_resolve(where_.host, std::to_string(where_.port),
+                            [self = this->shared_from_this(), id](
+                                boost::system::error_code ec, tcp::resolver::results_type results) {
+                              if (!self->resolving_ || id != self->exchange_) return;
+                              self->resolving_ = false;
+                              self->resolve_timer_.cancel();
+                              if (ec || results.empty()) {
+                                self->complete(id, {0, "resolve: " + ec.message(), true});
+                                return;
+                              }
+                              for (const auto& r : results)
+                                self->addresses_.push_back(r.endpoint());
+                              self->tcp_connect();
+                            });
   }
 
   void tcp_connect() {
@@ -164,7 +163,8 @@ class BasicConnection final : public Connection,
                                          boost::system::error_code ec, const tcp::endpoint&) {
       if (ec) {
         if (!self->literal_) self->addresses_.clear();  // resolve again next time
-        self->fail(id, ec == beast::error::timeout ? "connect timeout" : "connect: " + ec.message());
+        self->fail(id,
+                   ec == beast::error::timeout ? "connect timeout" : "connect: " + ec.message());
         return;
       }
       self->open_ = true;
@@ -201,7 +201,8 @@ class BasicConnection final : public Connection,
     }
     std::string text = "TLS: " + ec.message();
     const long verify = SSL_get_verify_result(stream_->native_handle());
-    if (verify != X509_V_OK) text += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
+    if (verify != X509_V_OK)
+      text += std::string(" (") + X509_verify_cert_error_string(verify) + ")";
     // A certificate the client refuses stays refused: no retry, just a clear error.
     const bool refused = ec.category() == asio::error::get_ssl_category();
     shut();
@@ -324,8 +325,7 @@ std::shared_ptr<Connection> make_connection(Shared& shared, Strand strand, const
 std::shared_ptr<ssl::context> make_tls_context(const Options& options) {
   auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
   context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 |
-                       ssl::context::no_tlsv1_1);
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   if (!options.verify_tls) {
     context->set_verify_mode(ssl::verify_none);
     return context;
@@ -338,9 +338,10 @@ std::shared_ptr<ssl::context> make_tls_context(const Options& options) {
     context->load_verify_file(options.ca_file, ec);
   }
   if (ec) {
-    throw std::invalid_argument("delivery: cannot load CA certificates" +
-                                (options.ca_file.empty() ? std::string() : " from " + options.ca_file) +
-                                ": " + ec.message());
+    throw std::invalid_argument(
+        "delivery: cannot load CA certificates" +
+        (options.ca_file.empty() ? std::string() : " from " + options.ca_file) + ": " +
+        ec.message());
   }
   return context;
 }

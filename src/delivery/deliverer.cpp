@@ -1,11 +1,10 @@
 // The Deliverer: owns the io_context and its threads, admits messages (the only place that
 // refuses), maps endpoint keys to Endpoints, and runs stop().
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
-
-#include <boost/asio/executor_work_guard.hpp>
 
 #include "delivery/endpoint.h"
 
@@ -139,8 +138,14 @@ class Deliverer::Impl {
 Deliverer::Deliverer(Options options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Deliverer::~Deliverer() = default;
 
-bool Deliverer::post(Message m, Done done) { return impl_->post(std::move(m), std::move(done)); }
-Deliverer::Stats Deliverer::stats() const { return impl_->stats(); }
-void Deliverer::stop(std::chrono::milliseconds grace) { impl_->stop(grace); }
+bool Deliverer::post(Message m, Done done) {
+  return impl_->post(std::move(m), std::move(done));
+}
+Deliverer::Stats Deliverer::stats() const {
+  return impl_->stats();
+}
+void Deliverer::stop(std::chrono::milliseconds grace) {
+  impl_->stop(grace);
+}
 
 }  // namespace cityroom::delivery

@@ -27,9 +27,9 @@
 // thread; `post()` never waits for I/O (it takes one short internal lock). `stop()` must not
 // be called from inside `done`.
 //
-// Limits: queued messages per endpoint and in all, endpoints at once (`endpoints_max`, idle endpoints are
-// forgotten after `idle_timeout`), response header and body bytes; so memory stays bounded.
-// No global state: two Deliverers are independent.
+// Limits: queued messages per endpoint and in all, endpoints at once (`endpoints_max`, idle
+// endpoints are forgotten after `idle_timeout`), response header and body bytes; so memory stays
+// bounded. No global state: two Deliverers are independent.
 #pragma once
 
 #include <chrono>
@@ -47,22 +47,22 @@
 namespace cityroom::delivery {
 
 struct Options {
-  std::size_t queue_max_per_endpoint = 10'000;  // accepted, not yet finished, per endpoint
-  std::size_t queue_max_total = 100'000;        // the same over all endpoints
-  std::size_t connections_per_endpoint = 2;     // keep-alive connections, reused
-  std::size_t endpoints_max = 10'000;           // distinct scheme+host+port at once
-  std::chrono::milliseconds connect_timeout{3'000};  // resolve, TCP connect, TLS handshake
-  std::chrono::milliseconds request_timeout{5'000};  // write the request, read the answer
-  std::chrono::milliseconds idle_timeout{30'000};    // close an unused connection; forget an
-                                                     // endpoint with nothing to do
-  std::size_t attempts = 3;                          // per message, first try included
-  std::chrono::milliseconds retry_delay{200};        // before retry n: retry_delay × 2^(n-1),
+  std::size_t queue_max_per_endpoint = 10'000;        // accepted, not yet finished, per endpoint
+  std::size_t queue_max_total = 100'000;              // the same over all endpoints
+  std::size_t connections_per_endpoint = 2;           // keep-alive connections, reused
+  std::size_t endpoints_max = 10'000;                 // distinct scheme+host+port at once
+  std::chrono::milliseconds connect_timeout{3'000};   // resolve, TCP connect, TLS handshake
+  std::chrono::milliseconds request_timeout{5'000};   // write the request, read the answer
+  std::chrono::milliseconds idle_timeout{30'000};     // close an unused connection; forget an
+                                                      // endpoint with nothing to do
+  std::size_t attempts = 3;                           // per message, first try included
+  std::chrono::milliseconds retry_delay{200};         // before retry n: retry_delay × 2^(n-1),
   std::chrono::milliseconds retry_delay_max{10'000};  // capped, then jittered to 50–100 %
   std::size_t breaker_failures = 5;                   // failed attempts in a row that open it
   std::chrono::milliseconds breaker_open_min{1'000};  // first pause; doubles per failed probe
   std::chrono::milliseconds breaker_open_max{30'000};
-  std::chrono::milliseconds give_up_after{60'000};    // a message's whole life after post()
-  std::size_t threads = 1;                            // delivery threads (1–2 is plenty)
+  std::chrono::milliseconds give_up_after{60'000};  // a message's whole life after post()
+  std::size_t threads = 1;                          // delivery threads (1–2 is plenty)
   bool verify_tls = true;  // verify the server certificate chain and host name
   std::string ca_file;     // PEM CA bundle to trust; empty = the system store
 };

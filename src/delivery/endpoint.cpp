@@ -3,7 +3,6 @@
 #include "delivery/endpoint.h"
 
 #include <algorithm>
-
 #include <boost/asio/post.hpp>
 
 namespace cityroom::delivery {
@@ -18,7 +17,7 @@ Endpoint::Endpoint(Shared& shared, asio::io_context& io, Target where, Forget fo
       wake_(strand_),
       last_activity_(Clock::now()),
       rng_(static_cast<std::uint_fast32_t>(std::hash<std::string>{}(where_.key) ^
-                                            Clock::now().time_since_epoch().count())) {}
+                                           Clock::now().time_since_epoch().count())) {}
 
 void Endpoint::accept(Item item) {
   asio::post(strand_, [self = shared_from_this(), item = std::move(item)]() mutable {
@@ -129,7 +128,8 @@ void Endpoint::retry_or_fail(Item item, Clock::time_point now) {
     return;
   }
   std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  const auto due = now + retry_delay(item.attempts + 1, o.retry_delay, o.retry_delay_max, jitter(rng_));
+  const auto due =
+      now + retry_delay(item.attempts + 1, o.retry_delay, o.retry_delay_max, jitter(rng_));
   if (due >= item.accepted + o.give_up_after) {
     finish(item, false, item.last_status, item.last_error);
     return;
@@ -208,9 +208,9 @@ void Endpoint::breaker_success() {
 void Endpoint::breaker_failure(Clock::time_point now) {
   ++failure_streak_;
   const Options& o = shared_.options;
-  const bool trips = breaker_ == Breaker::kHalfOpen ||
-                     (breaker_ == Breaker::kClosed && o.breaker_failures > 0 &&
-                      failure_streak_ >= o.breaker_failures);
+  const bool trips =
+      breaker_ == Breaker::kHalfOpen || (breaker_ == Breaker::kClosed && o.breaker_failures > 0 &&
+                                         failure_streak_ >= o.breaker_failures);
   if (!trips) return;
   breaker_ = Breaker::kOpen;
   open_until_ = now + breaker_pause(opens_++, o.breaker_open_min, o.breaker_open_max);

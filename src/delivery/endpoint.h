@@ -4,14 +4,13 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <random>
 #include <vector>
-
-#include <boost/asio/steady_timer.hpp>
 
 #include "delivery/internal.h"
 

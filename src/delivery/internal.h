@@ -4,6 +4,8 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -12,9 +14,6 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/strand.hpp>
 
 #include "delivery/delivery.h"
 
@@ -30,7 +29,7 @@ using Strand = boost::asio::strand<boost::asio::io_context::executor_type>;
 // Where a message goes. `key` ("https://host:443") names its endpoint.
 struct Target {
   bool tls = false;
-  std::string host;         // lower-case; an IPv6 literal without brackets
+  std::string host;  // lower-case; an IPv6 literal without brackets
   std::uint16_t port = 0;
   std::string host_header;  // as sent in Host: (brackets for IPv6, port when not default)
   std::string path;         // request target: path (at least "/") and ?query

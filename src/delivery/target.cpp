@@ -1,11 +1,10 @@
 // Parsing of notification URIs and headers, and the retry/breaker arithmetic: the pure parts of
 // delivery, kept apart from the I/O so they are cheap to test.
 #include <algorithm>
+#include <boost/url/parse.hpp>
 #include <cctype>
 #include <charconv>
 #include <cmath>
-
-#include <boost/url/parse.hpp>
 
 #include "delivery/internal.h"
 
@@ -21,8 +20,8 @@ std::string lower(std::string_view s) {
 }
 
 bool is_tchar(unsigned char c) {
-  return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) !=
-                                std::string_view::npos;
+  return std::isalnum(c) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 std::unexpected<base::Error> bad(std::string detail) {
@@ -64,16 +63,18 @@ base::Result<Target> parse_target(std::string_view uri) {
     const std::string_view digits = u.port();
     unsigned value = 0;
     const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
-    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() ||
-        value == 0 || value > 65535) {
+    if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value == 0 ||
+        value > 65535) {
       return bad("notification URI port must be 1–65535");
     }
     t.port = static_cast<std::uint16_t>(value);
   }
   const bool v6 = u.host_type() == boost::urls::host_type::ipv6;
   std::string host_part;
-  if (v6) host_part.append("[").append(t.host).append("]");
-  else host_part = t.host;
+  if (v6)
+    host_part.append("[").append(t.host).append("]");
+  else
+    host_part = t.host;
   t.host_header = t.port == default_port ? host_part : host_part + ":" + std::to_string(t.port);
   t.path = u.encoded_path().empty() ? "/" : std::string(u.encoded_path());
   if (t.path.front() != '/') return bad("notification URI path must be absolute");
@@ -102,12 +103,13 @@ base::Result<void> check_headers(const Headers& headers) {
 
 bool is_framing_header(std::string_view name) {
   const std::string n = lower(name);
-  return n == "host" || n == "content-length" || n == "transfer-encoding" ||
-         n == "connection" || n == "keep-alive" || n == "upgrade" || n == "te" ||
-         n == "trailer";
+  return n == "host" || n == "content-length" || n == "transfer-encoding" || n == "connection" ||
+         n == "keep-alive" || n == "upgrade" || n == "te" || n == "trailer";
 }
 
-bool is_retryable_status(int status) { return status == 429 || (status >= 500 && status < 600); }
+bool is_retryable_status(int status) {
+  return status == 429 || (status >= 500 && status < 600);
+}
 
 std::chrono::milliseconds retry_delay(std::size_t attempt, std::chrono::milliseconds base,
                                       std::chrono::milliseconds max, double jitter) {
@@ -119,7 +121,8 @@ std::chrono::milliseconds retry_delay(std::size_t attempt, std::chrono::millisec
 
 std::chrono::milliseconds breaker_pause(std::size_t opens, std::chrono::milliseconds min,
                                         std::chrono::milliseconds max) {
-  const double full = static_cast<double>(min.count()) * std::ldexp(1.0, std::min<std::size_t>(opens, 30));
+  const double full =
+      static_cast<double>(min.count()) * std::ldexp(1.0, std::min<std::size_t>(opens, 30));
   return std::chrono::milliseconds(
       static_cast<std::int64_t>(std::min(full, static_cast<double>(max.count()))));
 }

@@ -80,12 +80,13 @@ TEST(Deliverer, DeliversBodyAndHeadersIntact) {
   Deliverer d(fast_options());
   Outcomes out;
   const std::string body = R"({"id":"urn:ngsi-ld:Notification:1","type":"Notification","data":[]})";
-  Message m{sink.uri("/hook/a?tenant=x"),
-            {{"Content-Type", "application/ld+json"},
-             {"Link", R"(<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context")"},
-             {"X-Auth-Token", "secret-123"},
-             {"Content-Length", "999"}},  // ignored: the Deliverer frames the body itself
-            body};
+  Message m{
+      sink.uri("/hook/a?tenant=x"),
+      {{"Content-Type", "application/ld+json"},
+       {"Link", R"(<https://example.org/ctx.jsonld>; rel="http://www.w3.org/ns/json-ld#context")"},
+       {"X-Auth-Token", "secret-123"},
+       {"Content-Length", "999"}},  // ignored: the Deliverer frames the body itself
+      body};
   ASSERT_TRUE(d.post(m, out.done_for(0)));
   ASSERT_TRUE(out.wait_for(1));
   const Outcome o = out.get(0);
@@ -173,6 +174,27 @@ TEST(Deliverer, ResendsOnceWhenAnIdleKeepAliveConnectionWasClosed) {
   EXPECT_TRUE(second.delivered) << second.error;
   EXPECT_EQ(second.attempts, 1u);
   EXPECT_EQ(d.stats().retried, 0u);
+  EXPECT_EQ(sink.connections(), 2u);
+}
+
+TEST(Deliverer, ClosesIdleConnectionsAndForgetsIdleEndpoints) {
+  Sink sink;
+  Options o = fast_options();
+  o.idle_timeout = 100ms;
+  Deliverer d(o);
+  Outcomes out;
+  ASSERT_TRUE(d.post(json(sink.uri(), "a"), out.done_for(0)));
+  ASSERT_TRUE(out.wait_for(1));
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((d.stats().endpoints != 0 || d.stats().connections_open != 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(d.stats().endpoints, 0u);
+  EXPECT_EQ(d.stats().connections_open, 0u);
+  ASSERT_TRUE(d.post(json(sink.uri(), "b"), out.done_for(1)));  // comes back as new
+  ASSERT_TRUE(out.wait_for(2));
+  EXPECT_TRUE(out.get(1).delivered);
   EXPECT_EQ(sink.connections(), 2u);
 }
 
@@ -340,7 +362,8 @@ TEST(Deliverer, RefusesUnusableUrisAndHeaders) {
   auto done = [&](const Outcome&) { called = true; };
   EXPECT_FALSE(d.post(json("ftp://127.0.0.1/x", "{}"), done));
   EXPECT_FALSE(d.post(json("not a uri", "{}"), done));
-  EXPECT_FALSE(d.post(Message{"http://127.0.0.1:1/x", {{"X-A", "v\r\nX-B: injected"}}, "{}"}, done));
+  EXPECT_FALSE(
+      d.post(Message{"http://127.0.0.1:1/x", {{"X-A", "v\r\nX-B: injected"}}, "{}"}, done));
   EXPECT_EQ(d.stats().dropped, 3u);
   d.stop(0ms);
   EXPECT_FALSE(called);

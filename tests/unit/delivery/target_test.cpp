@@ -42,9 +42,9 @@ TEST(ParseTarget, SameEndpointForDifferentPaths) {
 }
 
 TEST(ParseTarget, RefusesWhatCannotBeDelivered) {
-  for (const char* bad : {"", "notify", "/relative", "ftp://h/x", "mqtt://broker:1883/t",
-                          "http://user:pw@h/x", "http:///path", "http://h:0/x",
-                          "http://h:99999/x", "http://h:/x", "urn:ngsi-ld:Thing:1"}) {
+  for (const char* bad :
+       {"", "notify", "/relative", "ftp://h/x", "mqtt://broker:1883/t", "http://user:pw@h/x",
+        "http:///path", "http://h:0/x", "http://h:99999/x", "http://h:/x", "urn:ngsi-ld:Thing:1"}) {
     auto t = parse_target(bad);
     EXPECT_FALSE(t) << bad;
     if (!t) {

@@ -1,11 +1,6 @@
 // The test sink (see test_sink.h): one io_context on one thread, one session per connection.
 #include "test_sink.h"
 
-#include <cstdlib>
-#include <filesystem>
-#include <optional>
-#include <stdexcept>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -13,6 +8,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+#include <stdexcept>
 
 namespace cityroom::delivery::testing {
 
@@ -137,8 +136,8 @@ void accept(Sink::State* state) {
       state->held.push_back(std::move(socket));
     } else if (state->tls) {
       std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
-          state, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)),
-                                                      *state->tls),
+          state,
+          beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(socket)), *state->tls),
           id)
           ->start();
     } else {
@@ -174,8 +173,8 @@ Sink::~Sink() {
 }
 
 std::string Sink::uri(const std::string& path) const {
-  return std::string(state_->options.tls ? "https" : "http") + "://127.0.0.1:" +
-         std::to_string(port_) + path;
+  return std::string(state_->options.tls ? "https" : "http") +
+         "://127.0.0.1:" + std::to_string(port_) + path;
 }
 
 std::vector<Received> Sink::received() const {
@@ -207,8 +206,11 @@ TestCert make_self_signed_cert(const std::string& name) {
   TestCert cert{pattern, pattern + "/cert.pem", pattern + "/key.pem"};
   const std::string command =
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1"
-      " -subj /CN=" + name + " -addext subjectAltName=IP:127.0.0.1,DNS:localhost"
-      " -keyout " + cert.key_file + " -out " + cert.cert_file + " >/dev/null 2>&1";
+      " -subj /CN=" +
+      name +
+      " -addext subjectAltName=IP:127.0.0.1,DNS:localhost"
+      " -keyout " +
+      cert.key_file + " -out " + cert.cert_file + " >/dev/null 2>&1";
   if (std::system(command.c_str()) != 0) throw std::runtime_error("openssl req failed");
   return cert;
 }
