@@ -12,9 +12,10 @@
 // `breaker_failures` failed attempts in a row the endpoint is left alone for a while (doubling
 // from `breaker_open_min` to `breaker_open_max`), then one probe is sent; while it is open its
 // queue just fills, costs nothing, and `post()` refuses once the queue is full. A failed attempt
-// (connect/resolve/TLS-transport error, timeout, 5xx, 429) is retried up to `attempts` in all,
-// after `retry_delay` × 2^n with jitter; other answers (3xx, 4xx) end the message at once. A
-// message not finished `give_up_after` after it was accepted fails with its last error.
+// (resolve/connect/TLS transport error, timeout, 5xx, 429) is retried up to `attempts` in all,
+// after `retry_delay` × 2^n with jitter; other answers (3xx, 4xx) and a server certificate that
+// fails verification end the message at once (redirects are not followed). A message not
+// finished `give_up_after` after it was accepted fails with its last error (or "expired").
 // Messages leave the queue in order; with more than one connection they may complete out of
 // order, and a retried message is overtaken by later ones. A request that fails on a reused
 // keep-alive connection because the server had closed it is re-sent once on a new connection
@@ -123,7 +124,8 @@ class Deliverer {
 
   // Refuses new posts, lets queued and in-flight messages finish for up to `grace`, then ends
   // the rest with "stopped" and returns once every accepted message's `done` has returned and
-  // the threads have ended. Idempotent. Blocks; never call it from `done`.
+  // the threads have ended (if a `done` blocks, it gives up waiting 10 s after `grace`).
+  // Idempotent. Blocks; calling it from `done` throws std::logic_error.
   void stop(std::chrono::milliseconds grace);
 
  private:
