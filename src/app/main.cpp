@@ -99,7 +99,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   // Every committed change is numbered in the feed; subscriptions (and screen streams) read it.
   live::Feed feed;
   hub::Hub hub(**store, feed.sink());
-  live::Transports transports(delivery::Options{});
+  // One connection per endpoint keeps each endpoint's notifications in commit order.
+  live::Transports transports(delivery::Options{.connections_per_endpoint = 1});
   live::Subscriptions subscriptions(hub, feed, **contexts, transports);
   if (auto loaded = subscriptions.load(); !loaded) {
     std::cerr << "cityroom: cannot load subscriptions: " << loaded.error().detail << "\n";
