@@ -3,7 +3,7 @@
 // thread alone) and the latency from commit (the feed's publish) to sink->send.
 //
 //   build/release/bench/streams_bench [--clients 200] [--per-client 5] [--rates 1000,5000]
-//                                     [--seconds 8] [--via hub|feed] [--distinct]
+//                                     [--seconds 6] [--via hub|feed] [--distinct]
 //
 // --via hub (default): merges go through hub::Hub and the SQLite store (group commit), as in
 //   production; the writer thread's CPU is then part of the process figure.
@@ -47,7 +47,7 @@ struct Config {
   int clients = 200;
   int per_client = 5;
   std::vector<int> rates = {1000, 5000};
-  int seconds = 8;
+  int seconds = 6;
   bool via_hub = true;
   bool distinct = false;
 };
@@ -259,14 +259,22 @@ int main(int argc, char** argv) {
     sinks.push_back(sink);
   }
   const auto expected_snapshots = static_cast<std::uint64_t>(cfg.clients) * cfg.per_client;
-  while (streams.stats().snapshots_sent + streams.stats().errors_sent < expected_snapshots) {
+  const auto setup = Clock::now();
+  for (int i = 0; streams.stats().snapshots_sent + streams.stats().errors_sent < expected_snapshots;
+       ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (i % 1000 == 999) {
+      fmt::print("  ... {} of {} snapshots after {:.0f} s\n", streams.stats().snapshots_sent,
+                 expected_snapshots, std::chrono::duration<double>(Clock::now() - setup).count());
+      std::fflush(stdout);
+    }
   }
   const auto st0 = streams.stats();
   fmt::print("streams_bench: {} clients x {} watches = {} watches in {} groups; {} entities; via {}\n",
              cfg.clients, cfg.per_client, st0.queries, st0.query_groups, ids.size(),
              cfg.via_hub ? "hub (SQLite store)" : "feed (no store writes)");
   if (st0.errors_sent) fmt::print("  ({} watches refused)\n", st0.errors_sent);
+  std::fflush(stdout);
 
   for (const int rate : cfg.rates) {
     for (auto& s : sinks) s->take();
@@ -304,7 +312,11 @@ int main(int argc, char** argv) {
     }
     // Let the writer and the fan-out finish what was issued.
     const auto wanted = seq0 + issued;
-    while (feed.last_seq() < wanted || streams.stats().events < s0.events + (wanted - seq0)) {
+    const auto fanned = [&] {
+      const auto s = streams.stats();
+      return s.events + s.feed_missed - s0.events - s0.feed_missed;
+    };
+    while (feed.last_seq() < wanted || fanned() < wanted - seq0) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -332,15 +344,17 @@ int main(int argc, char** argv) {
     const auto changes = s1.events - s0.events;
     fmt::print(
         "  {:>5}/s target: {} changes in {:.1f} s; {} delta messages ({:.1f} per change, {:.1f} MB); "
-        "resyncs {}\n"
+        "resyncs {}, fan-out overrun {}\n"
         "      CPU per change: process {:.1f} us, fan-out thread {:.1f} us (fan-out busy {:.0f}%)\n"
         "      commit->send latency ms: newest p50 {:.2f} p99 {:.2f} max {:.2f}; oldest-in-batch "
         "(upper bound) p50 {:.2f} p99 {:.2f}\n",
         rate, changes, wall, s1.deltas_sent - s0.deltas_sent,
         double(s1.deltas_sent - s0.deltas_sent) / std::max<std::uint64_t>(1, changes),
-        (s1.bytes_sent - s0.bytes_sent) / 1e6, s1.resyncs - s0.resyncs, cpu * 1e6 / changes,
+        (s1.bytes_sent - s0.bytes_sent) / 1e6, s1.resyncs - s0.resyncs,
+        s1.feed_missed - s0.feed_missed, cpu * 1e6 / changes,
         fan * 1e6 / changes, 100 * fan / wall, percentile(newest, 0.5), percentile(newest, 0.99),
         percentile(newest, 1.0), percentile(oldest, 0.5), percentile(oldest, 0.99));
+    std::fflush(stdout);
   }
   streams.stop();
   feed.stop();

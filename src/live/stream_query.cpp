@@ -60,6 +60,12 @@ SelectorTerms terms_of(const Watch& w) {
   return t;
 }
 
+std::string render_key_of(const Watch& w, const ldcontext::Context& ctx) {
+  constexpr char kSep = '\x1f';
+  return fmt::format("{}{}{}{}{}{}{}", json::serialize(ctx.source()), kSep, w.options, kSep,
+                     w.attrs, kSep, w.lang);
+}
+
 std::string key_of(const Watch& w, std::string_view tenant, const ldcontext::Context& ctx) {
   constexpr char kSep = '\x1f';
   return fmt::format("{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}{}", tenant, kSep,
@@ -88,6 +94,7 @@ base::Result<std::shared_ptr<const QueryPlan>> build_plan(const Watch& w, std::s
 
   auto plan = std::make_shared<QueryPlan>(QueryPlan{.tenant = tenant,
                                                     .key = key_of(w, tenant, ctx),
+                                                    .render_key = render_key_of(w, ctx),
                                                     .selector = std::move(*selector),
                                                     .attrs_present = {},
                                                     .context = context,

@@ -20,6 +20,9 @@ namespace cityroom::live::stream {
 struct QueryPlan {
   std::string tenant;
   std::string key;  // tenant + terms + context + options: equal keys behave identically
+  // context + render options: plans with equal render keys render an entity identically, so
+  // the fan-out renders each changed entity once per render key, not once per plan.
+  std::string render_key;
   Selector selector;
   std::vector<std::string> attrs_present;  // attrs=: an entity must have one of these (IRIs)
   ldcontext::ContextPtr context;

@@ -392,10 +392,21 @@ void Streams::fan_out_loop() {
 void Streams::dispatch(const std::vector<Event>& events) {
   std::vector<Group*> touched;
   std::vector<std::string> types;
+  // This event's renderings by render key: groups that differ only in their terms share them.
+  std::vector<std::pair<const std::string*, std::shared_ptr<const std::string>>> renderings;
   for (const Event& ev : events) {
     const auto tenant = index_.find(ev.change.tenant);
     if (tenant == index_.end()) continue;
     const hub::Change& ch = ev.change;
+    renderings.clear();
+    const auto render = [&](const QueryPlan& plan) {
+      for (const auto& [key, text] : renderings) {
+        if (*key == plan.render_key) return text;
+      }
+      auto text = std::make_shared<const std::string>(plan.render_text(*ch.after));
+      renderings.emplace_back(&plan.render_key, text);
+      return text;
+    };
     const auto meet = [&](Group* g) {
       if (g->stamp == ev.seq) return;
       g->stamp = ev.seq;
@@ -403,7 +414,7 @@ void Streams::dispatch(const std::vector<Event>& events) {
       const bool after = ch.after && g->plan->matches(*ch.after);
       if (!before && !after) return;
       std::shared_ptr<const std::string> rendered;
-      if (after) rendered = std::make_shared<const std::string>(g->plan->render_text(*ch.after));
+      if (after) rendered = render(*g->plan);
       if (g->items.empty()) touched.push_back(g);
       g->items.push_back({ev.seq, &ch, before, after, std::move(rendered)});
     };

@@ -98,7 +98,7 @@ struct StreamOptions {
   std::size_t queries_per_client_max = 32;
   std::size_t query_name_bytes_max = 256;
   std::size_t client_message_bytes_max = 64 * 1024;
-  std::size_t events_per_pass_max = 1024;      // feed events fanned out in one delta batch
+  std::size_t events_per_pass_max = 256;  // feed events per delta batch: bounds its latency
   std::size_t catchup_buffer_items_max = 100'000;  // per watch while its snapshot is read
   std::size_t snapshot_threads = 1;
   std::size_t resyncs_without_heartbeat_max = 8;  // then the client is closed as too slow
