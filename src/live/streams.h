@@ -67,7 +67,10 @@ struct ClientInfo {
   std::string tenant;              // NGSILD-Tenant ("" = default)
   ldcontext::ContextPtr context;   // from the Link header / URL; null = the core context
   std::string remote;              // for logs
-  std::function<bool(const model::Entity&)> may_see;  // access control seam; null = all
+  // The access-control seam; null = all. Called from the fan-out and snapshot threads, possibly
+  // at the same time: it must be thread-safe and quick (it runs for every change the client's
+  // watches match).
+  std::function<bool(const model::Entity&)> may_see;
 };
 
 // A watch as the client wrote it: NGSI-LD query parameters as strings, terms not yet expanded.
@@ -99,7 +102,8 @@ struct StreamOptions {
   std::size_t query_name_bytes_max = 256;
   std::size_t client_message_bytes_max = 64 * 1024;
   std::size_t events_per_pass_max = 256;  // feed events per delta batch: bounds its latency
-  std::size_t catchup_buffer_items_max = 100'000;  // per watch while its snapshot is read
+  // Deltas kept per watch while its snapshot is read; beyond, the snapshot is read again.
+  std::size_t catchup_buffer_items_max = 10'000;
   std::size_t snapshot_threads = 1;
   std::size_t resyncs_without_heartbeat_max = 8;  // then the client is closed as too slow
 };

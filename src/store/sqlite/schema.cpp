@@ -10,7 +10,7 @@ namespace cityroom::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version from i-1 to i. Append only; never edit a shipped one.
-constexpr std::array<std::string_view, 2> kMigrations = {
+constexpr std::array<std::string_view, 3> kMigrations = {
     R"sql(
 CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE tenants(name_id INTEGER PRIMARY KEY);
