@@ -147,7 +147,8 @@ class Streams {
   void watch(ClientId client, Watch watch);
   // The transport is gone: forget the client (its sink is not called again).
   void close(ClientId client);
-  // Joins the threads; afterwards nothing is sent. Idempotent. The owner may also stop the feed.
+  // Joins the threads: no more deltas, snapshots or heartbeats. Idempotent. The owner may also
+  // stop the feed (the fan-out then ends by itself).
   void stop();
 
   StreamStats stats() const;
