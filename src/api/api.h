@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "hub/hub.h"
 #include "ldcontext/ldcontext.h"
+#include "live/streams.h"
 #include "live/subscriptions.h"
 
 namespace cityroom::api {
@@ -48,11 +49,14 @@ struct Deps {
   http::Metrics& metrics;
   std::string version;
   live::Subscriptions* subscriptions = nullptr;  // null: the subscription routes answer 501
+  live::Streams* streams = nullptr;              // null: no /live/v1/stream
   // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
   std::vector<std::function<std::string()>> metric_sources;
 };
 
 void register_ngsi_ld(http::Router& router, Deps& deps);
 void register_system(http::Router& router, Deps& deps);
+// GET /live/v1/stream: screen streams over WebSocket or Server-Sent Events (docs/STREAMS.md).
+void register_streams(http::Router& router, Deps& deps);
 
 }  // namespace cityroom::api

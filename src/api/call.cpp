@@ -33,12 +33,6 @@ std::string media_type(std::string_view entry) {
   return lower(trim(entry.substr(0, entry.find(';'))));
 }
 
-bool valid_tenant(std::string_view t) {
-  if (t.empty() || t.size() > kTenantNameMax) return false;
-  return std::all_of(t.begin(), t.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-}
 
 // Accept negotiation: picks the best of the types we produce; nullopt when none is acceptable.
 std::optional<Accept> negotiate(const http::Request& r, bool allow_geojson) {
@@ -87,6 +81,13 @@ std::optional<std::size_t> parse_size(std::string_view s) {
 }
 
 }  // namespace
+
+bool valid_tenant(std::string_view t) {
+  if (t.empty() || t.size() > kTenantNameMax) return false;
+  return std::all_of(t.begin(), t.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
+}
 
 std::vector<std::string> split_list(std::string_view s, char sep) {
   std::vector<std::string> out;

@@ -51,6 +51,9 @@ void reply_json(Call& call, int status, json::value body, bool add_context = tru
                 http::Headers extra = {});
 void reply_empty(Call& call, int status, http::Headers headers = {});
 
+// A tenant name as NGSILD-Tenant may carry it: 1–kTenantNameMax of [A-Za-z0-9_.-].
+bool valid_tenant(std::string_view tenant);
+
 // Query-string helpers.
 std::vector<std::string> split_list(std::string_view s, char sep = ',');
 bool has_option(const http::Request& r, std::string_view option);

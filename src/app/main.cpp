@@ -16,6 +16,7 @@
 #include "ingest/ingest.h"
 #include "ldcontext/ldcontext.h"
 #include "live/feed.h"
+#include "live/streams.h"
 #include "live/subscriptions.h"
 #include "live/transports.h"
 #include "store/store.h"
@@ -107,6 +108,7 @@ int serve(const ServeOptions& o, const char* argv0) {
     return 1;
   }
   subscriptions.start();
+  live::Streams streams(feed, hub, **contexts);
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -122,6 +124,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::AllowAll access;
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
+  deps.streams = &streams;
+  deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
     return mqtt_ingest ? ingest::prometheus_text(mqtt_ingest->stats()) : std::string();
@@ -129,6 +133,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   http::Router router;
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
+  api::register_streams(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -157,6 +162,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   spdlog::info("signal {}: stopping", signal_number);
   if (mqtt_ingest) mqtt_ingest->stop();
   server.stop(kShutdownGrace);
+  streams.stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
   feed.stop();
   transports.stop(kNotificationGrace);
