@@ -317,6 +317,15 @@ void Subscriptions::run() {
   while (!stopping_.load()) {
     feed_.wait(cursor_.load(), options_.tick);
     if (stopping_.load()) break;
+    {
+      // Nothing to match: move on without copying the changes out of the ring. A subscription
+      // created later starts after the feed position it saw, so nothing is skipped for it.
+      std::lock_guard lock(mutex_);
+      if (entries_.empty()) {
+        cursor_ = feed_.last_seq();
+        continue;
+      }
+    }
     events.clear();
     const auto missed = feed_.read(cursor_.load(), kFeedReadMax, events);
     if (missed > 0) {

@@ -282,8 +282,11 @@ TEST(Store, MigrationTwoIndexesExistingGeoPropertiesPerType) {
   }
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
-  ASSERT_EQ(sqlite3_exec(db, "DELETE FROM idx WHERE attr < 0; PRAGMA user_version = 1", nullptr,
-                         nullptr, nullptr),
+  // Back to what a version-1 database held: no per-type cells, no records table.
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DELETE FROM idx WHERE attr < 0; DROP TABLE records; "
+                         "PRAGMA user_version = 1",
+                         nullptr, nullptr, nullptr),
             SQLITE_OK);
   sqlite3_close(db);
 
