@@ -43,6 +43,7 @@ struct ServeOptions {
   std::size_t body_bytes_max = 1024 * 1024;
   std::size_t connections_max = 4096;
   bool synchronous_full = false;
+  std::string notify_ca_file;  // extra CA bundle for https notification endpoints
   std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
 };
 
@@ -101,7 +102,15 @@ int serve(const ServeOptions& o, const char* argv0) {
   live::Feed feed;
   hub::Hub hub(**store, feed.sink());
   // One connection per endpoint keeps each endpoint's notifications in commit order.
-  live::Transports transports(delivery::Options{.connections_per_endpoint = 1});
+  std::unique_ptr<live::Transports> transports_owner;
+  try {
+    transports_owner = std::make_unique<live::Transports>(
+        delivery::Options{.connections_per_endpoint = 1, .ca_file = o.notify_ca_file});
+  } catch (const std::exception& e) {  // an unreadable --notify-ca-file
+    std::cerr << "cityroom: --notify-ca-file: " << e.what() << "\n";
+    return 2;
+  }
+  live::Transports& transports = *transports_owner;
   live::Subscriptions subscriptions(hub, feed, **contexts, transports);
   if (auto loaded = subscriptions.load(); !loaded) {
     std::cerr << "cityroom: cannot load subscriptions: " << loaded.error().detail << "\n";
@@ -196,6 +205,9 @@ int main(int argc, char** argv) {
                   "fsync every commit (survives power loss; NORMAL survives process crashes)");
   serve->add_option("--mqtt-config", o.mqtt_config,
                     "JSON file of MQTT broker and topic mappings to ingest (see docs/MQTT.md)");
+  serve->add_option("--notify-ca-file", o.notify_ca_file,
+                    "PEM CA bundle trusted for https:// notification endpoints (default: the "
+                    "system store)");
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   return 0;
