@@ -361,6 +361,17 @@ void Streams::fan_out_loop() {
   auto next_heartbeat = Clock::now() + options_.heartbeat_interval;
   auto next_check = Clock::now() + options_.tick;
   while (!stopping_) {
+    {
+      // No screen connected: skip the changes without waking up for each of them. A client
+      // that connects meanwhile takes its snapshot position after this, so it misses nothing.
+      std::unique_lock lock(mu_);
+      if (clients_.empty()) {
+        cursor_ = feed_.last_seq();
+        lock.unlock();
+        std::this_thread::sleep_for(options_.tick);
+        continue;
+      }
+    }
     if (!feed_.wait(cursor_, options_.tick)) break;  // the feed was stopped: shutting down
     events.clear();
     const auto missed = feed_.read(cursor_, options_.events_per_pass_max, events);

@@ -315,17 +315,20 @@ void Subscriptions::run() {
   std::map<std::string, Pending> pending;
   auto last_flush = std::chrono::steady_clock::now();
   while (!stopping_.load()) {
-    feed_.wait(cursor_.load(), options_.tick);
-    if (stopping_.load()) break;
     {
-      // Nothing to match: move on without copying the changes out of the ring. A subscription
-      // created later starts after the feed position it saw, so nothing is skipped for it.
-      std::lock_guard lock(mutex_);
+      // Nothing to match: skip the changes without waking up for each of them (each wake-up is
+      // two context switches on the writer's path). A subscription created meanwhile starts
+      // after the feed position it saw, so nothing is skipped for it.
+      std::unique_lock lock(mutex_);
       if (entries_.empty()) {
         cursor_ = feed_.last_seq();
+        lock.unlock();
+        std::this_thread::sleep_for(options_.tick);
         continue;
       }
     }
+    feed_.wait(cursor_.load(), options_.tick);
+    if (stopping_.load()) break;
     events.clear();
     const auto missed = feed_.read(cursor_.load(), kFeedReadMax, events);
     if (missed > 0) {
