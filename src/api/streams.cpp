@@ -4,6 +4,7 @@
 // protocol is docs/STREAMS.md; the engine is live::Streams. Tenant and @context come from
 // NGSILD-Tenant / Link headers or, because browsers cannot set headers on a WebSocket, from the
 // `tenant` and `context` URL parameters.
+#include <boost/algorithm/string/predicate.hpp>
 #include <fmt/format.h>
 
 #include "api/call.h"
@@ -83,7 +84,10 @@ void stream(Deps& deps, live::Streams& streams, http::Request&& request, http::R
     if (connection->id) streams.close(connection->id);
   };
 
-  if (http::is_websocket_upgrade(request)) {
+  // Asking for a WebSocket decides the branch, not a valid handshake: Response::websocket
+  // answers a broken one (no key, wrong version) with 400 instead of an event stream.
+  if (const auto* upgrade = request.header("upgrade");
+      upgrade && boost::algorithm::icontains(*upgrade, "websocket")) {
     callbacks.opened = [&streams, connection, info](std::shared_ptr<http::Channel> channel) {
       connection->id = streams.open(std::make_shared<ChannelSink>(std::move(channel)), info);
     };
