@@ -107,6 +107,9 @@ void stream(Deps& deps, live::Streams& streams, http::Request&& request, http::R
   if (const auto* last = request.header("last-event-id"); last && !last->empty()) {
     watch->since = *last;
   }
+  if (auto ok = live::check_watch(*watch, *tenant, *context, deps.contexts); !ok) {
+    return respond(http::Response::problem(ok.error()));
+  }
   callbacks.opened = [&streams, connection, info,
                       watch = std::move(*watch)](std::shared_ptr<http::Channel> channel) mutable {
     connection->id = streams.open(std::make_shared<ChannelSink>(std::move(channel)), info);

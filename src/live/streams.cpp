@@ -730,4 +730,16 @@ std::string prometheus_text(const StreamStats& s) {
   return out;
 }
 
+base::Result<void> check_watch(const Watch& watch, const std::string& tenant,
+                               ldcontext::ContextPtr context, ldcontext::ContextStore& contexts) {
+  if (!watch.context.empty()) {
+    auto resolved = contexts.resolve_url(watch.context);
+    if (!resolved) return std::unexpected(resolved.error());
+    context = *resolved;
+  }
+  auto plan = stream::build_plan(watch, tenant, context ? context : contexts.core());
+  if (!plan) return std::unexpected(plan.error());
+  return {};
+}
+
 }  // namespace cityroom::live

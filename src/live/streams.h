@@ -93,6 +93,11 @@ struct Watch {
 base::Result<Watch> parse_watch_params(
     const std::vector<std::pair<std::string, std::string>>& params);
 
+// What a watch would be refused with, checked before any stream starts (SSE answers a bad query
+// with 400 instead of an error event on a stream that then idles). `context` is the client's.
+base::Result<void> check_watch(const Watch& watch, const std::string& tenant,
+                               ldcontext::ContextPtr context, ldcontext::ContextStore& contexts);
+
 struct StreamOptions {
   std::size_t snapshot_entities_max = 20'000;  // over → TooManyResults error for the watch
   std::chrono::milliseconds heartbeat_interval{15'000};
