@@ -276,8 +276,10 @@ int main(int argc, char** argv) {
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
+  // One file per --mapping, so a SOURCE after it is not taken as a second mapping.
   import->add_option("--mapping", io.mappings, "Mapping file (JSON); repeat for several")
-      ->required();
+      ->required()
+      ->allow_extra_args(false);
   import->add_option("SOURCE", io.source, "Source file (default: the mapping's source.file)");
   import->add_option("--data-dir", io.data_dir, "Store to write (the server must not be running "
                                                 "on it)")->capture_default_str();

@@ -1,6 +1,7 @@
 // Running an import: read, select, map, deduplicate ids, and upsert in batches; the hub sink.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <future>
@@ -131,7 +132,7 @@ base::Result<ImportReport> run_import(const ImportMapping& m,
   const auto source = source_arg.empty() ? m.source_file : source_arg;
   if (source.empty()) {
     return base::fail(ErrorKind::kInvalidRequest,
-                      fmt::format("{}: no SOURCE given and the mapping has no source.file", m.name));
+                      "no SOURCE given and the mapping has no source.file");
   }
   if (!dry_run && !sink) return base::fail(ErrorKind::kInternalError, "run_import without a sink");
   ImportReport report;
@@ -176,6 +177,7 @@ base::Result<ImportReport> run_import(const ImportMapping& m,
     }
   }
   if (auto ok = flush(m, sink, dry_run, batch, report); !ok) return std::unexpected(ok.error());
+  std::ranges::stable_sort(report.errors, {}, &RowError::line);
   report.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return report;
