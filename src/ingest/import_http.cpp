@@ -64,6 +64,11 @@ class HttpSink final : public ImportSink {
       stream_->expires_after(kRequestTimeout);
       stream_->connect(resolver.resolve(host_, port_));
       return {};
+    } catch (const boost::system::system_error& e) {
+      stream_.reset();
+      return base::fail(ErrorKind::kServiceUnavailable,
+                        fmt::format("cannot connect to {}:{}: {}", host_, port_,
+                                    e.code().message()));
     } catch (const std::exception& e) {
       stream_.reset();
       return base::fail(ErrorKind::kServiceUnavailable,
@@ -106,12 +111,12 @@ class HttpSink final : public ImportSink {
       try {
         auto r = exchange(m, body);
         if (r) res = std::move(*r);
-      } catch (const std::exception& e) {
+      } catch (const boost::system::system_error& e) {
         stream_.reset();
         if (attempt == 1) {
           return base::fail(ErrorKind::kServiceUnavailable,
                             fmt::format("POST {} to {}:{} failed: {}", kUpsertPath, host_, port_,
-                                        e.what()));
+                                        e.code().message()));
         }
       }
     }
