@@ -13,6 +13,7 @@
 #include "app/listen_address.h"
 #include "http/http.h"
 #include "hub/hub.h"
+#include "ingest/import.h"
 #include "ingest/ingest.h"
 #include "ldcontext/ldcontext.h"
 #include "live/feed.h"
@@ -180,6 +181,82 @@ int serve(const ServeOptions& o, const char* argv0) {
   return 0;
 }
 
+struct ImportOptions {
+  std::vector<std::string> mappings;
+  std::string source;  // only with one mapping; default: each mapping's source.file
+  std::string data_dir = "./var";
+  std::string url;  // import through a running server instead of opening data_dir
+  std::string contexts_dir;
+  bool dry_run = false;
+  std::size_t errors_shown = 20;
+};
+
+// `cityroom import`: see docs/IMPORT.md. Opening data_dir directly needs the server stopped
+// (two processes must not write one store).
+int import_files(const ImportOptions& o, const char* argv0) {
+  std::vector<ingest::ImportMapping> mappings;
+  for (const auto& path : o.mappings) {
+    auto m = ingest::load_import_mapping(path);
+    if (!m) {
+      std::cerr << "cityroom import: " << m.error().detail << "\n";
+      return 2;
+    }
+    mappings.push_back(std::move(*m));
+  }
+  if (!o.source.empty() && mappings.size() != 1) {
+    std::cerr << "cityroom import: a SOURCE goes with exactly one --mapping\n";
+    return 2;
+  }
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<ldcontext::ContextStore> contexts;
+  std::unique_ptr<hub::Hub> hub;
+  std::unique_ptr<ingest::ImportSink> sink;
+  if (!o.url.empty()) {
+    auto http_sink = ingest::make_http_sink(o.url);
+    if (!http_sink) {
+      std::cerr << "cityroom import: " << http_sink.error().detail << "\n";
+      return 2;
+    }
+    sink = std::move(*http_sink);
+  } else if (!o.dry_run) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.data_dir, ec);
+    auto opened = store::open_sqlite({.data_dir = o.data_dir});
+    ServeOptions serve_options;
+    serve_options.contexts_dir = o.contexts_dir;
+    auto ctx = opened ? ldcontext::ContextStore::open(find_contexts_dir(serve_options, argv0),
+                                                      std::filesystem::path(o.data_dir) / "contexts")
+                      : base::Result<std::unique_ptr<ldcontext::ContextStore>>();
+    if (!opened || !ctx) {
+      std::cerr << "cityroom import: cannot open " << o.data_dir << ": "
+                << (!opened ? opened.error().detail : ctx.error().detail) << "\n";
+      return 1;
+    }
+    store = std::move(*opened);
+    contexts = std::move(*ctx);
+    hub = std::make_unique<hub::Hub>(*store);
+    sink = ingest::make_hub_sink(*hub, *contexts);
+  }
+  int rc = 0;
+  for (const auto& m : mappings) {
+    auto report = ingest::run_import(m, o.source, sink.get(), o.dry_run);
+    if (!report) {
+      std::cerr << "cityroom import: " << m.name << ": " << report.error().detail << "\n";
+      rc = 1;
+      continue;
+    }
+    for (std::size_t i = 0; i < report->errors.size() && i < o.errors_shown; ++i) {
+      std::cerr << ingest::format_row_error(*report, report->errors[i]) << "\n";
+    }
+    if (report->bad > o.errors_shown) {
+      std::cerr << "... and " << report->bad - o.errors_shown << " more bad rows\n";
+    }
+    std::cout << ingest::format_report(*report) << std::endl;
+  }
+  if (store) store->close();
+  return rc;
+}
+
 }  // namespace
 }  // namespace cityroom::app
 
@@ -208,7 +285,24 @@ int main(int argc, char** argv) {
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
+  cityroom::app::ImportOptions io;
+  auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
+                                              "declarative mapping (see docs/IMPORT.md)");
+  // One file per --mapping, so a SOURCE after it is not taken as a second mapping.
+  import->add_option("--mapping", io.mappings, "Mapping file (JSON); repeat for several")
+      ->required()
+      ->allow_extra_args(false);
+  import->add_option("SOURCE", io.source, "Source file (default: the mapping's source.file)");
+  import->add_option("--data-dir", io.data_dir, "Store to write (the server must not be running "
+                                                "on it)")->capture_default_str();
+  import->add_option("--url", io.url, "Import through a running server instead, e.g. "
+                                      "http://127.0.0.1:8080");
+  import->add_option("--contexts-dir", io.contexts_dir, "Folder of shipped JSON-LD contexts");
+  import->add_flag("--dry-run", io.dry_run, "Read and map only; write nothing");
+  import->add_option("--errors-shown", io.errors_shown, "Bad rows listed per mapping")
+      ->capture_default_str();
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
+  if (import->parsed()) return cityroom::app::import_files(io, argv[0]);
   return 0;
 }
