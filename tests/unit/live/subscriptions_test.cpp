@@ -225,7 +225,8 @@ TEST_F(Fixture, RefusedSendsAreCountedNotLost) {
   transport.refuse = true;
   upsert("urn:ngsi-ld:Bridge:1", 0.2);
   upsert("urn:ngsi-ld:Bridge:2", 0.2);
-  for (int i = 0; i < 2000 && subs->stats().notifications_dropped < 2; ++i) {
+  // Both changes may travel in one notification (one matcher pass): at least one drop.
+  for (int i = 0; i < 2000 && subs->stats().notifications_dropped < 1; ++i) {
     std::this_thread::sleep_for(10ms);
   }
   auto view = subs->get("", "urn:ngsi-ld:Subscription:b");
