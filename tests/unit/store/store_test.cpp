@@ -282,9 +282,9 @@ TEST(Store, MigrationTwoIndexesExistingGeoPropertiesPerType) {
   }
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
-  // Back to what a version-1 database held: no per-type cells, no records table.
+  // Back to what a version-1 database held: no per-type cells, no records or history table.
   ASSERT_EQ(sqlite3_exec(db,
-                         "DELETE FROM idx WHERE attr < 0; DROP TABLE records; "
+                         "DELETE FROM idx WHERE attr < 0; DROP TABLE records; DROP TABLE history; "
                          "PRAGMA user_version = 1",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
