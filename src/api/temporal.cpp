@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <charconv>
+#include <map>
 
 #include "api/call.h"
 #include "api/routes.h"
@@ -21,6 +22,8 @@ constexpr std::string_view kBase = "/ngsi-ld/v1/temporal";
 // Instances of one attribute in one answer; more → 206 with Content-Range (paging, §6.3.10).
 constexpr std::size_t kInstancesMax = 10'000;
 constexpr std::string_view kInstancePrefix = "urn:cityroom:instance:";
+// Points one aggregation may read (streamed, not held): ~40 years of minute data.
+constexpr std::size_t kAggregateRowsMax = 20'000'000;
 
 std::string route(std::string_view tail) { return fmt::format("{}{}", kBase, tail); }
 
@@ -31,7 +34,10 @@ struct Temporal {
   Shape shape = Shape::kNormalized;
   std::vector<history::Method> methods;
   std::optional<base::Micros> period;
-  std::optional<base::Micros> time_at, end_time_at;
+  // Aggregation periods start at `origin` (timeAt of after/between; else at the first point)
+  // and, without aggrPeriodDuration, end at `end` (endTimeAt, timeAt of before; else just
+  // after the last point).
+  std::optional<base::Micros> origin, end;
   bool sys_attrs = false;
 };
 
@@ -55,18 +61,20 @@ base::Result<Temporal> temporal_request(const Call& call) {
   if (const auto* rel = r.query_param("timerel")) {
     auto at = time_param(r, "timeAt");
     if (!at) return std::unexpected(at.error());
-    t.time_at = *at;
     if (*rel == "before") {
       q.to = *at;
+      t.end = *at;
     } else if (*rel == "after") {
       q.from = *at + 1;  // strictly after: paging continues from the last time seen
+      t.origin = *at;
     } else if (*rel == "between") {
       auto end = time_param(r, "endTimeAt");
       if (!end) return std::unexpected(end.error());
       if (*end <= *at) {
         return base::fail(ErrorKind::kBadRequestData, "endTimeAt must be later than timeAt");
       }
-      t.end_time_at = *end;
+      t.origin = *at;
+      t.end = *end;
       q.from = *at;
       q.to = *end;
     } else {
@@ -125,6 +133,7 @@ base::Result<Temporal> temporal_request(const Call& call) {
     if (!parsed) return std::unexpected(parsed.error());
     t.methods = std::move(*parsed);
     q.values_only = true;
+    q.limit = kAggregateRowsMax;
   } else {
     q.limit = kInstancesMax;
   }
@@ -152,25 +161,17 @@ base::Micros row_time(const Temporal& t, const store::HistoryRow& row) {
                                                                            : row.time;
 }
 
-// The aggregation periods start at timeAt when given, else on a multiple of the period since
-// the epoch (PT1H periods fall on whole UTC hours).
-std::vector<json::array> aggregated(const Temporal& t, std::vector<store::HistoryRow>& rows) {
-  if (t.query.time_property == HistoryQuery::TimeProperty::kModifiedAt) {
-    for (auto& row : rows) row.time = row.instance;  // aggregate() reads `time`
-  }
-  base::Micros origin = t.time_at.value_or(rows.front().time);
-  if (t.period && !t.time_at) {
-    origin -= ((origin % *t.period) + *t.period) % *t.period;
-  }
-  const base::Micros end = t.end_time_at.value_or(rows.back().time + 1);
-  return history::aggregate(rows, t.methods, t.period, std::min(origin, rows.front().time), end);
-}
-
 // Renders one entity's history; `partial` is set when an attribute was cut at kInstancesMax.
+// One entity's history as read: rows, or per attribute the aggregates.
+struct History {
+  std::vector<store::HistorySeries> series;
+  std::map<std::string, history::Aggregator, std::less<>> aggregators;
+};
+
 json::object render_temporal(const Call& call, const Temporal& t, std::string_view id,
-                             const model::Entity* current,
-                             std::vector<store::HistorySeries>& series, bool& partial,
+                             const model::Entity* current, History& read, bool& partial,
                              std::string& range) {
+  auto& series = read.series;
   const auto& ctx = *call.context;
   json::object out;
   out["id"] = id;
@@ -189,7 +190,7 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
       t.sys_attrs || t.query.time_property == HistoryQuery::TimeProperty::kModifiedAt;
   for (auto& s : series) {
     const std::string name = ctx.compact(s.attribute);
-    if (s.truncated) {
+    if (s.truncated && !s.rows.empty()) {
       partial = true;
       range = fmt::format("date-time {}-{}/*", base::format_iso8601(row_time(t, s.rows.front())),
                           base::format_iso8601(row_time(t, s.rows.back())));
@@ -197,7 +198,9 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
     if (t.shape == Shape::kAggregated) {
       json::object attr;
       attr["type"] = "Property";
-      auto results = aggregated(t, s.rows);
+      auto found = read.aggregators.find(s.attribute);
+      if (found == read.aggregators.end()) continue;
+      auto results = found->second.finish();
       for (std::size_t m = 0; m < t.methods.size(); ++m) {
         attr[history::method_name(t.methods[m])] = std::move(results[m]);
       }
@@ -237,23 +240,38 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
 }
 
 // Reads one entity's history as the request asks; a too long aggregation is refused.
-base::Result<std::vector<store::HistorySeries>> read(Call& call, const Temporal& t,
-                                                    std::string_view id) {
+base::Result<History> read(Call& call, const Temporal& t, std::string_view id) {
+  History out;
   HistoryQuery q = t.query;
   q.entity_id = id;
-  auto series = call.deps->hub.history(call.tenant, q);
-  if (!series) return series;
   if (t.shape == Shape::kAggregated) {
-    for (const auto& s : *series) {
+    const bool by_write = q.time_property == HistoryQuery::TimeProperty::kModifiedAt;
+    q.visit = [&out, &t, by_write](std::string_view attribute, base::Micros time,
+                                   std::int64_t instance, const json::value& value) {
+      auto it = out.aggregators.find(attribute);
+      if (it == out.aggregators.end()) {
+        it = out.aggregators
+                 .emplace(std::string(attribute),
+                          history::Aggregator(t.methods, t.period, t.origin, t.end))
+                 .first;
+      }
+      it->second.add(by_write ? instance : time, value);
+    };
+  }
+  auto series = call.deps->hub.history(call.tenant, q);
+  if (!series) return std::unexpected(series.error());
+  out.series = std::move(*series);
+  if (t.shape == Shape::kAggregated) {
+    for (const auto& s : out.series) {
       if (s.truncated) {
         return base::fail(ErrorKind::kTooManyResults,
                           fmt::format("more than {} instances to aggregate for {}; narrow the "
                                       "time range with timerel",
-                                      store::kHistoryRowsMax, s.attribute));
+                                      kAggregateRowsMax, s.attribute));
       }
     }
   }
-  return series;
+  return out;
 }
 
 std::optional<std::string> path_id(Call& call) {
@@ -282,7 +300,7 @@ void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!current) return call->fail(current.error());
   auto series = read(*call, *t, *id);
   if (!series) return call->fail(series.error());
-  if (!*current && series->empty()) {
+  if (!*current && series->series.empty()) {
     HistoryQuery any;  // does the entity have history outside the asked window?
     any.entity_id = *id;
     any.last_n = 1;

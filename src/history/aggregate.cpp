@@ -97,39 +97,65 @@ json::value Accumulator::result(Method m) const {
   }
 }
 
+Aggregator::Aggregator(std::vector<Method> methods, std::optional<base::Micros> period,
+                       std::optional<base::Micros> origin, std::optional<base::Micros> end)
+    : methods_(std::move(methods)), period_(period), origin_(origin), end_(end),
+      out_(methods_.size()) {
+  distinct_ = std::find(methods_.begin(), methods_.end(), Method::kDistinctCount) != methods_.end();
+}
+
+void Aggregator::add(base::Micros time, const json::value& value) {
+  if (!origin_) {
+    base::Micros o = time;
+    if (period_) o -= ((o % *period_) + *period_) % *period_;
+    origin_ = o;
+  }
+  if (!open_ || (period_ && time >= stop_)) {
+    if (open_) close_period();
+    if (period_) {
+      // floor division: points before the origin fall in earlier periods
+      const base::Micros offset = time - *origin_;
+      base::Micros k = offset / *period_;
+      if (offset % *period_ < 0) --k;
+      start_ = *origin_ + k * *period_;
+      stop_ = start_ + *period_;
+    } else {
+      start_ = *origin_;
+    }
+    open_ = true;
+  }
+  last_ = time;
+  if (distinct_) {
+    acc_.add(value);
+  } else {  // no distinctCount: do not serialize every value
+    ++acc_.count;
+    if (const auto d = number_of(value)) acc_.add_number(*d);
+  }
+}
+
+void Aggregator::close_period() {
+  const base::Micros stop = period_ ? stop_ : end_.value_or(last_ + 1);
+  const json::value start_text(base::format_iso8601(start_));
+  const json::value stop_text(base::format_iso8601(stop));
+  for (std::size_t m = 0; m < methods_.size(); ++m) {
+    out_[m].push_back(json::array{acc_.result(methods_[m]), start_text, stop_text});
+  }
+  acc_ = Accumulator{};
+}
+
+std::vector<json::array> Aggregator::finish() {
+  if (open_) close_period();
+  open_ = false;
+  return std::move(out_);
+}
+
 std::vector<json::array> aggregate(std::span<const store::HistoryRow> rows,
                                    std::span<const Method> methods,
                                    std::optional<base::Micros> period, base::Micros origin,
                                    base::Micros end) {
-  std::vector<json::array> out(methods.size());
-  const bool distinct = std::find(methods.begin(), methods.end(), Method::kDistinctCount) !=
-                        methods.end();
-  std::size_t i = 0;
-  while (i < rows.size()) {
-    base::Micros start = origin, stop = end;
-    if (period) {
-      // floor division: points before the origin fall in earlier periods
-      const base::Micros offset = rows[i].time - origin;
-      base::Micros k = offset / *period;
-      if (offset % *period < 0) --k;
-      start = origin + k * *period;
-      stop = start + *period;
-    }
-    Accumulator acc;
-    for (; i < rows.size() && (!period || rows[i].time < stop); ++i) {
-      if (distinct) {
-        acc.add(rows[i].value);
-      } else {  // no distinctCount: do not serialize every value
-        ++acc.count;
-        if (const auto d = number_of(rows[i].value)) acc.add_number(*d);
-      }
-    }
-    for (std::size_t m = 0; m < methods.size(); ++m) {
-      out[m].push_back(json::array{acc.result(methods[m]), base::format_iso8601(start),
-                                   base::format_iso8601(stop)});
-    }
-  }
-  return out;
+  Aggregator a(std::vector<Method>(methods.begin(), methods.end()), period, origin, end);
+  for (const auto& row : rows) a.add(row.time, row.value);
+  return a.finish();
 }
 
 }  // namespace cityroom::history

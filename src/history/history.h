@@ -50,9 +50,31 @@ struct Accumulator {
   json::value result(Method m) const;
 };
 
-// Aggregates `rows` (ascending time) in periods [origin + k·period, origin + (k+1)·period);
-// without a period, one period [origin, end). Only periods holding points are reported, as
-// [[result, startTime, endTime], ...] per method in `methods` order.
+// Aggregates points fed in ascending time, in periods [origin + k·period, origin +
+// (k+1)·period); without a period, one period [origin, end). Only periods holding points are
+// reported, as [[result, startTime, endTime], ...] per method in `methods` order. Without an
+// origin the periods start at the first point (with a period: on a multiple of it since the
+// epoch, so PT1H periods fall on whole UTC hours); without an end, one past the last point.
+class Aggregator {
+ public:
+  Aggregator(std::vector<Method> methods, std::optional<base::Micros> period,
+             std::optional<base::Micros> origin, std::optional<base::Micros> end);
+  void add(base::Micros time, const json::value& value);
+  std::vector<json::array> finish();
+
+ private:
+  void close_period();
+
+  std::vector<Method> methods_;
+  bool distinct_ = false;
+  std::optional<base::Micros> period_, origin_, end_;
+  base::Micros start_ = 0, stop_ = 0, last_ = 0;
+  bool open_ = false;
+  Accumulator acc_;
+  std::vector<json::array> out_;
+};
+
+// The same over rows already read (ascending time).
 std::vector<json::array> aggregate(std::span<const store::HistoryRow> rows,
                                    std::span<const Method> methods,
                                    std::optional<base::Micros> period, base::Micros origin,

@@ -94,6 +94,12 @@ struct HistoryQuery {
   std::optional<std::size_t> last_n;  // the last N points of each attribute in the window
   bool values_only = false;  // skip instance members (aggregation reads only value + time)
   std::size_t limit = kHistoryRowsMax;  // per attribute
+  // When set, each row's time, instance number and value go to `visit` (attribute by
+  // attribute, ascending time) instead of into the answer's rows: an aggregation over a long
+  // history streams through without holding it. Implies values_only.
+  std::function<void(std::string_view attribute, base::Micros time, std::int64_t instance,
+                     const json::value& value)>
+      visit;
 };
 
 struct HistoryRow {
@@ -105,7 +111,8 @@ struct HistoryRow {
 
 struct HistorySeries {
   std::string attribute;
-  std::vector<HistoryRow> rows;  // ascending time
+  std::vector<HistoryRow> rows;  // ascending time (empty when the query had `visit`)
+  std::size_t visited = 0;       // rows handed to `visit`
   bool truncated = false;        // more rows matched than `limit`
 };
 

@@ -116,7 +116,7 @@ base::Result<void> read_series(Connection& c, std::int64_t tenant, std::int64_t 
     auto row = s->step();
     if (!row) return std::unexpected(row.error());
     if (!*row) break;
-    if (series.rows.size() == want) {
+    if (series.rows.size() + series.visited == want) {
       series.truncated = !last;
       break;
     }
@@ -128,7 +128,8 @@ base::Result<void> read_series(Connection& c, std::int64_t tenant, std::int64_t 
     const std::string_view type = kTypes[static_cast<std::size_t>(k & 15) % kTypes.size()];
     const std::string_view member = model::value_member(type);
     json::object x;
-    if (!s->is_null(5)) {
+    const bool only_value = (q.values_only || q.visit) && !s->is_null(4);
+    if (!only_value && !s->is_null(5)) {
       auto parsed = json::parse(s->text_at(5));
       if (!parsed || !parsed->is_object()) {
         return base::fail(base::ErrorKind::kInternalError, "a history row has a bad document");
@@ -144,7 +145,15 @@ base::Result<void> read_series(Connection& c, std::int64_t tenant, std::int64_t 
     } else if (auto* v = x.if_contains(member)) {
       r.value = *v;
     }
-    if (!q.values_only) {
+    if (q.visit) {
+      // lastN is read newest first: those few rows are reversed below, not streamed
+      if (!last) {
+        q.visit(series.attribute, r.time, r.instance, r.value);
+        ++series.visited;
+        continue;
+      }
+    }
+    if (!q.values_only && !q.visit) {
       json::object doc;
       doc[kType] = type;
       if (!s->is_null(4)) doc[member] = r.value;
@@ -165,6 +174,11 @@ base::Result<void> read_series(Connection& c, std::int64_t tenant, std::int64_t 
     series.rows.push_back(std::move(r));
   }
   if (last) std::reverse(series.rows.begin(), series.rows.end());
+  if (last && q.visit) {
+    for (const auto& r : series.rows) q.visit(series.attribute, r.time, r.instance, r.value);
+    series.visited = series.rows.size();
+    series.rows.clear();
+  }
   return {};
 }
 
@@ -262,7 +276,7 @@ base::Result<std::vector<HistorySeries>> read_history(Connection& c, std::string
     if (auto r = read_series(c, **tenant_id, **entity, id, q, series, datasets); !r) {
       return std::unexpected(r.error());
     }
-    if (!series.rows.empty()) out.push_back(std::move(series));
+    if (!series.rows.empty() || series.visited > 0) out.push_back(std::move(series));
   }
   return out;
 }
