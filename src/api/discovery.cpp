@@ -212,6 +212,7 @@ void register_ngsi_ld(http::Router& router, Deps& deps) {
   register_discovery(router, deps);
   register_contexts(router, deps);
   register_subscriptions(router, deps);
+  register_temporal(router, deps);
 }
 
 }  // namespace cityroom::api

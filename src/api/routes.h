@@ -9,4 +9,5 @@ void register_batch(http::Router& router, Deps& deps);
 void register_discovery(http::Router& router, Deps& deps);
 void register_contexts(http::Router& router, Deps& deps);
 void register_subscriptions(http::Router& router, Deps& deps);
+void register_temporal(http::Router& router, Deps& deps);
 }  // namespace cityroom::api

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "history/history.h"
+
 namespace cityroom::hub {
 namespace {
 
@@ -22,12 +24,15 @@ base::Result<Entity> load(store::Transaction& txn, std::string_view tenant, std:
   return std::move(**got);
 }
 
-// Writes `after` and records the change.
+// Writes `after`, appends the instances it changed to history (same transaction: history is
+// as durable as the entity) and records the change.
 // Both versions are moved into the change record: no copy of an entity on the write path.
 base::Result<void> save(store::Transaction& txn, std::string_view tenant, Entity&& before,
                         Entity after, std::vector<Change>& changes) {
   if (auto put = txn.put(tenant, after); !put) return put;
   std::string id(after.at(model::key::kId).get_string());
+  const auto points = history::written(&before, after, base::now_micros());
+  if (auto h = txn.append_history(tenant, id, points); !h) return h;
   changes.push_back({Change::Kind::kUpdated, std::string(tenant), std::move(id),
                      std::make_shared<const Entity>(std::move(before)),
                      std::make_shared<const Entity>(std::move(after))});
@@ -43,6 +48,8 @@ base::Result<void> create_one(store::Transaction& txn, std::string_view tenant,
     return base::fail(ErrorKind::kAlreadyExists, fmt::format("entity {} already exists", id));
   }
   if (auto put = txn.put(tenant, entity); !put) return put;
+  const auto points = history::written(nullptr, entity, base::now_micros());
+  if (auto h = txn.append_history(tenant, id, points); !h) return h;
   changes.push_back(
       {Change::Kind::kCreated, std::string(tenant), std::string(id), nullptr, share(entity)});
   return {};
@@ -374,6 +381,20 @@ base::Result<store::QueryResult> Hub::query(std::string_view tenant, const store
 
 base::Result<bool> Hub::tenant_exists(std::string_view tenant) {
   return store_.tenant_exists(tenant);
+}
+
+base::Result<std::vector<store::HistorySeries>> Hub::history(std::string_view tenant,
+                                                             const store::HistoryQuery& q) {
+  return store_.history(tenant, q);
+}
+
+void Hub::remove_history(std::string tenant, std::string id, Callback<std::size_t> done) {
+  submit<std::size_t>(
+      [tenant = std::move(tenant), id = std::move(id)](
+          store::Transaction& txn, std::vector<Change>&) -> base::Result<std::size_t> {
+        return txn.remove_history(tenant, id);
+      },
+      std::move(done));
 }
 
 }  // namespace cityroom::hub

@@ -113,6 +113,13 @@ class Hub {
   base::Result<std::optional<model::Entity>> get(std::string_view tenant, std::string_view id);
   base::Result<store::QueryResult> query(std::string_view tenant, const store::EntityQuery& q);
   base::Result<bool> tenant_exists(std::string_view tenant);
+
+  // History (every attribute instance written is kept with the change, see history.h): reads
+  // one entity's, and drops it all (temporal DELETE; deleting the entity keeps it). Done gets
+  // the number of points removed; 0 means there was none.
+  base::Result<std::vector<store::HistorySeries>> history(std::string_view tenant,
+                                                          const store::HistoryQuery& q);
+  void remove_history(std::string tenant, std::string id, Callback<std::size_t> done);
   store::Store& store() { return store_; }
 
  private:

@@ -15,6 +15,9 @@
 // value index of every top-level Property/Relationship with a number or string value keyed by
 // (tenant, attribute, value) for q push-down. Tenants are created on first write.
 // Schema is versioned (`PRAGMA user_version`) with forward migrations applied at open.
+// History: every attribute instance a work item writes can be appended (`append_history`) in
+// the same transaction, so history is exactly as durable as the entity; `history` reads it
+// (store/sqlite/history.h holds the layout).
 #pragma once
 
 #include <cstdint>
@@ -22,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -59,6 +63,57 @@ class Transaction {
                                         std::string_view id, std::string_view doc) = 0;
   virtual base::Result<bool> remove_record(std::string_view kind, std::string_view tenant,
                                            std::string_view id) = 0;
+  // History (see `HistoryPoint`): appended points of entity `id`; remove drops all of them and
+  // returns how many there were.
+  virtual base::Result<void> append_history(std::string_view tenant, std::string_view id,
+                                            std::span<const struct HistoryPoint> points) = 0;
+  virtual base::Result<std::size_t> remove_history(std::string_view tenant,
+                                                   std::string_view id) = 0;
+};
+
+// One attribute instance as written, for history. The instance keeps its internal form (see
+// model.h); the store keeps numbers and strings natively and the rest as JSON.
+struct HistoryPoint {
+  std::string attribute;      // expanded IRI
+  base::Micros time = 0;      // observedAt when `observed`, else the write time
+  base::Micros modified = 0;  // the write time (becomes the instanceId, made unique)
+  bool observed = false;
+  json::object instance;
+};
+
+inline constexpr std::size_t kHistoryRowsMax = 1'000'000;  // rows one history read may return
+
+// Which points a history read wants: one entity, some attributes, a time window.
+struct HistoryQuery {
+  enum class TimeProperty { kObservedAt, kModifiedAt };
+  std::string entity_id;
+  std::optional<std::vector<std::string>> attributes;  // expanded IRIs; nullopt = all
+  TimeProperty time_property = TimeProperty::kObservedAt;
+  base::Micros from = INT64_MIN;  // inclusive
+  base::Micros to = INT64_MAX;    // exclusive
+  std::optional<std::size_t> last_n;  // the last N points of each attribute in the window
+  bool values_only = false;  // skip instance members (aggregation reads only value + time)
+  std::size_t limit = kHistoryRowsMax;  // per attribute
+  // When set, each row's time, instance number and value go to `visit` (attribute by
+  // attribute, ascending time) instead of into the answer's rows: an aggregation over a long
+  // history streams through without holding it. Implies values_only.
+  std::function<void(std::string_view attribute, base::Micros time, std::int64_t instance,
+                     const json::value& value)>
+      visit;
+};
+
+struct HistoryRow {
+  base::Micros time = 0;       // observedAt or the write time (HistoryPoint::time)
+  std::int64_t instance = 0;   // the instanceId number (the write time in µs, made unique)
+  json::value value;           // the value member (value, object, languageMap, ...)
+  json::object instance_doc;   // the whole instance, with observedAt/modifiedAt (not values_only)
+};
+
+struct HistorySeries {
+  std::string attribute;
+  std::vector<HistoryRow> rows;  // ascending time (empty when the query had `visit`)
+  std::size_t visited = 0;       // rows handed to `visit`
+  bool truncated = false;        // more rows matched than `limit`
 };
 
 // A small document that is not an entity — a subscription today, later a rule or a user — kept
@@ -143,6 +198,9 @@ class Store {
   virtual base::Result<std::vector<AttributeSummary>> attributes(std::string_view tenant) = 0;
   // Every record of a kind, all tenants, ordered by (tenant, id). For loading at start.
   virtual base::Result<std::vector<Record>> records(std::string_view kind) = 0;
+  // History of one entity; an entity with none answers an empty list.
+  virtual base::Result<std::vector<HistorySeries>> history(std::string_view tenant,
+                                                           const HistoryQuery& q) = 0;
 
   virtual Stats stats() = 0;
   // Stops accepting work, drains the queue, commits, checkpoints, closes. Idempotent.

@@ -49,6 +49,7 @@ class Stmt {
   std::int64_t int64_at(int col) const { return sqlite3_column_int64(s_, col); }
   double double_at(int col) const { return sqlite3_column_double(s_, col); }
   bool is_null(int col) const { return sqlite3_column_type(s_, col) == SQLITE_NULL; }
+  int type_at(int col) const { return sqlite3_column_type(s_, col); }  // SQLITE_INTEGER, ...
   std::string_view blob_at(int col) const {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(s_, col));
     return p ? std::string_view(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))

@@ -10,7 +10,7 @@ namespace cityroom::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version from i-1 to i. Append only; never edit a shipped one.
-constexpr std::array<std::string_view, 3> kMigrations = {
+constexpr std::array<std::string_view, 4> kMigrations = {
     R"sql(
 CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE tenants(name_id INTEGER PRIMARY KEY);
@@ -61,6 +61,20 @@ CREATE TABLE records(
   id TEXT NOT NULL,
   doc TEXT NOT NULL,
   PRIMARY KEY(kind, tenant, id)) WITHOUT ROWID;
+)sql",
+    // 4: history — every attribute instance written (store/sqlite/history.h).
+    R"sql(
+CREATE TABLE history(
+  tenant INTEGER NOT NULL,
+  entity INTEGER NOT NULL,
+  attr INTEGER NOT NULL,
+  t INTEGER NOT NULL,
+  iid INTEGER NOT NULL,
+  ds INTEGER NOT NULL,
+  k INTEGER NOT NULL,
+  v,
+  x TEXT,
+  PRIMARY KEY(tenant, entity, attr, t, iid)) WITHOUT ROWID;
 )sql",
 };
 

@@ -14,6 +14,7 @@
 #include "store/sqlite/db.h"
 #include "store/sqlite/discovery.h"
 #include "store/sqlite/entity_rows.h"
+#include "store/sqlite/history.h"
 #include "store/sqlite/query_engine.h"
 #include "store/sqlite/read_pool.h"
 #include "store/sqlite/schema.h"
@@ -78,6 +79,8 @@ class SqliteStore final : public Store {
   base::Result<std::vector<TypeSummary>> types(std::string_view tenant) override;
   base::Result<std::vector<AttributeSummary>> attributes(std::string_view tenant) override;
   base::Result<std::vector<Record>> records(std::string_view kind) override;
+  base::Result<std::vector<HistorySeries>> history(std::string_view tenant,
+                                                   const HistoryQuery& q) override;
   Stats stats() override;
   void close() override;
 
@@ -323,6 +326,15 @@ base::Result<std::vector<Record>> SqliteStore::records(std::string_view kind) {
                      std::string(s->text_at(2))});
     }
     return out;
+  });
+}
+
+base::Result<std::vector<HistorySeries>> SqliteStore::history(std::string_view tenant,
+                                                              const HistoryQuery& q) {
+  return guarded("history", [&]() -> base::Result<std::vector<HistorySeries>> {
+    auto lease = readers_.take();
+    if (!lease) return std::unexpected(lease.error());
+    return sqlite::read_history(**lease, tenant, q);
   });
 }
 

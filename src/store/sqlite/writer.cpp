@@ -1,5 +1,7 @@
 #include "store/sqlite/writer.h"
 
+#include "store/sqlite/history.h"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -349,6 +351,24 @@ base::Result<bool> WriteTxn::remove_record(std::string_view kind, std::string_vi
     return std::unexpected(r.error());
   }
   return sqlite3_changes(c_.handle()) > 0;
+}
+
+base::Result<void> WriteTxn::append_history(std::string_view tenant, std::string_view id,
+                                            std::span<const HistoryPoint> points) {
+  if (points.empty()) return {};
+  auto tenant_id = register_tenant(tenant);
+  if (!tenant_id) return std::unexpected(tenant_id.error());
+  const Intern intern = [this](std::string_view name) { return this->intern(name); };
+  return sqlite::append_history(c_, intern, *tenant_id, id, points, last_iid_);
+}
+
+base::Result<std::size_t> WriteTxn::remove_history(std::string_view tenant, std::string_view id) {
+  auto tenant_id = known_name(tenant);
+  if (!tenant_id) return std::unexpected(tenant_id.error());
+  auto entity = known_name(id);
+  if (!entity) return std::unexpected(entity.error());
+  if (!*tenant_id || !*entity) return std::size_t{0};
+  return sqlite::remove_history(c_, **tenant_id, **entity);
 }
 
 // ---- group commit -------------------------------------------------------------------------

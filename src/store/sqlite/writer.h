@@ -54,6 +54,9 @@ class WriteTxn final : public Transaction {
                                 std::string_view id, std::string_view doc) override;
   base::Result<bool> remove_record(std::string_view kind, std::string_view tenant,
                                    std::string_view id) override;
+  base::Result<void> append_history(std::string_view tenant, std::string_view id,
+                                    std::span<const HistoryPoint> points) override;
+  base::Result<std::size_t> remove_history(std::string_view tenant, std::string_view id) override;
 
   // ---- group commit, for the writer loop ----
   base::Result<void> begin_batch();
@@ -112,6 +115,7 @@ class WriteTxn final : public Transaction {
   std::vector<SummaryKey> counted_keys_;
   std::int64_t counted_n_ = 0;
   std::string doc_;
+  std::int64_t last_iid_ = 0;  // the last history instance number (history.h)
   std::int64_t item_delta_ = 0;
   std::int64_t batch_delta_ = 0;
   std::int64_t committed_delta_ = 0;
