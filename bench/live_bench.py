@@ -1,25 +1,28 @@
 #!/usr/bin/env python3
-"""The live path of issue #3, end to end against `cityroom serve`, in one run (~5 minutes).
+"""The live path of issue #3, end to end against `cityroom serve`, in one run (~9 minutes).
 
-  bench/live_bench.py [--build-dir build/release] [--rates 1000,5000] [--screens 200]
-                      [--seconds 10] [--notify-rates 5000,10000,0] [--ingest-runs 2]
-                      [--pin split|none] [--no-mqtt-ingest] [--perf] [--out DIR]
+  bench/live_bench.py [screens] [notify] [ingest] [mqtt-ingest] [--build-dir build/release]
+                      [--rates 500,1000,2000,3000,5000] [--screens 200] [--seconds 8]
+                      [--notify-rates 5000,0] [--ingest-runs 2] [--pin split|none]
+                      [--no-mqtt-ingest] [--perf] [--out DIR]
 
-1. screens: one cityroom (2,000 Sensor entities), 200 WebSocket screens, changes at each rate
-   (bench/live_latency screens), fan-out (a) every change to all screens, (b) every change to
-   a tenth of them; right after each, Mosquitto QoS 0 at the same rate and fan-out
-   (bench/mqtt_fanout_latency: 1 publisher, 200 or 20 subscribers; broker with TCP_NODELAY).
-2. notify: a fresh cityroom (10,000 entities), one subscription to every Sensor change posting
-   to an in-process sink; updates at each --notify-rates rate (0 = as fast as 32 connections
-   go); every acknowledged update must reach the sink.
-3. ingest: PATCH/s flat out (32 connections) with no subscription, with a healthy sink and a
-   blackholed endpoint (bench/notify_sink --blackhole), and with the healthy sink alone;
-   alternated --ingest-runs times.
+1. screens: one cityroom (2,000 Sensor entities), 200 WebSocket screens, changes at each rate,
+   lowest first (bench/live_latency screens), fan-out (a) every change to all screens, (b)
+   every change to a tenth of them; right after each, Mosquitto QoS 0 at the same rates and
+   fan-out (bench/mqtt_fanout_latency: 1 publisher, 200 or 20 subscribers; the broker has
+   TCP_NODELAY on, like cityroom's sockets). --perf: a perf profile of the server at 1,000/s.
+2. notify: a fresh cityroom (10,000 entities) and an in-process sink: one subscription to
+   every Sensor change with PATCHes at each --notify-rates rate (0 = as fast as 32 connections
+   go), then flat-out batch upserts of 100, then ten subscriptions; every acknowledged change
+   must reach the sink once per subscription.
+3. ingest: PATCH/s flat out (32 connections) with no subscription, with one subscription to a
+   blackholed endpoint (bench/notify_sink --blackhole), with it plus one to a healthy sink,
+   and with the healthy sink alone; alternated --ingest-runs times.
 4. mqtt-ingest: bench/mqtt_bench.py ingest (the MQTT helper's benchmark), for citing beside.
 Servers (cityroom, Mosquitto) run on CPU 0, clients on CPU 1 (--pin split, as bench/run.sh).
-Writes results.jsonl (one JSON line per measurement, with the load average before it),
-machine.txt and summary.md into --out (default /tmp/cityroom-bench/live-<UTC>-<commit>).
-Every process it starts is stopped on exit.
+Writes results.jsonl (one JSON line per measurement, with the load average and the busiest
+processes before it), machine.txt and summary.md (bench/live_summary.py) into --out (default
+/tmp/cityroom-bench/live-<UTC>-<commit>). Every process it starts is stopped on exit.
 """
 
 from __future__ import annotations
@@ -225,33 +228,55 @@ class Bench:
                 for rate in self.args.rates.split(","):
                     self.mosquitto_fanout(rate, fanout, f"screens-{label}")
             if self.args.perf and shutil.which("perf"):
-                top = self.args.rates.split(",")[-1]
-                perf_data = self.out / "screens.perf.data"
-                perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "999", "-p",
-                                         str(server.pid), "-o", str(perf_data), "--", "sleep",
-                                         "8"], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
-                self.run_json(self.live(
-                    "screens", "--port", str(port), "--server-pid", str(server.pid),
-                    "--screens", str(self.args.screens), "--rates", top, "--seconds", "6"),
-                    "screens-a-perf", {"side": "cityroom"})
-                perf.wait()
-                report = subprocess.run(["perf", "report", "-i", str(perf_data), "--stdio",
-                                         "--no-children", "--sort", "comm,dso,symbol",
-                                         "--percent-limit", "1"], capture_output=True, text=True)
-                (self.out / "screens-perf.txt").write_text(report.stdout)
-                self.log(f"perf profile: {self.out}/screens-perf.txt")
+                self.profile(server.pid, port)
         finally:
             self.stop(server)
+
+    def profile(self, pid: int, port: int) -> None:
+        """perf profile of the server while 200 screens (fan-out 200) take 1,000 changes/s,
+        started once every snapshot has gone out (snapshots would dominate it otherwise)."""
+        perf_data = self.out / "screens.perf.data"
+        cmd = self.live("screens", "--port", str(port), "--server-pid", str(pid),
+                        "--screens", str(self.args.screens), "--rates", "1000",
+                        "--seconds", "8", "--warmup", "1")
+        self.log(f"perf: load {loadavg()}: {' '.join(cmd)}")
+        client = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        client.stderr.readline()  # "N screens have their snapshot after ..."
+        time.sleep(2.5)
+        subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", "999", "-p", str(pid), "-o",
+                        str(perf_data), "--", "sleep", "6"], capture_output=True)
+        out, _ = client.communicate(timeout=RUN_TIMEOUT_S)
+        with open(self.results, "a") as f:
+            for line in out.splitlines():
+                if line.startswith("{"):
+                    row = json.loads(line) | {"measure": "screens-a-perf", "side": "cityroom"}
+                    f.write(json.dumps(row) + "\n")
+        text = []
+        for sort in ("comm", "comm,dso", "comm,symbol"):
+            r = subprocess.run(["perf", "report", "-i", str(perf_data), "--stdio", "--no-children",
+                                "--sort", sort, "--percent-limit", "1"],
+                               capture_output=True, text=True)
+            text += [ln[:160].rstrip() for ln in r.stdout.splitlines()
+                     if ln.strip() and not ln.startswith("#")]
+        (self.out / "screens-perf.txt").write_text("\n".join(text) + "\n")
+        self.log(f"perf profile: {self.out}/screens-perf.txt")
 
     def notify(self) -> None:
         server, port = self.start_cityroom("notify")
         try:
             self.run_json(self.live("load", "--port", str(port), "--entities", "10000"), "load")
-            rows = self.run_json(self.live(
-                "write", "--port", str(port), "--server-pid", str(server.pid), "--sink",
-                "--rates", self.args.notify_rates, "--seconds", str(self.args.notify_seconds),
-                "--connections", "32"), "notify", {"side": "cityroom"})
+            base = ["write", "--port", str(port), "--server-pid", str(server.pid), "--sink",
+                    "--seconds", str(self.args.notify_seconds)]
+            rows = []
+            # One subscription, PATCH per change (open loop, then flat out); one subscription,
+            # flat-out batch upserts of 100; ten subscriptions (ten consumers of every change).
+            for config, extra in (
+                    ("1 sub, PATCH", ["--rates", self.args.notify_rates, "--connections", "32"]),
+                    ("1 sub, batch upsert 100", ["--rates", "0", "--batch", "100",
+                                                 "--connections", "8"]),
+                    ("10 subs, PATCH", ["--rates", "0", "--subs", "10", "--connections", "32"])):
+                rows += self.run_json(self.live(*base, *extra), "notify",
+                                      {"side": "cityroom", "config": config})
             for row in rows:
                 self.log(f"  notify rate {row['rate']}: {row['updates_per_s']} updates/s, sink "
                          f"{row['sink_entities_per_s']} entities/s in "
@@ -287,12 +312,12 @@ class Bench:
                     "--connections", "32"]
             subprocess.run(self.live(*warm), capture_output=True, timeout=RUN_TIMEOUT_S)
             for run in range(1, self.args.ingest_runs + 1):
-                for side in ("none", "sink+blackhole", "sink"):
-                    if side == "sink+blackhole":
+                for side in ("none", "blackhole", "sink+blackhole", "sink"):
+                    if "blackhole" in side:
                         self.subscribe(port, black, f"http://127.0.0.1:{hole_port}/notify")
-                    args = base + (["--sink"] if side != "none" else [])
+                    args = base + (["--sink"] if "sink" in side else [])
                     rows = self.run_json(self.live(*args), "ingest", {"side": side, "run": run})
-                    if side == "sink+blackhole":
+                    if "blackhole" in side:
                         self.unsubscribe(port, black)
                     for row in rows:
                         self.log(f"  ingest {side} run {run}: {row['updates_per_s']} PATCH/s, "
@@ -341,12 +366,12 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("measures", nargs="*", default=["screens", "notify", "ingest", "mqtt-ingest"])
     p.add_argument("--build-dir", default=str(ROOT / "build" / "release"))
-    p.add_argument("--rates", default="1000,5000")
+    p.add_argument("--rates", default="500,1000,2000,3000,5000")
     p.add_argument("--screens", type=int, default=200)
-    p.add_argument("--seconds", type=float, default=10)
-    p.add_argument("--notify-rates", default="5000,10000,0")
-    p.add_argument("--notify-seconds", type=float, default=8)
-    p.add_argument("--ingest-seconds", type=float, default=8)
+    p.add_argument("--seconds", type=float, default=8)
+    p.add_argument("--notify-rates", default="5000,0")
+    p.add_argument("--notify-seconds", type=float, default=6)
+    p.add_argument("--ingest-seconds", type=float, default=6)
     p.add_argument("--ingest-runs", type=int, default=2)
     p.add_argument("--pin", choices=["split", "none"], default="split")
     p.add_argument("--no-mqtt-ingest", action="store_true")

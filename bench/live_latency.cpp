@@ -6,6 +6,7 @@
 //   live_latency screens --port P [--server-pid PID] [--screens 200] [--groups 1|10]
 //                        [--entities 2000] [--rates 1000,5000] [--seconds 10] [--warmup 2]
 //                        [--drain 3] [--connections 16]
+//   live_latency mosquitto --port BROKER [--screens 200] [--rates 1000,5000] [--seconds 10]
 //   live_latency write   --port P [--server-pid PID] [--entities 10000] [--rates 0]
 //                        [--seconds 10] [--warmup 1] [--drain 10] [--connections 16] [--sink]
 //
@@ -26,6 +27,8 @@
 // write: the writer alone (ingest throughput); with --sink it also runs an HTTP notification
 // sink in this process, subscribes it to every Sensor change (keyValues) and checks that every
 // acknowledged update arrives there (and how late).
+// mosquitto: the reference — the same open loop through a Mosquitto broker, QoS 0, one topic,
+// --screens subscribers, raw sockets with TCP_NODELAY (see run_mosquitto).
 // With --server-pid, the server's CPU over the window is read from /proc, per thread name.
 // Output: one JSON line per rate.
 #include <dirent.h>
@@ -37,6 +40,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -54,7 +58,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
@@ -73,6 +79,7 @@ constexpr std::size_t kScreensMax = 5000;
 constexpr std::size_t kConnectionsMax = 512;
 constexpr double kSecondsMax = 120;
 constexpr auto kSnapshotTimeout = 60s;
+constexpr std::int64_t kGiveUpLagUs = 5'000'000;
 constexpr std::string_view kStampKey = "\"stamp\":";
 
 std::int64_t now_us() {
@@ -92,6 +99,8 @@ struct Options {
   double warmup = -1;
   double drain = -1;
   std::size_t connections = 16;
+  std::size_t subs = 1;   // write --sink: subscriptions, each to its own sink path
+  std::size_t batch = 1;  // write: entities per request (> 1: batch upserts, closed loop only)
   bool sink = false;
 };
 
@@ -116,7 +125,9 @@ Options parse(int argc, char** argv) {
   if (argc < 2) usage("missing mode");
   Options o;
   o.mode = argv[1];
-  if (o.mode != "load" && o.mode != "screens" && o.mode != "write") usage("unknown mode");
+  if (o.mode != "load" && o.mode != "screens" && o.mode != "write" && o.mode != "mosquitto") {
+    usage("unknown mode");
+  }
   for (int i = 2; i < argc; ++i) {
     const std::string_view name = argv[i];
     if (name == "--sink") {
@@ -135,11 +146,13 @@ Options parse(int argc, char** argv) {
     else if (name == "--warmup") o.warmup = std::stod(value);
     else if (name == "--drain") o.drain = std::stod(value);
     else if (name == "--connections") o.connections = std::stoul(value);
+    else if (name == "--subs") o.subs = std::stoul(value);
+    else if (name == "--batch") o.batch = std::stoul(value);
     else usage("unknown option " + std::string(name));
   }
   if (o.port == 0) usage("--port is required");
   if (o.groups != 1 && o.groups != 10) usage("--groups must be 1 or 10");
-  const bool screens = o.mode == "screens";
+  const bool screens = o.mode == "screens" || o.mode == "mosquitto";
   if (o.entities == 0) o.entities = screens ? 2000 : 10000;
   if (o.rates.empty()) o.rates = screens ? std::vector<double>{1000, 5000} : std::vector<double>{0};
   if (o.warmup < 0) o.warmup = screens ? 2 : 1;
@@ -151,7 +164,10 @@ Options parse(int argc, char** argv) {
   o.drain = std::clamp(o.drain, 0.0, kSecondsMax);
   for (double r : o.rates) {
     if (r < 0 || r > 1e6) usage("rates must be in [0, 1e6]");
+    if (r > 0 && o.batch > 1) usage("--batch needs closed loop (--rates 0)");
   }
+  o.subs = std::clamp<std::size_t>(o.subs, 1, 100);
+  o.batch = std::clamp<std::size_t>(o.batch, 1, 1000);
   return o;
 }
 
@@ -255,13 +271,39 @@ std::map<std::string, double> thread_cpu(int pid) {
   return out;
 }
 
+// Busy and idle jiffies of each CPU (/proc/stat "cpuN" lines), under the names "cpuN.busy"
+// and "cpuN.idle": whether the server's core was idle (the server waited) or busy with
+// something else (another process had it) while the server was not running.
+void add_cpu_times(std::map<std::string, double>& out) {
+  std::ifstream f("/proc/stat");
+  std::string line;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  while (std::getline(f, line)) {
+    if (!line.starts_with("cpu") || line.size() < 4 || !std::isdigit(line[3])) continue;
+    std::istringstream in(line);
+    std::string name;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    in >> name >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    out["#" + name + ".busy"] = (user + nice + system + irq + softirq + steal) / tick;
+    out["#" + name + ".idle"] = (idle + iowait) / tick;
+  }
+}
+
 std::string cpu_json(const std::map<std::string, double>& before,
                      const std::map<std::string, double>& after, double wall) {
   double total = 0;
   std::string threads;
+  std::string cores;
   for (const auto& [name, cpu] : after) {
     const auto it = before.find(name);
     const double used = cpu - (it == before.end() ? 0.0 : it->second);
+    if (name.starts_with("#")) {  // a core's busy or idle time, not a thread's
+      char pct[64];
+      std::snprintf(pct, sizeof pct, "%s\"%s_pct\":%.1f", cores.empty() ? "" : ",",
+                    name.c_str() + 1, 100 * used / wall);
+      cores += pct;
+      continue;
+    }
     total += used;
     if (used < 0.005) continue;
     char pct[32];
@@ -271,7 +313,7 @@ std::string cpu_json(const std::map<std::string, double>& before,
   char head[96];
   std::snprintf(head, sizeof head, "\"server_cpu_pct\":%.1f,\"server_threads_pct\":{",
                 100 * total / wall);
-  return head + threads + "}";
+  return head + threads + "},\"cores\":{" + cores + "}";
 }
 
 std::string metrics_json(const std::map<std::string, double>& before,
@@ -366,8 +408,8 @@ class Writer {
   };
 
   Writer(asio::io_context& ioc, std::uint16_t port, std::size_t entities, std::size_t connections,
-         const Window& window)
-      : ioc_(ioc), port_(port), entities_(entities), window_(window) {
+         std::size_t batch, const Window& window)
+      : ioc_(ioc), port_(port), entities_(entities), batch_(batch), window_(window) {
     for (std::size_t i = 0; i < connections; ++i) conns_.push_back(std::make_shared<Conn>(*this, i));
   }
 
@@ -387,7 +429,9 @@ class Writer {
   std::vector<std::uint64_t> acked_by_group = std::vector<std::uint64_t>(10, 0);
   std::vector<std::uint32_t> answer_us;  // PATCH round trip from due time, in the window
   std::int64_t max_lag_us = 0;           // send time − due time
+  bool gave_up = false;                  // fell kGiveUpLag behind: the server does not keep up
   void clear() {
+    gave_up = false;
     acked_in_window = failed = sent = 0;
     std::fill(acked_by_group.begin(), acked_by_group.end(), 0);
     answer_us.clear();
@@ -423,10 +467,15 @@ class Writer {
         k = index_ + round_++ * w_.conns_.size();
         due = ph.start_us + static_cast<std::int64_t>(static_cast<double>(k) * 1e6 / ph.rate);
       } else {
-        k = w_.next_k_++;
+        k = w_.next_k_;
+        w_.next_k_ += w_.batch_;
         due = now_us();
       }
       if (due >= ph.stop_us) return finish();
+      if (now_us() - due > kGiveUpLagUs) {  // no point queueing minutes of backlog
+        w_.gave_up = true;
+        return finish();
+      }
       timer_.expires_at(Clock::time_point(std::chrono::microseconds(due)));
       timer_.async_wait([self = shared_from_this(), k, due](beast::error_code) {
         self->send(k, due);
@@ -434,39 +483,53 @@ class Writer {
     }
 
     void send(std::uint64_t k, std::int64_t due) {
-      const std::size_t j = (k * 7919) % w_.entities_;  // spread over entities and groups
+      const std::size_t j = w_.entity_of(k);
       req_ = {};
-      req_.method(bh::verb::patch);
-      req_.target("/ngsi-ld/v1/entities/" + entity_id(j) + "/attrs");
+      const std::string stamp = R"({"type":"Property","value":)" + std::to_string(due) + "}";
+      if (w_.batch_ == 1) {
+        req_.method(bh::verb::patch);
+        req_.target("/ngsi-ld/v1/entities/" + entity_id(j) + "/attrs");
+        req_.body() = R"({"stamp":)" + stamp + "}";
+      } else {
+        req_.method(bh::verb::post);
+        req_.target("/ngsi-ld/v1/entityOperations/upsert?options=update");
+        std::string body = "[";
+        for (std::size_t b = 0; b < w_.batch_; ++b) {
+          if (b) body += ',';
+          body += R"({"id":")" + entity_id(w_.entity_of(k + b)) + R"(","type":"Sensor","stamp":)" +
+                  stamp + "}";
+        }
+        req_.body() = body + "]";
+      }
       req_.version(11);
       req_.set(bh::field::host, "127.0.0.1");
       req_.set(bh::field::content_type, "application/json");
-      req_.body() = R"({"stamp":{"type":"Property","value":)" + std::to_string(due) + "}}";
       req_.prepare_payload();
       w_.max_lag_us = std::max(w_.max_lag_us, now_us() - due);
       ++w_.sent;
-      bh::async_write(stream_, req_, [self = shared_from_this(), j, due](beast::error_code ec,
+      bh::async_write(stream_, req_, [self = shared_from_this(), k, due](beast::error_code ec,
                                                                           std::size_t) {
         if (ec) return self->fail(ec);
         self->res_ = {};
         bh::async_read(self->stream_, self->buffer_, self->res_,
-                       [self, j, due](beast::error_code ec, std::size_t) {
+                       [self, k, due](beast::error_code ec, std::size_t) {
                          if (ec) return self->fail(ec);
-                         self->answered(j, due);
+                         self->answered(k, due);
                        });
       });
     }
 
-    void answered(std::size_t j, std::int64_t due) {
-      const bool ok = res_.result_int() / 100 == 2;
+    void answered(std::uint64_t k, std::int64_t due) {
+      const bool ok = res_.result_int() == 200 || res_.result_int() == 201 ||
+                      res_.result_int() == 204;  // a 207 batch answer means some failed
       if (!ok) {
         ++w_.failed;
         if (w_.failed <= 3) {
           std::fprintf(stderr, "PATCH answered %u: %s\n", res_.result_int(), res_.body().c_str());
         }
       } else if (w_.window_.contains(due)) {
-        ++w_.acked_in_window;
-        ++w_.acked_by_group[j % 10];
+        w_.acked_in_window += w_.batch_;
+        for (std::size_t b = 0; b < w_.batch_; ++b) ++w_.acked_by_group[w_.entity_of(k + b) % 10];
         w_.answer_us.push_back(static_cast<std::uint32_t>(now_us() - due));
       }
       next();
@@ -494,9 +557,14 @@ class Writer {
     bh::response<bh::string_body> res_;
   };
 
+  // Update k's entity: a permutation of the entities (7919 is prime), so an entity changes
+  // once per `entities` updates and its group (j % 10) rotates.
+  std::size_t entity_of(std::uint64_t k) const { return (k * 7919) % entities_; }
+
   asio::io_context& ioc_;
   std::uint16_t port_;
   std::size_t entities_;
+  std::size_t batch_;
   const Window& window_;
   std::vector<std::shared_ptr<Conn>> conns_;
   Phase phase_;
@@ -640,7 +708,7 @@ int run_screens(const Options& o) {
   std::this_thread::sleep_for(1s);  // let the snapshot traffic settle
 
   IoThread writer_io;
-  Writer writer(writer_io.ioc, o.port, o.entities, o.connections, window);
+  Writer writer(writer_io.ioc, o.port, o.entities, o.connections, o.batch, window);
   for (double rate : o.rates) {
     screens_io.call([&] {
       recorder.clear();
@@ -653,14 +721,19 @@ int run_screens(const Options& o) {
     std::thread sampler([&] {
       std::this_thread::sleep_for(20ms + std::chrono::duration<double>(o.warmup));
       cpu0 = thread_cpu(o.server_pid);
+      add_cpu_times(cpu0);
       wall0 = Clock::now();
       std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
       cpu1 = thread_cpu(o.server_pid);
+      add_cpu_times(cpu1);
       wall1 = Clock::now();
     });
     run_phase(writer_io, writer, window, rate, o);
     sampler.join();
-    std::this_thread::sleep_for(std::chrono::duration<double>(o.drain));
+    // A writer that gave up left up to kGiveUpLagUs of backlog in the server: let it go out
+    // (late deliveries still count) before the next rate starts.
+    const bool behind = writer_io.call([&] { return writer.gave_up; });
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.drain) + (behind ? 6s : 0s));
     const auto metrics1 = scrape(o.port);
     std::vector<std::uint32_t> latencies;
     std::uint64_t received = 0, frames = 0, resyncs = 0, deltas = 0;
@@ -675,6 +748,7 @@ int run_screens(const Options& o) {
     std::vector<std::uint32_t> answers;
     std::uint64_t acked = 0, failed = 0, sent = 0;
     std::int64_t lag = 0;
+    bool gave_up = false;
     writer_io.call([&] {
       for (std::size_t g = 0; g < 10; ++g) {
         expected += writer.acked_by_group[g] * (o.groups == 1 ? o.screens : o.screens / 10 +
@@ -683,17 +757,19 @@ int run_screens(const Options& o) {
       answers.swap(writer.answer_us);
       acked = writer.acked_in_window, failed = writer.failed, sent = writer.sent;
       lag = writer.max_lag_us;
+      gave_up = writer.gave_up;
     });
     const double wall = std::chrono::duration<double>(wall1 - wall0).count();
     std::printf(
         "{\"tool\":\"live_latency\",\"mode\":\"screens\",\"rate\":%.0f,\"screens\":%zu,"
         "\"groups\":%zu,\"fanout\":%zu,\"entities\":%zu,\"seconds\":%.1f,\"setup_s\":%.1f,"
+        "\"gave_up\":%s,"
         "\"updates_acked\":%llu,\"updates_failed\":%llu,\"updates_sent\":%llu,"
         "\"achieved_rate\":%.0f,\"writer_max_lag_ms\":%.1f,\"expected\":%llu,\"received\":%llu,"
         "\"lost\":%lld,\"frames\":%llu,\"deltas_all\":%llu,\"resyncs\":%llu,%s,%s,%s,"
         "\"metrics\":%s}\n",
         rate, o.screens, o.groups, o.groups == 1 ? o.screens : o.screens / 10, o.entities,
-        o.seconds, setup_s, static_cast<unsigned long long>(acked),
+        o.seconds, setup_s, gave_up ? "true" : "false", static_cast<unsigned long long>(acked),
         static_cast<unsigned long long>(failed), static_cast<unsigned long long>(sent),
         static_cast<double>(acked) / o.seconds, static_cast<double>(lag) / 1000.0,
         static_cast<unsigned long long>(expected), static_cast<unsigned long long>(received),
@@ -788,17 +864,20 @@ int run_write(const Options& o) {
   if (o.sink) {
     sink_io = std::make_unique<IoThread>();
     sink = std::make_unique<Sink>(sink_io->ioc, window);
-    const std::string body =
-        R"({"id":")" + std::string(kSinkSubscription) +
-        R"(","type":"Subscription","entities":[{"type":"Sensor"}],"notification":{"format":"keyValues","endpoint":{"uri":"http://127.0.0.1:)" +
-        std::to_string(sink->port()) + R"(/notify","accept":"application/json"}}})";
-    const auto r = http_call(o.port, bh::verb::post, "/ngsi-ld/v1/subscriptions", body);
-    if (r.status != 201) {
-      return std::fprintf(stderr, "subscription answered %u: %s\n", r.status, r.body.c_str()), 1;
+    for (std::size_t i = 0; i < o.subs; ++i) {
+      const std::string body =
+          R"({"id":")" + std::string(kSinkSubscription) + ":" + std::to_string(i) +
+          R"(","type":"Subscription","entities":[{"type":"Sensor"}],"notification":{"format":"keyValues","endpoint":{"uri":"http://127.0.0.1:)" +
+          std::to_string(sink->port()) + "/notify/" + std::to_string(i) +
+          R"(","accept":"application/json"}}})";
+      const auto r = http_call(o.port, bh::verb::post, "/ngsi-ld/v1/subscriptions", body);
+      if (r.status != 201) {
+        return std::fprintf(stderr, "subscription answered %u: %s\n", r.status, r.body.c_str()), 1;
+      }
     }
   }
   IoThread writer_io;
-  Writer writer(writer_io.ioc, o.port, o.entities, o.connections, window);
+  Writer writer(writer_io.ioc, o.port, o.entities, o.connections, o.batch, window);
   int status = 0;
   for (double rate : o.rates) {
     if (sink) sink_io->call([&] { sink->recorder.clear(); });
@@ -808,9 +887,11 @@ int run_write(const Options& o) {
     std::thread sampler([&] {
       std::this_thread::sleep_for(20ms + std::chrono::duration<double>(o.warmup));
       cpu0 = thread_cpu(o.server_pid);
+      add_cpu_times(cpu0);
       wall0 = Clock::now();
       std::this_thread::sleep_for(std::chrono::duration<double>(o.seconds));
       cpu1 = thread_cpu(o.server_pid);
+      add_cpu_times(cpu1);
       wall1 = Clock::now();
     });
     run_phase(writer_io, writer, window, rate, o);
@@ -818,10 +899,12 @@ int run_write(const Options& o) {
     std::vector<std::uint32_t> answers;
     std::uint64_t acked = 0, failed = 0, sent = 0;
     std::int64_t lag = 0;
+    bool gave_up = false;
     writer_io.call([&] {
       answers.swap(writer.answer_us);
       acked = writer.acked_in_window, failed = writer.failed, sent = writer.sent;
       lag = writer.max_lag_us;
+      gave_up = writer.gave_up;
     });
     // Wait (up to --drain) for every acknowledged update of the window to reach the sink.
     std::uint64_t received = 0, messages = 0;
@@ -831,7 +914,7 @@ int run_write(const Options& o) {
       while (true) {
         received = sink_io->call([&] { return sink->recorder.received; });
         drained_s = std::chrono::duration<double>(Clock::now() - d0).count();
-        if (received >= acked || drained_s >= o.drain) break;
+        if (received >= acked * o.subs || drained_s >= o.drain) break;
         std::this_thread::sleep_for(20ms);
       }
       std::this_thread::sleep_for(200ms);  // duplicates, if any, would show
@@ -850,10 +933,12 @@ int run_write(const Options& o) {
     std::snprintf(
         head, sizeof head,
         "{\"tool\":\"live_latency\",\"mode\":\"write\",\"rate\":%.0f,\"connections\":%zu,"
+        "\"batch\":%zu,\"subs\":%zu,\"gave_up\":%s,"
         "\"entities\":%zu,\"seconds\":%.1f,\"sink\":%s,\"updates_acked\":%llu,"
         "\"updates_failed\":%llu,\"updates_sent\":%llu,\"updates_per_s\":%.0f,"
         "\"writer_max_lag_ms\":%.1f,",
-        rate, o.connections, o.entities, o.seconds, sink ? "true" : "false",
+        rate, o.connections, o.batch, sink ? o.subs : 0, gave_up ? "true" : "false", o.entities,
+        o.seconds, sink ? "true" : "false",
         static_cast<unsigned long long>(acked), static_cast<unsigned long long>(failed),
         static_cast<unsigned long long>(sent), static_cast<double>(acked) / o.seconds,
         static_cast<double>(lag) / 1000.0);
@@ -866,27 +951,221 @@ int run_write(const Options& o) {
                     "\"entities_per_notification\":%.1f,\"drain_s\":%.2f,",
                     static_cast<unsigned long long>(received),
                     static_cast<unsigned long long>(messages),
-                    static_cast<long long>(acked) - static_cast<long long>(received),
+                    static_cast<long long>(acked * o.subs) - static_cast<long long>(received),
                     static_cast<double>(received) / o.seconds,
                     static_cast<double>(messages) / o.seconds,
                     messages ? static_cast<double>(received) / static_cast<double>(messages) : 0.0,
                     drained_s);
       line += s;
       line += latency_json("notify_latency", latencies) + ",";
-      if (received != acked) status = 1;
+      if (received != acked * o.subs) status = 1;
     }
     line += latency_json("patch_answer", answers) + "," + cpu_json(cpu0, cpu1, wall) +
             ",\"metrics\":" + metrics_json(metrics0, metrics1) + "}";
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
   }
-  if (sink) {
-    http_call(o.port, bh::verb::delete_,
-              "/ngsi-ld/v1/subscriptions/" + std::string(kSinkSubscription));
+  for (std::size_t i = 0; sink && i < o.subs; ++i) {
+    http_call(o.port, bh::verb::delete_, "/ngsi-ld/v1/subscriptions/" +
+                                             std::string(kSinkSubscription) + ":" + std::to_string(i));
   }
   return status;
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// The Mosquitto reference: one publisher, --screens subscribers of one topic, QoS 0, on raw
+// sockets with TCP_NODELAY on both sides (bench/mqtt_fanout_latency's publisher is a
+// libmosquitto client, which leaves Nagle on: at 1 ms between messages that adds delayed-ACK
+// waits to Mosquitto's figure). Open loop like the writer: message k is due at start + k/R and
+// carries its due time. Start the broker with set_tcp_nodelay true.
+void put_length(std::string& out, std::size_t n) {
+  do {
+    auto byte = static_cast<unsigned char>(n % 128);
+    n /= 128;
+    if (n) byte |= 0x80;
+    out += static_cast<char>(byte);
+  } while (n);
+}
+
+void put_str(std::string& out, std::string_view s) {
+  out += static_cast<char>(s.size() >> 8);
+  out += static_cast<char>(s.size() & 0xff);
+  out += s;
+}
+
+std::string mqtt_connect(const std::string& client_id) {
+  std::string body;
+  put_str(body, "MQTT");
+  body += '\x04';                      // 3.1.1
+  body += '\x02';                      // clean session
+  body += std::string("\x00\x00", 2);  // no keep-alive
+  put_str(body, client_id);
+  std::string out = "\x10";
+  put_length(out, body.size());
+  return out + body;
+}
+
+constexpr std::string_view kTopic = "bench/live";
+
+class Subscriber : public std::enable_shared_from_this<Subscriber> {
+ public:
+  Subscriber(asio::io_context& ioc, const Window& window, Recorder& recorder)
+      : socket_(ioc), window_(window), recorder_(recorder) {}
+
+  void start(std::uint16_t port, std::size_t index, std::atomic<std::size_t>& subscribed) {
+    socket_.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    socket_.set_option(tcp::no_delay(true));
+    hello_ = mqtt_connect("live-bench-sub-" + std::to_string(index));
+    std::string body("\x00\x01", 2);  // packet id
+    put_str(body, kTopic);
+    body += '\x00';  // QoS 0
+    hello_ += "\x82";
+    put_length(hello_, body.size());
+    hello_ += body;
+    asio::async_write(socket_, asio::buffer(hello_),
+                      [self = shared_from_this(), &subscribed](beast::error_code ec, std::size_t) {
+                        if (!ec) self->read(subscribed);
+                      });
+  }
+  void close() {
+    beast::error_code ec;
+    socket_.close(ec);
+  }
+
+ private:
+  void read(std::atomic<std::size_t>& subscribed) {
+    if (buffer_.size() - used_ < 16384) buffer_.resize(std::max<std::size_t>(65536, used_ * 2));
+    socket_.async_read_some(
+        asio::buffer(buffer_.data() + used_, buffer_.size() - used_),
+        [self = shared_from_this(), &subscribed](beast::error_code ec, std::size_t n) {
+          if (ec) return;
+          self->used_ += n;
+          self->parse(subscribed);
+          self->read(subscribed);
+        });
+  }
+
+  void parse(std::atomic<std::size_t>& subscribed) {
+    const std::int64_t now = now_us();
+    std::size_t at = 0;
+    while (used_ - at >= 2) {
+      const auto type = static_cast<unsigned char>(buffer_[at]) >> 4;
+      std::size_t length = 0, shift = 0, i = at + 1;
+      bool complete = false;
+      while (i < used_ && shift <= 21) {
+        const auto b = static_cast<unsigned char>(buffer_[i++]);
+        length |= static_cast<std::size_t>(b & 0x7f) << shift;
+        shift += 7;
+        if (!(b & 0x80)) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete || used_ - i < length) break;
+      if (type == 9) subscribed.fetch_add(1);  // SUBACK
+      if (type == 3 && length >= 2) {          // PUBLISH (QoS 0: no packet id)
+        const std::size_t topic = (static_cast<unsigned char>(buffer_[i]) << 8) |
+                                  static_cast<unsigned char>(buffer_[i + 1]);
+        const char* p = buffer_.data() + i + 2 + topic;
+        std::int64_t due = 0;
+        std::from_chars(p, buffer_.data() + i + length, due);
+        if (window_.contains(due)) {
+          ++recorder_.received;
+          recorder_.latencies_us.push_back(static_cast<std::uint32_t>(now - due));
+        }
+      }
+      at = i + length;
+    }
+    std::memmove(buffer_.data(), buffer_.data() + at, used_ - at);
+    used_ -= at;
+  }
+
+  tcp::socket socket_;
+  const Window& window_;
+  Recorder& recorder_;
+  std::string hello_;
+  std::vector<char> buffer_;
+  std::size_t used_ = 0;
+};
+
+int run_mosquitto(const Options& o) {
+  constexpr std::size_t kPayloadBytes = 128;
+  Window window;
+  Recorder recorder;
+  IoThread io;
+  std::atomic<std::size_t> subscribed{0};
+  std::vector<std::shared_ptr<Subscriber>> subs;
+  for (std::size_t i = 0; i < o.screens; ++i) {
+    subs.push_back(std::make_shared<Subscriber>(io.ioc, window, recorder));
+    subs.back()->start(o.port, i, subscribed);
+  }
+  const auto t0 = Clock::now();
+  while (subscribed.load() < o.screens && Clock::now() - t0 < kSnapshotTimeout) {
+    std::this_thread::sleep_for(10ms);
+  }
+  if (subscribed.load() < o.screens) {
+    return std::fprintf(stderr, "only %zu of %zu subscribed\n", subscribed.load(), o.screens), 1;
+  }
+  asio::io_context pub_ioc;
+  tcp::socket pub(pub_ioc);
+  pub.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), o.port));
+  pub.set_option(tcp::no_delay(true));
+  asio::write(pub, asio::buffer(mqtt_connect("live-bench-pub")));
+  char connack[4];
+  asio::read(pub, asio::buffer(connack));
+  for (double rate : o.rates) {
+    io.call([&] { recorder.clear(); });
+    const std::int64_t start = now_us() + 20'000;
+    const std::int64_t begin = start + static_cast<std::int64_t>(o.warmup * 1e6);
+    const std::int64_t end = begin + static_cast<std::int64_t>(o.seconds * 1e6);
+    window.begin.store(begin);
+    window.end.store(end);
+    std::uint64_t published = 0;
+    std::int64_t lag = 0;
+    std::string packet;
+    for (std::uint64_t k = 0;; ++k) {
+      const std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(k) * 1e6 / rate);
+      if (due >= end) break;
+      std::this_thread::sleep_until(Clock::time_point(std::chrono::microseconds(due)));
+      std::string payload = std::to_string(due) + ' ';
+      payload.resize(kPayloadBytes, 'x');
+      std::string body;
+      put_str(body, kTopic);
+      body += payload;
+      packet = "\x30";
+      put_length(packet, body.size());
+      packet += body;
+      lag = std::max(lag, now_us() - due);
+      asio::write(pub, asio::buffer(packet));
+      if (due >= begin) ++published;
+    }
+    std::this_thread::sleep_for(std::chrono::duration<double>(o.drain));
+    std::vector<std::uint32_t> latencies;
+    std::uint64_t received = 0;
+    io.call([&] {
+      latencies.swap(recorder.latencies_us);
+      received = recorder.received;
+      recorder.clear();
+    });
+    const std::uint64_t expected = published * o.screens;
+    const auto p = percentiles(latencies);
+    std::printf(
+        "{\"tool\":\"live_latency\",\"mode\":\"mosquitto\",\"rate\":%.0f,\"subscribers\":%zu,"
+        "\"duration_s\":%.1f,\"published\":%llu,\"expected\":%llu,\"received_in_window\":%llu,"
+        "\"delivered_fraction\":%.4f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
+        "\"p999_ms\":%.3f,\"max_ms\":%.3f,\"publisher_lag_max_ms\":%.1f}\n",
+        rate, o.screens, o.seconds, static_cast<unsigned long long>(published),
+        static_cast<unsigned long long>(expected), static_cast<unsigned long long>(received),
+        expected ? static_cast<double>(received) / static_cast<double>(expected) : 0.0, p.p50,
+        p.p90, p.p99, p.p999, p.max, static_cast<double>(lag) / 1000.0);
+    std::fflush(stdout);
+  }
+  io.call([&] {
+    for (auto& s : subs) s->close();
+  });
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -897,6 +1176,7 @@ int main(int argc, char** argv) {
       std::printf("{\"tool\":\"live_latency\",\"mode\":\"load\",\"entities\":%zu}\n", o.entities);
       return 0;
     }
+    if (o.mode == "mosquitto") return run_mosquitto(o);
     return o.mode == "screens" ? run_screens(o) : run_write(o);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "live_latency: %s\n", e.what());
