@@ -54,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -345,10 +346,12 @@ struct Window {
 // Latencies (µs) of deliveries whose stamp lies in the window. One thread writes each.
 struct Recorder {
   std::vector<std::uint32_t> latencies_us;
+  std::vector<std::int64_t> stamps;  // the stamp of each latency (same index)
   std::uint64_t received = 0;  // deliveries in the window
   std::uint64_t messages = 0;  // frames or POSTs carrying at least one
   void clear() {
     latencies_us.clear();
+    stamps.clear();
     received = messages = 0;
   }
 };
@@ -365,6 +368,7 @@ std::size_t record_stamps(std::string_view text, std::int64_t now, const Window&
     const auto s = static_cast<std::int64_t>(stamp);
     if (!window.contains(s)) continue;
     ++found;
+    r.stamps.push_back(s);
     r.latencies_us.push_back(static_cast<std::uint32_t>(std::clamp<std::int64_t>(
         now - s, 0, std::numeric_limits<std::uint32_t>::max())));
   }
@@ -398,6 +402,35 @@ std::string latency_json(const char* name, std::vector<std::uint32_t>& v) {
   return out;
 }
 
+// Where the latency goes: for each delivery, its latency minus the HTTP answer time of the
+// update it carries (receipt at the screen or sink − receipt of the 204 by the writer). The
+// answer leaves the server right after the commit, so this is about the time from commit to
+// delivery (the fan-out and its socket), while the answer time is the write path (HTTP, store
+// writer, commit). Negative when the delivery overtook the answer.
+std::string after_answer_json(const std::vector<std::uint32_t>& latencies,
+                              const std::vector<std::int64_t>& stamps,
+                              const std::unordered_map<std::int64_t, std::uint32_t>& answers) {
+  std::vector<std::int64_t> after;
+  after.reserve(latencies.size());
+  for (std::size_t i = 0; i < latencies.size() && i < stamps.size(); ++i) {
+    const auto it = answers.find(stamps[i]);
+    if (it != answers.end()) after.push_back(static_cast<std::int64_t>(latencies[i]) - it->second);
+  }
+  if (after.empty()) return "\"after_answer\":null";
+  std::sort(after.begin(), after.end());
+  auto at = [&](double q) {
+    return after[std::min(after.size() - 1,
+                          static_cast<std::size_t>(q * static_cast<double>(after.size())))] /
+           1000.0;
+  };
+  char out[256];
+  std::snprintf(out, sizeof out,
+                "\"after_answer\":{\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,"
+                "\"p999_ms\":%.3f,\"max_ms\":%.3f}",
+                at(0.5), at(0.9), at(0.99), at(0.999), after.back() / 1000.0);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The writer: PATCHes over keep-alive connections, open or closed loop (see the header).
 class Writer {
@@ -428,6 +461,7 @@ class Writer {
   std::uint64_t acked_in_window = 0, failed = 0, sent = 0;
   std::vector<std::uint64_t> acked_by_group = std::vector<std::uint64_t>(10, 0);
   std::vector<std::uint32_t> answer_us;  // PATCH round trip from due time, in the window
+  std::unordered_map<std::int64_t, std::uint32_t> answer_by_due;  // the same, by due time
   std::int64_t max_lag_us = 0;           // send time − due time
   bool gave_up = false;                  // fell kGiveUpLag behind: the server does not keep up
   void clear() {
@@ -435,6 +469,7 @@ class Writer {
     acked_in_window = failed = sent = 0;
     std::fill(acked_by_group.begin(), acked_by_group.end(), 0);
     answer_us.clear();
+    answer_by_due.clear();
     max_lag_us = 0;
   }
 
@@ -531,6 +566,7 @@ class Writer {
         w_.acked_in_window += w_.batch_;
         for (std::size_t b = 0; b < w_.batch_; ++b) ++w_.acked_by_group[w_.entity_of(k + b) % 10];
         w_.answer_us.push_back(static_cast<std::uint32_t>(now_us() - due));
+        w_.answer_by_due[due] = w_.answer_us.back();
       }
       next();
     }
@@ -736,9 +772,11 @@ int run_screens(const Options& o) {
     std::this_thread::sleep_for(std::chrono::duration<double>(o.drain) + (behind ? 6s : 0s));
     const auto metrics1 = scrape(o.port);
     std::vector<std::uint32_t> latencies;
+    std::vector<std::int64_t> stamps;
     std::uint64_t received = 0, frames = 0, resyncs = 0, deltas = 0;
     screens_io.call([&] {
       latencies.swap(recorder.latencies_us);
+      stamps.swap(recorder.stamps);
       received = recorder.received;
       frames = recorder.messages;
       for (auto& s : screens) resyncs += s->resyncs, deltas += s->deltas;
@@ -759,6 +797,9 @@ int run_screens(const Options& o) {
       lag = writer.max_lag_us;
       gave_up = writer.gave_up;
     });
+    // Before latency_json, which sorts the latencies.
+    const std::string after = writer_io.call(
+        [&] { return after_answer_json(latencies, stamps, writer.answer_by_due); });
     const double wall = std::chrono::duration<double>(wall1 - wall0).count();
     std::printf(
         "{\"tool\":\"live_latency\",\"mode\":\"screens\",\"rate\":%.0f,\"screens\":%zu,"
@@ -766,7 +807,7 @@ int run_screens(const Options& o) {
         "\"gave_up\":%s,"
         "\"updates_acked\":%llu,\"updates_failed\":%llu,\"updates_sent\":%llu,"
         "\"achieved_rate\":%.0f,\"writer_max_lag_ms\":%.1f,\"expected\":%llu,\"received\":%llu,"
-        "\"lost\":%lld,\"frames\":%llu,\"deltas_all\":%llu,\"resyncs\":%llu,%s,%s,%s,"
+        "\"lost\":%lld,\"frames\":%llu,\"deltas_all\":%llu,\"resyncs\":%llu,%s,%s,%s,%s,"
         "\"metrics\":%s}\n",
         rate, o.screens, o.groups, o.groups == 1 ? o.screens : o.screens / 10, o.entities,
         o.seconds, setup_s, gave_up ? "true" : "false", static_cast<unsigned long long>(acked),
@@ -775,7 +816,8 @@ int run_screens(const Options& o) {
         static_cast<unsigned long long>(expected), static_cast<unsigned long long>(received),
         static_cast<long long>(expected) - static_cast<long long>(received),
         static_cast<unsigned long long>(frames), static_cast<unsigned long long>(deltas),
-        static_cast<unsigned long long>(resyncs), latency_json("latency", latencies).c_str(),
+        static_cast<unsigned long long>(resyncs), after.c_str(),
+        latency_json("latency", latencies).c_str(),
         latency_json("patch_answer", answers).c_str(), cpu_json(cpu0, cpu1, wall).c_str(),
         metrics_json(metrics0, metrics1).c_str());
     std::fflush(stdout);
@@ -921,9 +963,11 @@ int run_write(const Options& o) {
     }
     const auto metrics1 = scrape(o.port);
     std::vector<std::uint32_t> latencies;
+    std::vector<std::int64_t> stamps;
     if (sink) {
       sink_io->call([&] {
         latencies.swap(sink->recorder.latencies_us);
+        stamps.swap(sink->recorder.stamps);
         received = sink->recorder.received;
         messages = sink->recorder.messages;
       });
@@ -957,6 +1001,9 @@ int run_write(const Options& o) {
                     messages ? static_cast<double>(received) / static_cast<double>(messages) : 0.0,
                     drained_s);
       line += s;
+      line += writer_io.call([&] {
+        return after_answer_json(latencies, stamps, writer.answer_by_due);
+      }) + ",";
       line += latency_json("notify_latency", latencies) + ",";
       if (received != acked * o.subs) status = 1;
     }

@@ -26,8 +26,8 @@ def screens(rows: list[dict]) -> list[str]:
            "arrived within 2 s of the end (Mosquitto); the percentiles then describe a backlog.",
            "",
            "| fan-out | rate | side | delivered / expected | p50 | p99 | p99.9 | max | server CPU "
-           "(1 core) | PATCH answer p99 | load before | p99 ratio | goal |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "(1 core) | PATCH answer p99 | after answer p50 / p99 | load before | p99 ratio | goal |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     by_key: dict[tuple, dict] = {}
     for r in rows:
         if r.get("measure") not in ("screens-a", "screens-b"):
@@ -36,7 +36,7 @@ def screens(rows: list[dict]) -> list[str]:
         by_key[(r["measure"], int(r["rate"]), r["side"])] = r | {"_fan": fan}
     for (measure, rate, side) in sorted(by_key, key=lambda k: (k[0], k[1], k[2] != "cityroom")):
         r = by_key[(measure, rate, side)]
-        answer = ""
+        answer = after = ""
         if side == "cityroom":
             lat = r["latency"]
             saturated = r.get("gave_up", False)
@@ -44,6 +44,9 @@ def screens(rows: list[dict]) -> list[str]:
             p50, p99, p999, mx = lat["p50_ms"], lat["p99_ms"], lat["p999_ms"], lat["max_ms"]
             cpu = f"{r['server_cpu_pct']:.0f}%"
             answer = f"{r['patch_answer']['p99_ms']:,.1f} ms"
+            if r.get("after_answer"):
+                after = (f"{r['after_answer']['p50_ms']:,.2f} / "
+                         f"{r['after_answer']['p99_ms']:,.2f} ms")
             m = by_key.get((measure, rate, "mosquitto"))
             m_sat = m is not None and m.get("delivered_fraction", 0) < 0.999
             ratio = p99 / m["p99_ms"] if m and m.get("p99_ms") and not m_sat else None
@@ -68,7 +71,7 @@ def screens(rows: list[dict]) -> list[str]:
                    if "broker_cpu_s" in r else "—")
             ratio_s, goal = "", ""
         out.append(f"| {r['_fan']} | {rate:,}/s | {side} | {delivered} | {fmt(p50, 2)} ms | "
-                   f"{fmt(p99, 2)} ms | {fmt(p999, 2)} ms | {fmt(mx, 1)} ms | {cpu} | {answer} | "
+                   f"{fmt(p99, 2)} ms | {fmt(p999, 2)} ms | {fmt(mx, 1)} ms | {cpu} | {answer} | {after} | "
                    f"{r['load_before']} | {ratio_s} | {goal} |")
     return out
 
