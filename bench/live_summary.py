@@ -101,24 +101,29 @@ def notify(rows: list[dict]) -> list[str]:
 def ingest(rows: list[dict]) -> list[str]:
     out = ["### Ingest with a blackholed endpoint (goal: drop < 10 %)", "",
            "| run | subscriptions | PATCH/s (32 conns, closed loop) | sink lost | notifications "
-           "dropped (/metrics) | server CPU | load before |",
-           "|---|---|---|---|---|---|---|"]
+           "dropped (/metrics) | server CPU | server CPU µs / PATCH | load before |",
+           "|---|---|---|---|---|---|---|---|"]
     by_side: dict[str, list[float]] = defaultdict(list)
+    cost: dict[str, list[float]] = defaultdict(list)
     for r in rows:
         if r.get("measure") != "ingest":
             continue
         by_side[r["side"]].append(r["updates_per_s"])
+        us = r["server_cpu_pct"] * 1e4 / max(r["updates_per_s"], 1)
+        cost[r["side"]].append(us)
         dropped = next((v for k, v in r["metrics"].items() if "dropped" in k), 0)
         out.append(f"| {r['run']} | {r['side']} | {r['updates_per_s']:,} | "
-                   f"{r.get('lost', '—')} | {dropped:,} | {r['server_cpu_pct']:.0f}% | "
+                   f"{r.get('lost', '—')} | {dropped:,} | {r['server_cpu_pct']:.0f}% | {us:.0f} | "
                    f"{r['load_before']} |")
     if by_side.get("none"):
         base = sum(by_side["none"]) / len(by_side["none"])
         out.append("")
         for side, v in by_side.items():
             mean = sum(v) / len(v)
+            us = sum(cost[side]) / len(cost[side])
             out.append(f"- {side}: mean {mean:,.0f} PATCH/s, {100 * (base - mean) / base:.1f} % "
-                       "drop vs none" if side != "none" else f"- none: mean {mean:,.0f} PATCH/s")
+                       f"drop vs none; {us:.0f} µs server CPU per PATCH" if side != "none" else
+                       f"- none: mean {mean:,.0f} PATCH/s; {us:.0f} µs server CPU per PATCH")
     return out
 
 
