@@ -627,11 +627,13 @@ struct IoThread {
     });
     return p.get_future().get();
   }
-  ~IoThread() {
+  // Stops the loop and joins; objects that its handlers use may be destroyed after this.
+  void stop() {
     work.reset();
     ioc.stop();
-    thread.join();
+    if (thread.joinable()) thread.join();
   }
+  ~IoThread() { stop(); }
 };
 
 // Runs one writer phase and blocks until it is over.
@@ -1016,6 +1018,8 @@ int run_write(const Options& o) {
     http_call(o.port, bh::verb::delete_, "/ngsi-ld/v1/subscriptions/" +
                                              std::string(kSinkSubscription) + ":" + std::to_string(i));
   }
+  if (sink_io) sink_io->stop();  // before the sink its sessions refer to goes
+
   return status;
 }
 
