@@ -1,6 +1,7 @@
 // The Deliverer: owns the io_context and its threads, admits messages (the only place that
 // refuses), maps endpoint keys to Endpoints, and runs stop().
 #include <algorithm>
+#include <pthread.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <stdexcept>
 #include <thread>
@@ -27,7 +28,10 @@ class Deliverer::Impl {
         work_(asio::make_work_guard(io_)) {
     shared_.tls = tls_.get();
     const std::size_t n = std::max<std::size_t>(1, shared_.options.threads);
-    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] { io_.run(); });
+    for (std::size_t i = 0; i < n; ++i) threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "notify-http");
+      io_.run();
+    });
   }
 
   ~Impl() { stop(std::chrono::milliseconds{0}); }

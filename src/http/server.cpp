@@ -1,5 +1,6 @@
 // Server: binds listeners, runs the io_context threads, and stops gracefully.
 #include <algorithm>
+#include <pthread.h>
 #include <optional>
 #include <thread>
 
@@ -178,6 +179,7 @@ void Server::start() {
   const std::size_t n = impl_->core->limits.threads;
   for (std::size_t i = 0; i < n; ++i) {
     impl_->threads.emplace_back([core = impl_->core] {
+      pthread_setname_np(pthread_self(), "http-io");  // for top -H and perf
       while (true) {
         try {
           core->ioc.run();

@@ -108,11 +108,17 @@ Streams::Streams(Feed& feed, hub::Hub& hub, ldcontext::ContextStore& contexts,
       options_(options),
       cursor_(feed.last_seq()),
       counters_(std::make_unique<Counters>()) {
-  fan_out_ = std::thread([this] { fan_out_loop(); });
+  fan_out_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "stream-fanout");
+    fan_out_loop();
+  });
   pthread_setname_np(fan_out_.native_handle(), "stream-fanout");  // for top -H and benches
   const std::size_t workers = std::max<std::size_t>(1, options_.snapshot_threads);
   for (std::size_t i = 0; i < workers; ++i) {
-    workers_.emplace_back([this] { worker_loop(); });
+    workers_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "stream-snapshot");
+      worker_loop();
+    });
     pthread_setname_np(workers_.back().native_handle(), "stream-snapshot");
   }
 }

@@ -1,4 +1,5 @@
 #include "live/subscriptions.h"
+#include <pthread.h>
 
 #include <algorithm>
 #include <future>
@@ -146,7 +147,10 @@ base::Result<std::size_t> Subscriptions::load() {
 void Subscriptions::start() {
   if (thread_.joinable()) return;
   cursor_ = feed_.last_seq();
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "subs-matcher");
+    run();
+  });
 }
 
 void Subscriptions::stop() {

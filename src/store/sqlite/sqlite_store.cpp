@@ -1,6 +1,7 @@
 // The embedded Store: SQLite in WAL mode, one writer thread with group commit, a pool of read
 // connections. Schema: schema.h; index semantics: entity_rows.h; query plans: query_engine.h.
 #include <fmt/format.h>
+#include <pthread.h>
 
 #include <array>
 #include <atomic>
@@ -145,7 +146,10 @@ base::Result<void> SqliteStore::open(const SqliteOptions& options) {
   const std::size_t readers = std::max<std::size_t>(options.read_connections, 1);
   if (auto r = readers_.open(file, readers, options.cache_mib * 1024 / readers); !r) return r;
   txn_ = std::make_unique<sqlite::WriteTxn>(*writer_conn_);
-  writer_ = std::thread([this] { writer_loop(); });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "store-writer");
+    writer_loop();
+  });
   return {};
 }
 
