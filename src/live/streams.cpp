@@ -372,7 +372,9 @@ void Streams::fan_out_loop() {
       // that connects meanwhile takes its snapshot position after this, so it misses nothing.
       std::unique_lock lock(mu_);
       if (clients_.empty()) {
-        cursor_ = feed_.last_seq();
+        const auto last = feed_.last_seq();
+        if (last > cursor_) counters_->events += last - cursor_;  // handled: nobody to tell
+        cursor_ = last;
         lock.unlock();
         std::this_thread::sleep_for(options_.tick);
         continue;
