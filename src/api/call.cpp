@@ -62,7 +62,15 @@ std::optional<Accept> negotiate(const http::Request& r, bool allow_geojson) {
   return best;
 }
 
-// The URL of a Link header with rel=json-ld#context, if any.
+std::optional<std::size_t> parse_size(std::string_view s) {
+  std::size_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
 std::optional<std::string> link_context(const http::Request& r) {
   const std::string* link = r.header("link");
   if (!link) return std::nullopt;
@@ -72,15 +80,6 @@ std::optional<std::string> link_context(const http::Request& r) {
   if (link->find(kContextRel) == std::string::npos) return std::nullopt;
   return link->substr(open + 1, close - open - 1);
 }
-
-std::optional<std::size_t> parse_size(std::string_view s) {
-  std::size_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return v;
-}
-
-}  // namespace
 
 bool valid_tenant(std::string_view t) {
   if (t.empty() || t.size() > kTenantNameMax) return false;

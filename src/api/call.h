@@ -51,6 +51,10 @@ void reply_json(Call& call, int status, json::value body, bool add_context = tru
                 http::Headers extra = {});
 void reply_empty(Call& call, int status, http::Headers headers = {});
 
+// The URL of a `Link: <url>; rel="http://www.w3.org/ns/json-ld#context"` header: nullopt when
+// there is none, "" when it is malformed.
+std::optional<std::string> link_context(const http::Request& r);
+
 // A tenant name as NGSILD-Tenant may carry it: 1–kTenantNameMax of [A-Za-z0-9_.-].
 bool valid_tenant(std::string_view tenant);
 

@@ -52,13 +52,9 @@ base::Result<std::string> tenant_of(const http::Request& r) {
 }
 
 base::Result<ldcontext::ContextPtr> context_of(Deps& deps, const http::Request& r) {
-  std::optional<std::string> url;
-  if (const auto* link = r.header("link")) {
-    const auto open = link->find('<');
-    const auto close = link->find('>', open == std::string::npos ? 0 : open);
-    if (open != std::string::npos && close != std::string::npos) {
-      url = link->substr(open + 1, close - open - 1);
-    }
+  std::optional<std::string> url = link_context(r);
+  if (url && url->empty()) {
+    return base::fail(ErrorKind::kBadRequestData, "the Link header is not <url>; rel=...");
   }
   if (!url) {
     if (const auto* c = r.query_param("context")) url = *c;
