@@ -39,7 +39,7 @@ enum class Trigger : std::uint8_t {
 struct DeliveryStatus {
   std::uint64_t times_sent = 0;
   std::uint64_t times_failed = 0;
-  std::uint64_t dropped = 0;  // refused by a full endpoint queue or lost by a lagging matcher
+  std::uint64_t dropped = 0;  // changes not notified: endpoint queue full, or matcher behind the feed
   std::optional<base::Micros> last_notification, last_success, last_failure;
   std::string last_failure_reason;
 };

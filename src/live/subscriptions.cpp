@@ -15,6 +15,7 @@ using Kind = hub::Change::Kind;
 
 constexpr std::string_view kContextRel = "http://www.w3.org/ns/json-ld#context";
 constexpr std::size_t kFeedReadMax = 4096;  // events per matcher pass
+constexpr base::Micros kRefusedPause = 1'000'000;  // see Entry::refused_until
 
 std::string key_of(std::string_view tenant, std::string_view id) {
   std::string k;
@@ -101,6 +102,9 @@ struct Subscriptions::Entry {
   ldcontext::ContextPtr context;
   std::uint64_t from_seq = 0;     // changes up to this one happened before it existed
   base::Micros next_due = 0;      // periodic subscriptions
+  // After its endpoint refused a notification (full queue), changes are counted as dropped
+  // without being rendered until then: a dead endpoint must not cost a rendering per change.
+  base::Micros refused_until = 0;
 };
 
 struct Subscriptions::Pending {
@@ -385,6 +389,12 @@ void Subscriptions::match(const std::vector<Event>& events, std::map<std::string
       if (!e->compiled.selector.matches(*subject)) continue;
       if (!changes) changes = diff(c.before.get(), c.after.get());
       if (!fires(c.kind, *changes, e->sub.triggers, e->compiled.watched)) continue;
+      if (now < e->refused_until) {
+        ++e->sub.status.dropped;
+        ++dropped_;
+        dirty_.insert(it->first);
+        continue;
+      }
 
       json::object rendered;
       if (c.kind == Kind::kDeleted) {
@@ -480,11 +490,12 @@ void Subscriptions::send(Entry& e, json::array data, base::Micros now) {
   }
   for (const auto& kv : e.sub.receiver_info) n.headers.push_back(kv);
   n.notifier_info = e.sub.notifier_info;
+  const std::size_t changes = body.at("data").as_array().size();
   n.body = json::serialize(body);
   status.last_notification = now;
   ++status.times_sent;
   dirty_.insert(key_of(e.sub.tenant, e.sub.id));
-  outbox_.push_back({key_of(e.sub.tenant, e.sub.id), std::move(n)});
+  outbox_.push_back({key_of(e.sub.tenant, e.sub.id), std::move(n), changes});
 }
 
 // Hands the notifications built by send() to the transport, without holding mutex_ (a
@@ -495,7 +506,7 @@ void Subscriptions::dispatch() {
     std::lock_guard lock(mutex_);
     out.swap(outbox_);
   }
-  for (auto& [key, n] : out) {
+  for (auto& [key, n, changes] : out) {
     const bool accepted = transport_.send(std::move(n), [this, key](const SendOutcome& o) {
       (o.delivered ? delivered_ : failed_)++;
       std::lock_guard lock(mutex_);
@@ -515,15 +526,16 @@ void Subscriptions::dispatch() {
       ++sent_;
       continue;
     }
-    ++dropped_;
+    dropped_ += changes;
     std::lock_guard lock(mutex_);
     auto it = entries_.find(key);
     if (it == entries_.end() || !it->second) continue;
     auto& st = it->second->sub.status;
     --st.times_sent;  // counted when built; it never left
-    ++st.dropped;
+    st.dropped += changes;
     st.last_failure = base::now_micros();
     st.last_failure_reason = "endpoint queue full";
+    it->second->refused_until = *st.last_failure + kRefusedPause;
   }
 }
 
@@ -574,7 +586,7 @@ Subscriptions::Stats Subscriptions::stats() const {
   s.notifications_sent = sent_;
   s.notifications_delivered = delivered_;
   s.notifications_failed = failed_;
-  s.notifications_dropped = dropped_;
+  s.changes_dropped = dropped_;
   s.changes_missed = missed_;
   const auto last = feed_.last_seq();
   const auto at = cursor_.load();
@@ -589,12 +601,15 @@ std::string Subscriptions::prometheus_text() const {
       "# TYPE cityroom_subscriptions gauge\n"
       "cityroom_subscriptions {}\n"
       "# HELP cityroom_notifications_total Notifications by outcome (sent = handed to a "
-      "transport; dropped = refused by a full endpoint queue).\n"
+      "transport).\n"
       "# TYPE cityroom_notifications_total counter\n"
       "cityroom_notifications_total{{outcome=\"sent\"}} {}\n"
       "cityroom_notifications_total{{outcome=\"delivered\"}} {}\n"
       "cityroom_notifications_total{{outcome=\"failed\"}} {}\n"
-      "cityroom_notifications_total{{outcome=\"dropped\"}} {}\n"
+      "# HELP cityroom_notification_changes_dropped_total Matching changes not notified because "
+      "the endpoint's queue was full.\n"
+      "# TYPE cityroom_notification_changes_dropped_total counter\n"
+      "cityroom_notification_changes_dropped_total {}\n"
       "# HELP cityroom_subscription_changes_missed_total Changes the matcher could not read "
       "before the feed overwrote them.\n"
       "# TYPE cityroom_subscription_changes_missed_total counter\n"
@@ -603,7 +618,7 @@ std::string Subscriptions::prometheus_text() const {
       "# TYPE cityroom_subscription_matcher_lag gauge\n"
       "cityroom_subscription_matcher_lag {}\n",
       s.subscriptions, s.notifications_sent, s.notifications_delivered, s.notifications_failed,
-      s.notifications_dropped, s.changes_missed, s.matcher_lag);
+      s.changes_dropped, s.changes_missed, s.matcher_lag);
 }
 
 }  // namespace cityroom::live

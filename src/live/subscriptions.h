@@ -16,7 +16,9 @@
 // Periodic subscriptions (timeInterval) are queried and notified from the same thread.
 // Sending goes through a `Transport` that never blocks; a refused send (full endpoint queue) and
 // changes the matcher could not read in time (it fell behind the feed's ring) are counted in the
-// subscription's status (`timesDropped`) and in /metrics — never silently lost.
+// subscription's status (`timesDropped`) and in /metrics — never silently lost. For a second
+// after a refusal the subscription's matching changes are counted as dropped without being
+// rendered, so a dead endpoint costs the matcher almost nothing.
 // Thread-safety: every public member may be called from any thread.
 #pragma once
 
@@ -82,7 +84,7 @@ class Subscriptions {
     std::uint64_t notifications_sent = 0;
     std::uint64_t notifications_delivered = 0;
     std::uint64_t notifications_failed = 0;
-    std::uint64_t notifications_dropped = 0;  // refused by a full queue
+    std::uint64_t changes_dropped = 0;  // matching changes not notified: endpoint queue full
     std::uint64_t changes_missed = 0;         // the matcher fell behind the feed's ring
     std::uint64_t matcher_lag = 0;            // changes published but not yet matched
   };
@@ -148,6 +150,7 @@ class Subscriptions {
   struct Outgoing {
     std::string key;
     Notification n;
+    std::size_t changes = 0;  // entities in its data
   };
   std::vector<Outgoing> outbox_;  // built under mutex_, sent by dispatch() without it
 
@@ -155,6 +158,7 @@ class Subscriptions {
   std::thread thread_;
   std::atomic<std::uint64_t> cursor_{0};
   std::atomic<std::uint64_t> sent_{0}, delivered_{0}, failed_{0}, dropped_{0}, missed_{0};
+  // dropped_ and DeliveryStatus::dropped count changes, not notifications.
 };
 
 }  // namespace cityroom::live
