@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "geo/geo.h"
+#include "live/selector.h"
 
 namespace cityroom::api {
 namespace {
@@ -412,19 +413,6 @@ base::Result<std::optional<geo::GeoQuery>> geo_query(const Call& call) {
   return std::move(*q);
 }
 
-// The GeoProperty instances of an entity's attribute, parsed.
-bool geo_matches(const model::Entity& e, const geo::GeoQuery& q, const std::string& attr) {
-  const auto* slot = e.if_contains(attr);
-  if (!slot || !slot->is_array()) return false;
-  for (const auto& inst : slot->get_array()) {
-    const auto* value = inst.get_object().if_contains(model::key::kValue);
-    if (!value) continue;
-    auto g = geo::parse_geojson(*value);
-    if (g && geo::matches(q, *g)) return true;
-  }
-  return false;
-}
-
 // The reference geometry of distance ordering: orderFrom (coordinates, as in the URL) with
 // orderGeometry (default Point), or the ordering object's coordinates/geometry in a Query body.
 base::Result<geo::Geometry> order_reference(const json::value* coordinates,
@@ -578,7 +566,7 @@ base::Result<store::EntityQuery> entity_query(const Call& call) {
     const std::string attr = ctx.expand((*geoq)->geoproperty);
     if (auto box = geo::candidate_box(**geoq)) q.geo_box = store::EntityQuery::GeoBox{attr, *box};
     checks.push_back([g = std::move(**geoq), attr](const model::Entity& e) {
-      return geo_matches(e, g, attr);
+      return live::geo_matches(e, g, attr);
     });
   }
   if (const auto* attrs = r.query_param("attrs")) {

@@ -68,17 +68,21 @@ bool Selector::EntitySelector::matches(const model::Entity& e) const {
   return !type || type->matches(e);
 }
 
-bool Selector::matches_geo(const model::Entity& e) const {
-  const auto* slot = e.if_contains(geo_->attribute);
+bool geo_matches(const model::Entity& e, const geo::GeoQuery& q, std::string_view attribute) {
+  const auto* slot = e.if_contains(attribute);
   if (!slot || !slot->is_array()) return false;
   for (const auto& inst : slot->get_array()) {
     if (!inst.is_object()) continue;
     const auto* value = inst.get_object().if_contains(model::key::kValue);
     if (!value) continue;
     auto g = geo::parse_geojson(*value);
-    if (g && geo::matches(geo_->query, *g)) return true;
+    if (g && geo::matches(q, *g)) return true;
   }
   return false;
+}
+
+bool Selector::matches_geo(const model::Entity& e) const {
+  return geo_matches(e, geo_->query, geo_->attribute);
 }
 
 bool Selector::matches(const model::Entity& e) const {

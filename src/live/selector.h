@@ -33,6 +33,9 @@ struct SelectorTerms {
   std::optional<geo::GeoQuery> geo;  // its geoproperty is still a term
 };
 
+// Does a GeoProperty instance of `attribute` (expanded IRI) of `e` satisfy `q`?
+bool geo_matches(const model::Entity& e, const geo::GeoQuery& q, std::string_view attribute);
+
 class Selector {
  public:
   // Errors: BadRequestData/InvalidRequest naming the term (a broken q, idPattern, type, id).
