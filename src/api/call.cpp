@@ -63,6 +63,9 @@ std::optional<Accept> negotiate(const http::Request& r, bool allow_geojson) {
   return best;
 }
 
+
+}  // namespace
+
 std::optional<std::size_t> parse_size(std::string_view s) {
   std::size_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -70,7 +73,20 @@ std::optional<std::size_t> parse_size(std::string_view s) {
   return v;
 }
 
-}  // namespace
+http::Handler bound(Deps& deps, RouteFn fn) {
+  return [&deps, fn](http::Request&& r, http::Respond respond) {
+    fn(deps, std::move(r), std::move(respond));
+  };
+}
+
+std::optional<std::string> path_uri(Call& call, std::string_view param, std::string_view what) {
+  const std::string& id = call.request.param(param);
+  if (!base::is_uri(id)) {
+    call.fail(ErrorKind::kBadRequestData, fmt::format("{} id '{}' is not a URI", what, id));
+    return std::nullopt;
+  }
+  return id;
+}
 
 std::optional<std::string> link_context(const http::Request& r) {
   const std::string* link = r.header("link");

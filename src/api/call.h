@@ -58,6 +58,17 @@ std::optional<std::string> link_context(const http::Request& r);
 // A tenant name as NGSILD-Tenant may carry it: 1–kTenantNameMax of [A-Za-z0-9_.-].
 bool valid_tenant(std::string_view tenant);
 
+// A route handler bound to the shared Deps, for Router::add.
+using RouteFn = void (*)(Deps&, http::Request&&, http::Respond);
+http::Handler bound(Deps& deps, RouteFn fn);
+
+// The path parameter `param` checked to be a URI; otherwise answers BadRequestData
+// ("<what> id '...' is not a URI") and returns nullopt.
+std::optional<std::string> path_uri(Call& call, std::string_view param, std::string_view what);
+
+// A non-negative decimal integer, the whole string; nullopt otherwise.
+std::optional<std::size_t> parse_size(std::string_view s);
+
 // Query-string helpers.
 std::vector<std::string> split_list(std::string_view s, char sep = ',');
 bool has_option(const http::Request& r, std::string_view option);

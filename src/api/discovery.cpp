@@ -182,14 +182,6 @@ void delete_context(Deps& deps, http::Request&& req, http::Respond respond) {
   reply_empty(*call, 204);
 }
 
-using Fn = void (*)(Deps&, http::Request&&, http::Respond);
-
-http::Handler bound(Deps& deps, Fn fn) {
-  return [&deps, fn](http::Request&& r, http::Respond respond) {
-    fn(deps, std::move(r), std::move(respond));
-  };
-}
-
 }  // namespace
 
 void register_discovery(http::Router& router, Deps& deps) {

@@ -13,16 +13,6 @@ constexpr std::string_view kBase = "/ngsi-ld/v1";
 
 std::string route(std::string_view tail) { return fmt::format("{}{}", kBase, tail); }
 
-// The entity id from the path, checked.
-std::optional<std::string> path_id(Call& call) {
-  const std::string& id = call.request.param("entityId");
-  if (!base::is_uri(id)) {
-    call.fail(ErrorKind::kBadRequestData, fmt::format("entity id '{}' is not a URI", id));
-    return std::nullopt;
-  }
-  return id;
-}
-
 base::Micros now() { return base::now_micros(); }
 
 // Parses the body as an attribute fragment of entity `id` (PATCH/POST .../attrs, PATCH and PUT
@@ -97,7 +87,7 @@ void create_entity(Deps& deps, http::Request&& req, http::Respond respond) {
 void retrieve_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.allow_geojson = true});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto how = render_request(*call);
   if (!how) return call->fail(how.error());
@@ -127,7 +117,7 @@ void query_entities(Deps& deps, http::Request&& req, http::Respond respond) {
 void replace_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
@@ -139,7 +129,7 @@ void merge_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps,
                       {.read_only = false, .has_body = true, .allow_merge_patch = true});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
@@ -150,7 +140,7 @@ void merge_entity(Deps& deps, http::Request&& req, http::Respond respond) {
 void delete_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.remove(shared->tenant, *id, answer_no_content(shared));
@@ -159,7 +149,7 @@ void delete_entity(Deps& deps, http::Request&& req, http::Respond respond) {
 void append_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
@@ -173,7 +163,7 @@ void update_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps,
                       {.read_only = false, .has_body = true, .allow_merge_patch = true});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
@@ -195,7 +185,7 @@ void attr_write(Deps& deps, http::Request&& req, http::Respond respond, bool rep
   auto call = prepare(std::move(req), std::move(respond), deps,
                       {.read_only = false, .has_body = true, .allow_merge_patch = !replace});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   const std::string& term = call->request.param("attrId");
   auto instances = parse_attr_body(*call, term);
@@ -214,7 +204,7 @@ void attr_write(Deps& deps, http::Request&& req, http::Respond respond, bool rep
 void delete_attr(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   std::string attr = call->context->expand(call->request.param("attrId"));
   std::optional<std::string> dataset;
@@ -247,20 +237,15 @@ void purge_entities(Deps& deps, http::Request&& req, http::Respond respond) {
 }  // namespace
 
 void register_entities(http::Router& router, Deps& deps) {
-  auto bind = [&deps](void (*fn)(Deps&, http::Request&&, http::Respond)) {
-    return [&deps, fn](http::Request&& r, http::Respond respond) {
-      fn(deps, std::move(r), std::move(respond));
-    };
-  };
-  router.add("POST", route("/entities"), bind(create_entity));
-  router.add("GET", route("/entities"), bind(query_entities));
-  router.add("DELETE", route("/entities"), bind(purge_entities));
-  router.add("GET", route("/entities/{entityId}"), bind(retrieve_entity));
-  router.add("PUT", route("/entities/{entityId}"), bind(replace_entity));
-  router.add("PATCH", route("/entities/{entityId}"), bind(merge_entity));
-  router.add("DELETE", route("/entities/{entityId}"), bind(delete_entity));
-  router.add("POST", route("/entities/{entityId}/attrs"), bind(append_attrs));
-  router.add("PATCH", route("/entities/{entityId}/attrs"), bind(update_attrs));
+  router.add("POST", route("/entities"), bound(deps, create_entity));
+  router.add("GET", route("/entities"), bound(deps, query_entities));
+  router.add("DELETE", route("/entities"), bound(deps, purge_entities));
+  router.add("GET", route("/entities/{entityId}"), bound(deps, retrieve_entity));
+  router.add("PUT", route("/entities/{entityId}"), bound(deps, replace_entity));
+  router.add("PATCH", route("/entities/{entityId}"), bound(deps, merge_entity));
+  router.add("DELETE", route("/entities/{entityId}"), bound(deps, delete_entity));
+  router.add("POST", route("/entities/{entityId}/attrs"), bound(deps, append_attrs));
+  router.add("PATCH", route("/entities/{entityId}/attrs"), bound(deps, update_attrs));
   router.add("PATCH", route("/entities/{entityId}/attrs/{attrId}"),
              [&deps](http::Request&& r, http::Respond respond) {
                attr_write(deps, std::move(r), std::move(respond), false);
@@ -269,7 +254,7 @@ void register_entities(http::Router& router, Deps& deps) {
              [&deps](http::Request&& r, http::Respond respond) {
                attr_write(deps, std::move(r), std::move(respond), true);
              });
-  router.add("DELETE", route("/entities/{entityId}/attrs/{attrId}"), bind(delete_attr));
+  router.add("DELETE", route("/entities/{entityId}/attrs/{attrId}"), bound(deps, delete_attr));
 }
 
 }  // namespace cityroom::api

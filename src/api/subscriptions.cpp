@@ -1,6 +1,4 @@
 // NGSI-LD subscription routes (ETSI GS CIM 009 §5.8): create, list, retrieve, update, delete.
-#include <charconv>
-
 #include <fmt/format.h>
 
 #include "api/call.h"
@@ -16,13 +14,10 @@ constexpr std::string_view kCollection = "/ngsi-ld/v1/subscriptions";
 std::optional<std::size_t> size_param(Call& call, std::string_view name, std::size_t fallback) {
   const auto* text = call.request.query_param(name);
   if (!text) return fallback;
-  std::size_t v = 0;
-  const auto* end = text->data() + text->size();
-  auto [p, ec] = std::from_chars(text->data(), end, v);
-  if (ec != std::errc() || p != end) {
+  auto v = parse_size(*text);
+  if (!v) {
     call.fail(ErrorKind::kBadRequestData,
               fmt::format("{}: '{}' is not a non-negative integer", name, *text));
-    return std::nullopt;
   }
   return v;
 }
@@ -33,15 +28,6 @@ live::Subscriptions* service(Deps& deps, Call& call) {
     call.fail(ErrorKind::kOperationNotSupported, "subscriptions are not enabled on this server");
   }
   return deps.subscriptions;
-}
-
-std::optional<std::string> path_id(Call& call) {
-  const std::string& id = call.request.param("subscriptionId");
-  if (!base::is_uri(id)) {
-    call.fail(ErrorKind::kBadRequestData, fmt::format("subscription id '{}' is not a URI", id));
-    return std::nullopt;
-  }
-  return id;
 }
 
 json::value render(const Call& call, const live::Subscriptions::View& v) {
@@ -102,7 +88,7 @@ void retrieve(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto* subs = service(deps, *call);
   if (!subs) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "subscriptionId", "subscription");
   if (!id) return;
   auto got = subs->get(call->tenant, *id);
   if (!got) return call->fail(got.error());
@@ -115,7 +101,7 @@ void update(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto* subs = service(deps, *call);
   if (!subs) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "subscriptionId", "subscription");
   if (!id) return;
   if (!call->body.is_object() || call->body.get_object().empty()) {
     return call->fail(ErrorKind::kBadRequestData,
@@ -134,7 +120,7 @@ void remove(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto* subs = service(deps, *call);
   if (!subs) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "subscriptionId", "subscription");
   if (!id) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   subs->remove(shared->tenant, *id, [shared](base::Result<void> r) {
@@ -146,17 +132,12 @@ void remove(Deps& deps, http::Request&& req, http::Respond respond) {
 }  // namespace
 
 void register_subscriptions(http::Router& router, Deps& deps) {
-  auto bind = [&deps](void (*fn)(Deps&, http::Request&&, http::Respond)) {
-    return [&deps, fn](http::Request&& r, http::Respond respond) {
-      fn(deps, std::move(r), std::move(respond));
-    };
-  };
   const std::string one = fmt::format("{}/{{subscriptionId}}", kCollection);
-  router.add("POST", kCollection, bind(create));
-  router.add("GET", kCollection, bind(list));
-  router.add("GET", one, bind(retrieve));
-  router.add("PATCH", one, bind(update));
-  router.add("DELETE", one, bind(remove));
+  router.add("POST", kCollection, bound(deps, create));
+  router.add("GET", kCollection, bound(deps, list));
+  router.add("GET", one, bound(deps, retrieve));
+  router.add("PATCH", one, bound(deps, update));
+  router.add("DELETE", one, bound(deps, remove));
 }
 
 }  // namespace cityroom::api

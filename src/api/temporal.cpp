@@ -274,15 +274,6 @@ base::Result<History> read(Call& call, const Temporal& t, std::string_view id) {
   return out;
 }
 
-std::optional<std::string> path_id(Call& call) {
-  const std::string& id = call.request.param("entityId");
-  if (!base::is_uri(id)) {
-    call.fail(ErrorKind::kBadRequestData, fmt::format("entity id '{}' is not a URI", id));
-    return std::nullopt;
-  }
-  return id;
-}
-
 void reply_temporal(Call& call, json::value body, bool partial, const std::string& range) {
   http::Headers extra;
   if (partial) extra.emplace_back("content-range", range);
@@ -292,7 +283,7 @@ void reply_temporal(Call& call, json::value body, bool partial, const std::strin
 void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto t = temporal_request(*call);
   if (!t) return call->fail(t.error());
@@ -352,7 +343,7 @@ void query_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
 void delete_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false});
   if (!call) return;
-  auto id = path_id(*call);
+  auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.remove_history(shared->tenant, *id, [shared, id = *id](base::Result<std::size_t> r) {
@@ -368,14 +359,9 @@ void delete_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
 }  // namespace
 
 void register_temporal(http::Router& router, Deps& deps) {
-  auto bind = [&deps](void (*fn)(Deps&, http::Request&&, http::Respond)) {
-    return [&deps, fn](http::Request&& r, http::Respond respond) {
-      fn(deps, std::move(r), std::move(respond));
-    };
-  };
-  router.add("GET", route("/entities"), bind(query_temporal));
-  router.add("GET", route("/entities/{entityId}"), bind(retrieve_temporal));
-  router.add("DELETE", route("/entities/{entityId}"), bind(delete_temporal));
+  router.add("GET", route("/entities"), bound(deps, query_temporal));
+  router.add("GET", route("/entities/{entityId}"), bound(deps, retrieve_temporal));
+  router.add("DELETE", route("/entities/{entityId}"), bound(deps, delete_temporal));
 }
 
 }  // namespace cityroom::api
