@@ -20,6 +20,7 @@
 #include "live/streams.h"
 #include "live/subscriptions.h"
 #include "live/transports.h"
+#include "simulator/simulator.h"
 #include "store/store.h"
 
 #ifndef CITYROOM_VERSION
@@ -46,6 +47,10 @@ struct ServeOptions {
   bool synchronous_full = false;
   std::string notify_ca_file;  // extra CA bundle for https notification endpoints
   std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
+  bool demo = false;        // run the demo simulator (docs/SIMULATOR.md)
+  std::string scenario = "normal";
+  std::uint64_t seed = simulator::kSeedDefault;
+  double sim_rate = simulator::kRateDefault;
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -130,11 +135,22 @@ int serve(const ServeOptions& o, const char* argv0) {
     }
     mqtt_ingest = std::make_unique<ingest::MqttIngest>(hub, **contexts, std::move(*mqtt_config));
   }
+  // The demo simulator: always there (admins may start it), running with --demo.
+  const auto scenario = simulator::parse_scenario(o.scenario);
+  if (!scenario || !(o.sim_rate > 0 && o.sim_rate <= simulator::kRateMax)) {
+    std::cerr << "cityroom: --scenario must be one of " << simulator::scenario_names()
+              << " and --sim-rate in (0, " << simulator::kRateMax << "]\n";
+    return 2;
+  }
+  simulator::Simulator demo_simulator(
+      hub, **contexts,
+      {.tenant = "", .scenario = *scenario, .seed = o.seed, .rate = o.sim_rate, .clock = {}});
   http::Metrics metrics;
   api::AllowAll access;
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
+  deps.simulator = &demo_simulator;
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
@@ -144,6 +160,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
   api::register_streams(router, deps);
+  api::register_simulator(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -166,11 +183,17 @@ int serve(const ServeOptions& o, const char* argv0) {
     (*store)->close();
     return 1;
   }
+  if (o.demo) {
+    if (auto started = demo_simulator.start(); !started) {
+      spdlog::error("simulator: {}", started.error().detail);
+    }
+  }
 
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("signal {}: stopping", signal_number);
   if (mqtt_ingest) mqtt_ingest->stop();
+  demo_simulator.stop();
   server.stop(kShutdownGrace);
   streams.stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
@@ -285,6 +308,14 @@ int main(int argc, char** argv) {
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
+  serve->add_flag("--demo", o.demo, "Run the demo city's simulator: live traffic, weather, "
+                                    "ambulances, sensors (see docs/SIMULATOR.md)");
+  serve->add_option("--scenario", o.scenario, "Simulator scenario: normal, heavy-snow, typhoon, "
+                                              "market-fire")->capture_default_str();
+  serve->add_option("--seed", o.seed, "Simulator random seed (same seed and clock, same writes)")
+      ->capture_default_str();
+  serve->add_option("--sim-rate", o.sim_rate, "Simulator entity updates per second")
+      ->capture_default_str();
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
