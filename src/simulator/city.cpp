@@ -18,6 +18,8 @@ using base::ErrorKind;
 
 constexpr double kEarthRadiusM = 6'371'000;
 constexpr std::size_t kPageSize = 1000;
+constexpr double kJoinM = 30;
+constexpr std::size_t kConnector = static_cast<std::size_t>(-1);  // Edge::road of a connector
 
 constexpr std::array<std::string_view, 5> kContextUrls = {
     "",  // core
@@ -188,6 +190,17 @@ void City::build_graph() {
     adjacency[a].push_back({i, b, true});
     adjacency[b].push_back({i, a, false});
   }
+  // Two networks of the same streets (KTDB and ITS links) share no node ids: ends closer than
+  // kJoinM are joined by a short connector, so a route may use both.
+  for (std::size_t a = 0; a < nodes.size(); ++a) {
+    for (std::size_t b = a + 1; b < nodes.size(); ++b) {
+      if (std::abs(nodes[a].lat - nodes[b].lat) > 0.0005) continue;
+      if (distance_m(nodes[a], nodes[b]) < kJoinM) {
+        adjacency[a].push_back({kConnector, b, true});
+        adjacency[b].push_back({kConnector, a, true});
+      }
+    }
+  }
 }
 
 std::optional<std::size_t> City::nearest_node(LonLat p) const {
@@ -235,9 +248,12 @@ std::vector<LonLat> City::route(LonLat a, LonLat b) const {
       if (d > dist[u]) continue;
       if (u == *to) break;
       for (const auto& e : adjacency[u]) {
-        const auto& line = roads[e.road].line;
-        double len = 0;
-        for (std::size_t k = 1; k < line.size(); ++k) len += distance_m(line[k - 1], line[k]);
+        double len = distance_m(nodes[u], nodes[e.to]);
+        if (e.road != kConnector) {
+          const auto& line = roads[e.road].line;
+          len = 0;
+          for (std::size_t k = 1; k < line.size(); ++k) len += distance_m(line[k - 1], line[k]);
+        }
         if (d + len < dist[e.to]) {
           dist[e.to] = d + len;
           via[e.to] = Edge{e.road, u, e.forward};  // `to` here holds the previous node
@@ -250,6 +266,7 @@ std::vector<LonLat> City::route(LonLat a, LonLat b) const {
       for (std::size_t v = *to; v != *from; v = via[v]->to) legs.push_back(*via[v]);
       std::ranges::reverse(legs);
       for (const auto& leg : legs) {
+        if (leg.road == kConnector) continue;  // the next leg starts a few metres away
         const auto& line = roads[leg.road].line;
         if (leg.forward) {
           path.insert(path.end(), line.begin(), line.end());
@@ -310,6 +327,7 @@ base::Result<City> load_city(hub::Hub& hub, Names& names, std::string_view tenan
   auto roads = all_of_type(hub, tenant, {names.get(C::kTransportation, "RoadSegment"),
                                          names.get(C::kCore, "RoadSegment")});
   if (!roads) return std::unexpected(roads.error());
+  std::vector<bool> profiled;
   for (const auto& e : *roads) {
     // Attributes of either context: an import without the SDM context still works.
     auto attr = [&](std::string_view term) -> const json::value* {
@@ -331,6 +349,7 @@ base::Result<City> load_city(hub::Hub& hub, Names& names, std::string_view tenan
         r.speed_hourly[h] = number_of(v->as_array()[h]).value_or(0);
       }
     }
+    profiled.push_back(r.speed_hourly[0] > 0);
     double day = 0;
     if (const auto* v = attr("averageSpeedWeekday")) day = number_of(*v).value_or(0);
     // A link without a profile gets a flat one from its daily average (or 30 km/h).
@@ -340,6 +359,17 @@ base::Result<City> load_city(hub::Hub& hub, Names& names, std::string_view tenan
     r.free_speed = std::ranges::max(r.speed_hourly);
     r.scope = scope_of(e);
     city.roads.push_back(std::move(r));
+  }
+  // Links with a measured hourly profile are the traffic network (the KTDB links); other road
+  // links of the same streets (ITS links) would only double them with made-up speeds.
+  if (std::ranges::find(profiled, true) != profiled.end()) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < city.roads.size(); ++i) {
+      if (!profiled[i]) continue;
+      if (kept != i) city.roads[kept] = std::move(city.roads[i]);
+      ++kept;
+    }
+    city.roads.resize(kept);
   }
 
   auto bridges = all_of_type(hub, tenant, {names.get(C::kCore, "Bridge")});

@@ -29,7 +29,18 @@ constexpr double kFireTempRise = 120;  // °C above the market's normal at full 
 constexpr double kFireSmoke = 25;      // %/m at full fire
 constexpr double kTiltSpikeFrom = 90, kTiltSpikeTo = 210;  // s after the typhoon switch
 
-double round_to(double x, double step) { return std::round(x / step) * step; }
+// Rounds to a decimal step (0.1, 0.01, ...): dividing by the inverse keeps the nearest double
+// (95.6, not 95.60000000000001).
+double round_to(double x, double step) {
+  const double inverse = std::round(1 / step);
+  return std::round(x * inverse) / inverse;
+}
+
+// "서울특별시 강남구 논현1동" → "논현1동".
+std::string_view short_name(std::string_view name) {
+  const auto space = name.rfind(' ');
+  return space == std::string_view::npos ? name : name.substr(space + 1);
+}
 
 struct ServiceKind {
   std::string_view code, name, description;
@@ -147,11 +158,6 @@ Model::Model(std::shared_ptr<const City> city, Names names, std::uint64_t seed,
     queue_.insert({start_, slots_.size() - 1});
     return slots_.size() - 1;
   };
-  for (std::size_t i = 0; i < c.roads.size(); ++i) add_slot(SlotKind::kRoad, i);
-  for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kWeather, d);
-  for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kAir, d);
-  for (std::size_t f = 0; f < c.facilities.size(); ++f) add_slot(SlotKind::kSensor, f);
-  for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kCases, d);
 
   // 119 ambulances: two per emergency room, 4 to 12, stationed across the dongs.
   if (!c.dongs.empty() || !c.nodes.empty()) {
@@ -168,6 +174,13 @@ Model::Model(std::shared_ptr<const City> city, Names names, std::uint64_t seed,
       ambulances_.back().slot = add_slot(SlotKind::kVehicle, ambulances_.size() - 1);
     }
   }
+  // At start every entity is due; the few that screens watch most come first, the many road
+  // links last (at a low rate their first round takes a while).
+  for (std::size_t f = 0; f < c.facilities.size(); ++f) add_slot(SlotKind::kSensor, f);
+  for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kWeather, d);
+  for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kAir, d);
+  for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kCases, d);
+  for (std::size_t i = 0; i < c.roads.size(); ++i) add_slot(SlotKind::kRoad, i);
   // A few road works under way from the start.
   if (!c.roads.empty()) {
     const std::size_t works = std::max<std::size_t>(1, c.roads.size() / 150);
@@ -279,7 +292,8 @@ void Model::switch_scenario(Scenario to, double now) {
       fire_market_ = markets[rng_.index(markets.size())];
       fire_calls_at_ = now + 20;
       const auto& m = c.facilities[fire_market_];
-      const std::string dong = c.dongs.empty() ? std::string() : c.dongs[m.dong].name + " ";
+      const std::string dong =
+          c.dongs.empty() ? std::string() : fmt::format("{} ", short_name(c.dongs[m.dong].name));
       disaster_message("화재", fmt::format("[{}] {}{} 화재 발생. 인근 주민은 연기 흡입에 "
                                           "주의하시고 차량은 우회하시기 바랍니다.",
                                           c.name, dong, m.name),
@@ -674,7 +688,7 @@ Write Model::weather_write(std::size_t d, double now, bool first) {
   auto e = entity(fmt::format("urn:ngsi-ld:WeatherObserved:{}", last_segment(dong.id)),
                   C::kWeather, "WeatherObserved");
   if (first) {
-    prop(e, C::kCore, "name", jv(fmt::format("{} 기상 관측 (모의)", dong.name)), -1);
+    prop(e, C::kCore, "name", jv(fmt::format("{} 기상 관측 (모의)", short_name(dong.name))), -1);
     rel(e, C::kWeather, "refArea", dong.id);
     point(e, dong.centre);
     scope(e, dong.scope);
@@ -700,7 +714,7 @@ Write Model::air_write(std::size_t d, double now, bool first) {
   auto e = entity(fmt::format("urn:ngsi-ld:AirQualityObserved:{}", last_segment(dong.id)),
                   C::kEnvironment, "AirQualityObserved");
   if (first) {
-    prop(e, C::kCore, "name", jv(fmt::format("{} 대기질 (모의)", dong.name)), -1);
+    prop(e, C::kCore, "name", jv(fmt::format("{} 대기질 (모의)", short_name(dong.name))), -1);
     rel(e, C::kEnvironment, "refArea", dong.id);
     point(e, dong.centre);
     scope(e, dong.scope);
