@@ -32,4 +32,4 @@ if [[ "$demo" != none ]]; then
     echo "run.sh: demo data imported in $((($(date +%s%N) - start_ns) / 1000000)) ms" >&2
   fi
 fi
-exec "$bin" serve --data-dir "$data_dir" "$@"
+exec "$bin" serve --data-dir "$data_dir" --demo "$@"
