@@ -151,6 +151,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
   deps.simulator = &demo_simulator;
+  deps.metric_sources.push_back(
+      [&demo_simulator] { return simulator::prometheus_text(demo_simulator.status()); });
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {

@@ -142,7 +142,7 @@ std::string_view dispatch_name(Dispatch d) {
 Model::Model(std::shared_ptr<const City> city, Names names, std::uint64_t seed,
              Scenario scenario, base::Micros start)
     : city_(std::move(city)), names_(std::move(names)), rng_(seed), start_(start),
-      pending_scenario_(scenario) {
+      pending_scenario_(scenario), run_tag_(fmt::format("{:x}", start / 1'000'000)) {
   const City& c = *city_;
   for (std::size_t d = 0; d < c.dongs.size(); ++d) dong_offset_.push_back(rng_.uniform(-1, 1));
   for (std::size_t f = 0; f < c.facilities.size(); ++f) facility_base_.push_back(rng_.uniform());
@@ -417,7 +417,7 @@ void Model::advance(double now, double dt) {
 
 void Model::new_call(LonLat at, double now) {
   const std::size_t dong = city_->nearest_dong(at);
-  calls_.push_back({at, dong, fmt::format("urn:ngsi-ld:Incident:119:sim-{}", ++seq_)});
+  calls_.push_back({at, dong, fmt::format("urn:ngsi-ld:Incident:119:sim-{}-{}", run_tag_, ++seq_)});
   if (dong < cases_.size()) cases_[dong] += 1;
   (void)now;
 }
@@ -526,7 +526,7 @@ void Model::move_ambulance(Ambulance& a, double now, double dt) {
 void Model::new_work(double now, bool closure, std::size_t road) {
   const City& c = *city_;
   Work w;
-  w.id = fmt::format("urn:ngsi-ld:RoadWork:sim-{}", ++seq_);
+  w.id = fmt::format("urn:ngsi-ld:RoadWork:sim-{}-{}", run_tag_, ++seq_);
   w.road = road;
   w.closure = closure;
   if (closure) {
@@ -568,7 +568,7 @@ void Model::new_request(double now) {
   at.lat += rng_.uniform(-0.003, 0.003);
   const std::size_t dong = c.nearest_dong(at);
   cases_[dong] += 1;
-  Request r{fmt::format("urn:ngsi-ld:ServiceRequest:sim-{}", ++seq_),
+  Request r{fmt::format("urn:ngsi-ld:ServiceRequest:sim-{}-{}", run_tag_, ++seq_),
             now + rng_.uniform(600, 2400)};
   auto e = entity(r.id, C::kCore, "ServiceRequest");
   prop(e, C::kCore, "serviceCode", jv(kind->code), now);
@@ -584,7 +584,7 @@ void Model::new_request(double now) {
 }
 
 void Model::disaster_message(std::string category, std::string text, double now) {
-  auto e = entity(fmt::format("urn:ngsi-ld:DisasterMessage:simulator:{}", ++seq_), C::kCore,
+  auto e = entity(fmt::format("urn:ngsi-ld:DisasterMessage:simulator:{}-{}", run_tag_, ++seq_), C::kCore,
                   "DisasterMessage");
   prop(e, C::kCore, "message", jv(std::move(text)), now);
   prop(e, C::kCore, "category", jv(std::move(category)), now);

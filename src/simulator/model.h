@@ -201,6 +201,9 @@ class Model {
   std::vector<double> cases_;  // today's cases per dong
   int cases_day_ = -1;
   std::uint64_t seq_ = 0;      // ids of new incidents, requests, messages
+  // The start time in hex seconds, in those ids: a restarted server does not overwrite the
+  // previous run's requests and messages.
+  std::string run_tag_;
 
   std::vector<Slot> slots_;
   std::set<std::pair<base::Micros, std::size_t>> queue_;  // (due, slot)

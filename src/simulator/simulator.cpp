@@ -103,6 +103,23 @@ json::object to_json(const Status& s) {
   return o;
 }
 
+std::string prometheus_text(const Status& s) {
+  std::string out;
+  out += "# HELP cityroom_simulator_running 1 while the demo simulator runs.\n";
+  out += "# TYPE cityroom_simulator_running gauge\n";
+  out += fmt::format("cityroom_simulator_running {}\n", s.running ? 1 : 0);
+  out += "# HELP cityroom_simulator_updates_total Entity updates the simulator committed.\n";
+  out += "# TYPE cityroom_simulator_updates_total counter\n";
+  out += fmt::format("cityroom_simulator_updates_total {}\n", s.updates_total);
+  out += "# HELP cityroom_simulator_failed_total Entity updates the hub refused.\n";
+  out += "# TYPE cityroom_simulator_failed_total counter\n";
+  out += fmt::format("cityroom_simulator_failed_total {}\n", s.failed_total);
+  out += "# HELP cityroom_simulator_rate Configured simulator updates per second.\n";
+  out += "# TYPE cityroom_simulator_rate gauge\n";
+  out += fmt::format("cityroom_simulator_rate {}\n", s.rate);
+  return out;
+}
+
 base::Result<Settings> parse_settings(const json::value& body) {
   if (!body.is_object()) {
     return base::fail(ErrorKind::kBadRequestData, "the body must be a JSON object");

@@ -104,6 +104,8 @@ struct Status {
   std::string error;                 // why it is not running, when it failed to start
 };
 json::object to_json(const Status& s);
+// Prometheus text for /metrics: cityroom_simulator_{running,updates_total,failed_total,rate}.
+std::string prometheus_text(const Status& s);
 
 // A PUT body, validated: the members given change, the others stay.
 struct Settings {
