@@ -377,8 +377,11 @@ base::Result<City> load_city(hub::Hub& hub, Names& names, std::string_view tenan
   for (const auto& e : *bridges) {
     const auto g = geometry_of(e, location);
     if (g.empty()) continue;
+    std::string bridge_name = string_of(e, name);
+    if (bridge_name.empty()) bridge_name = string_of(e, names.get(C::kCore, "roadName"));
+    if (bridge_name.empty()) bridge_name = std::string(e.at("id").get_string());
     city.facilities.push_back({Facility::Kind::kBridge, std::string(e.at("id").get_string()),
-                               string_of(e, name), centre_of(g), 0, scope_of(e)});
+                               std::move(bridge_name), centre_of(g), 0, scope_of(e)});
   }
   auto pois = all_of_type(hub, tenant, {names.get(C::kPointOfInterest, "PointOfInterest"),
                                         names.get(C::kCore, "PointOfInterest")});

@@ -688,7 +688,7 @@ Write Model::weather_write(std::size_t d, double now, bool first) {
   auto e = entity(fmt::format("urn:ngsi-ld:WeatherObserved:{}", last_segment(dong.id)),
                   C::kWeather, "WeatherObserved");
   if (first) {
-    prop(e, C::kCore, "name", jv(fmt::format("{} 기상 관측 (모의)", short_name(dong.name))), -1);
+    prop(e, C::kWeather, "name", jv(fmt::format("{} 기상 관측 (모의)", short_name(dong.name))), -1);
     rel(e, C::kWeather, "refArea", dong.id);
     point(e, dong.centre);
     scope(e, dong.scope);
@@ -714,7 +714,7 @@ Write Model::air_write(std::size_t d, double now, bool first) {
   auto e = entity(fmt::format("urn:ngsi-ld:AirQualityObserved:{}", last_segment(dong.id)),
                   C::kEnvironment, "AirQualityObserved");
   if (first) {
-    prop(e, C::kCore, "name", jv(fmt::format("{} 대기질 (모의)", short_name(dong.name))), -1);
+    prop(e, C::kEnvironment, "name", jv(fmt::format("{} 대기질 (모의)", short_name(dong.name))), -1);
     rel(e, C::kEnvironment, "refArea", dong.id);
     point(e, dong.centre);
     scope(e, dong.scope);
@@ -729,8 +729,8 @@ Write Model::air_write(std::size_t d, double now, bool first) {
   const double o3 = std::max(0.003, 0.018 + 0.02 * std::max(0.0, std::sin(2 * kPi * (h - 9) / 24)) +
                                         0.002 * rng_.normal());
   const double no2 = std::max(0.005, 0.02 + 0.015 * rush + 0.002 * rng_.normal());
-  prop(e, C::kEnvironment, "pm10", std::round(pm10), now, "GQ");
-  prop(e, C::kEnvironment, "pm25", std::round(pm25), now, "GQ");
+  prop(e, C::kEnvironment, "pm10", static_cast<std::int64_t>(std::round(pm10)), now, "GQ");
+  prop(e, C::kEnvironment, "pm25", static_cast<std::int64_t>(std::round(pm25)), now, "GQ");
   prop(e, C::kEnvironment, "o3", round_to(o3, 0.001), now, "59");
   prop(e, C::kEnvironment, "no2", round_to(no2, 0.001), now, "59");
   prop(e, C::kEnvironment, "pm10Grade", grade_pm10(std::round(pm10)), now);
@@ -780,7 +780,7 @@ Write Model::sensor_write(std::size_t f, double now, bool first) {
 Write Model::vehicle_write(const Ambulance& a, double now, bool first) {
   auto e = entity(a.id, C::kTransportation, "Vehicle");
   if (first) {
-    prop(e, C::kCore, "name", jv(a.name), -1);
+    prop(e, C::kTransportation, "name", jv(a.name), -1);
     prop(e, C::kTransportation, "vehicleType", "ambulance", -1);
     if (!city_->dongs.empty()) scope(e, city_->dongs.front().scope);
   }
