@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/base.h"
@@ -16,6 +17,10 @@
 #include "ldcontext/ldcontext.h"
 #include "live/streams.h"
 #include "live/subscriptions.h"
+
+namespace cityroom::catalog {
+class Catalog;
+}
 
 namespace cityroom::api {
 
@@ -50,6 +55,8 @@ struct Deps {
   std::string version;
   live::Subscriptions* subscriptions = nullptr;  // null: the subscription routes answer 501
   live::Streams* streams = nullptr;              // null: no /live/v1/stream
+  catalog::Catalog* catalog = nullptr;           // null: /cityroom/v1/datasets is empty
+  std::optional<json::object> city;              // GET /cityroom/v1/city; none: 404
   // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
   std::vector<std::function<std::string()>> metric_sources;
 };
@@ -58,5 +65,7 @@ void register_ngsi_ld(http::Router& router, Deps& deps);
 void register_system(http::Router& router, Deps& deps);
 // GET /live/v1/stream: screen streams over WebSocket or Server-Sent Events (docs/STREAMS.md).
 void register_streams(http::Router& router, Deps& deps);
+// GET /cityroom/v1/city and /cityroom/v1/datasets[/{id}] (docs/CATALOG.md).
+void register_catalog(http::Router& router, Deps& deps);
 
 }  // namespace cityroom::api
