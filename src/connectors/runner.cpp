@@ -371,6 +371,8 @@ Runner::Runner(hub::Hub& hub, ldcontext::ContextStore& contexts, catalog::Catalo
       spdlog::warn("connector {}: {}", c.name, ok.error().detail);
     }
     keys_.push_back(resolve_key(c));
+    // Marked here, not in start(), so the catalog says so from the server's first answer.
+    if (keys_.back().empty()) catalog_.mark(c.name, catalog::Mark::kNotConfigured);
   }
 }
 
@@ -446,11 +448,7 @@ PullReport Runner::pull(std::size_t index) {
 void Runner::start() {
   std::vector<std::size_t> active;
   for (std::size_t i = 0; i < configs_.size(); ++i) {
-    if (keys_[i].empty()) {
-      catalog_.mark(configs_[i].name, catalog::Mark::kNotConfigured);
-    } else {
-      active.push_back(i);
-    }
+    if (!keys_[i].empty()) active.push_back(i);
   }
   if (active.empty() || thread_.joinable()) return;
   thread_ = std::thread([this, active] {
