@@ -1,8 +1,11 @@
-// A blocking HTTP(S) GET with one deadline, for connector pulls (each runs on the connectors
+// A blocking HTTP(S) GET with one deadline (asynchronous inside, see http_get), for connector pulls (each runs on the connectors
 // thread; nothing else waits for it).
 #include <fmt/format.h>
 
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -54,51 +57,59 @@ base::Result<Url> parse_url(std::string_view url) {
 }
 
 template <class Stream>
-HttpAnswer exchange(Stream& stream, const Url& u) {
+asio::awaitable<HttpAnswer> exchange(Stream& stream, const Url& u) {
   bhttp::request<bhttp::empty_body> req{bhttp::verb::get, u.target, 11};
   req.set(bhttp::field::host, u.host);
   req.set(bhttp::field::accept, "application/json");
   req.set(bhttp::field::user_agent, "cityroom-connector");
-  bhttp::write(stream, req);
+  co_await bhttp::async_write(stream, req, asio::use_awaitable);
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.body_limit(kResponseBytesMax);
-  bhttp::read(stream, buffer, parser);
+  co_await bhttp::async_read(stream, buffer, parser, asio::use_awaitable);
   auto res = parser.release();
-  return {static_cast<int>(res.result_int()), std::move(res.body())};
+  co_return HttpAnswer{static_cast<int>(res.result_int()), std::move(res.body())};
+}
+
+asio::awaitable<HttpAnswer> get(asio::io_context& io, Url u) {
+  asio::ip::tcp::resolver resolver(io);
+  const auto endpoints = co_await resolver.async_resolve(u.host, u.port, asio::use_awaitable);
+  if (!u.tls) {
+    beast::tcp_stream stream(io);
+    co_await stream.async_connect(endpoints, asio::use_awaitable);
+    co_return co_await exchange(stream, u);
+  }
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.set_default_verify_paths();
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
+  SSL_set_tlsext_host_name(stream.native_handle(), u.host.c_str());
+  stream.set_verify_callback(asio::ssl::host_name_verification(u.host));
+  co_await beast::get_lowest_layer(stream).async_connect(endpoints, asio::use_awaitable);
+  co_await stream.async_handshake(asio::ssl::stream_base::client, asio::use_awaitable);
+  co_return co_await exchange(stream, u);
 }
 
 }  // namespace
 
+// Asynchronous operations on a private io_context run for at most `timeout`: Beast's stream
+// timeouts apply to asynchronous calls only, and the deadline must cover resolving too.
 base::Result<HttpAnswer> http_get(std::string_view url, std::chrono::milliseconds timeout) {
   auto u = parse_url(url);
   if (!u) return std::unexpected(u.error());
-  asio::io_context io;
   const auto where = fmt::format("{}:{}", u->host, u->port);
+  asio::io_context io;
+  auto result = asio::co_spawn(io, get(io, *u), asio::use_future);
+  io.run_for(timeout);
+  if (result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    io.stop();
+    return base::fail(ErrorKind::kServiceUnavailable,
+                      fmt::format("{}: timeout after {} ms", where, timeout.count()));
+  }
   try {
-    asio::ip::tcp::resolver resolver(io);
-    const auto endpoints = resolver.resolve(u->host, u->port);
-    if (!u->tls) {
-      beast::tcp_stream stream(io);
-      stream.expires_after(timeout);
-      stream.connect(endpoints);
-      return exchange(stream, *u);
-    }
-    asio::ssl::context ctx(asio::ssl::context::tls_client);
-    ctx.set_default_verify_paths();
-    ctx.set_verify_mode(asio::ssl::verify_peer);
-    beast::ssl_stream<beast::tcp_stream> stream(io, ctx);
-    SSL_set_tlsext_host_name(stream.native_handle(), u->host.c_str());
-    stream.set_verify_callback(asio::ssl::host_name_verification(u->host));
-    beast::get_lowest_layer(stream).expires_after(timeout);
-    beast::get_lowest_layer(stream).connect(endpoints);
-    stream.handshake(asio::ssl::stream_base::client);
-    return exchange(stream, *u);
+    return result.get();
   } catch (const boost::system::system_error& e) {
-    const auto reason = e.code() == beast::error::timeout
-                            ? fmt::format("timeout after {} ms", timeout.count())
-                            : e.code().message();
-    return base::fail(ErrorKind::kServiceUnavailable, fmt::format("{}: {}", where, reason));
+    return base::fail(ErrorKind::kServiceUnavailable, fmt::format("{}: {}", where, e.code().message()));
   } catch (const std::exception& e) {
     return base::fail(ErrorKind::kServiceUnavailable, fmt::format("{}: {}", where, e.what()));
   }

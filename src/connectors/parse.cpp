@@ -36,8 +36,7 @@ std::int64_t days_from_civil(int y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-// A value as the APIs write it: a string or a number; "-", "", null, and KMA's missing codes
-// (|v| ≥ 900) are no value.
+// A value as the APIs write it: a string or a number; "-", "", null are no value.
 std::optional<double> number_of(const json::value* v) {
   if (!v || v->is_null()) return std::nullopt;
   double x = 0;
@@ -52,7 +51,14 @@ std::optional<double> number_of(const json::value* v) {
   } else {
     return std::nullopt;
   }
-  if (!std::isfinite(x) || std::fabs(x) >= 900) return std::nullopt;
+  if (!std::isfinite(x)) return std::nullopt;
+  return x;
+}
+
+// KMA also writes missing observations as -998.9, -999, 900 and more.
+std::optional<double> kma_number(const json::value* v) {
+  auto x = number_of(v);
+  if (x && std::fabs(*x) >= 900) return std::nullopt;
   return x;
 }
 
@@ -162,31 +168,31 @@ std::optional<double> kma_amount(const json::value* v) {
       break;
     }
   }
-  if (digits_part.empty()) return number_of(v);
+  if (digits_part.empty()) return kma_number(v);
   json::value as_string(digits_part);
-  return number_of(&as_string);
+  return kma_number(&as_string);
 }
 
 void set_weather(json::object& e, std::string_view category, const json::value* raw,
                  std::optional<base::Micros> at) {
   if (category == "T1H" || category == "TMP") {
-    if (auto x = number_of(raw)) e["temperature"] = prop(*x, at, "CEL");
+    if (auto x = kma_number(raw)) e["temperature"] = prop(*x, at, "CEL");
   } else if (category == "REH") {
-    if (auto x = number_of(raw)) e["relativeHumidity"] = prop(*x / 100.0, at);
+    if (auto x = kma_number(raw)) e["relativeHumidity"] = prop(*x / 100.0, at);
   } else if (category == "RN1" || category == "PCP") {
     if (auto x = kma_amount(raw)) e["precipitation"] = prop(*x, at, "MMT");
   } else if (category == "WSD") {
-    if (auto x = number_of(raw)) e["windSpeed"] = prop(*x, at, "MTS");
+    if (auto x = kma_number(raw)) e["windSpeed"] = prop(*x, at, "MTS");
   } else if (category == "VEC") {
-    if (auto x = number_of(raw)) e["windDirection"] = prop(*x, at, "DD");
+    if (auto x = kma_number(raw)) e["windDirection"] = prop(*x, at, "DD");
   } else if (category == "SNO") {
     if (auto x = kma_amount(raw)) e["snowHeight"] = prop(*x, at, "CMT");
   } else if (category == "POP") {
-    if (auto x = number_of(raw)) e["precipitationProbability"] = prop(*x / 100.0, at);
+    if (auto x = kma_number(raw)) e["precipitationProbability"] = prop(*x / 100.0, at);
   } else if (category == "PTY") {
-    if (auto x = number_of(raw)) e["precipitationType"] = prop(static_cast<int>(*x), at);
+    if (auto x = kma_number(raw)) e["precipitationType"] = prop(static_cast<int>(*x), at);
   } else if (category == "SKY") {
-    if (auto x = number_of(raw)) e["skyCondition"] = prop(static_cast<int>(*x), at);
+    if (auto x = kma_number(raw)) e["skyCondition"] = prop(static_cast<int>(*x), at);
   }
 }
 
