@@ -89,7 +89,10 @@ int open_city(const std::string& file, hub::Hub& hub, ldcontext::ContextStore& c
     configs.push_back(std::move(*cc));
   }
   auto imported = city::import_city(*c, hub, contexts, &catalog,
-                                    {.log = [](const std::string& line) { spdlog::info("import {}", line); }});
+                                    {.log = [](const std::string& line) {
+                                      // stderr: the listening line must stay stdout's first
+                                      std::cerr << "cityroom: import " << line << "\n";
+                                    }});
   if (!imported) {
     std::cerr << "cityroom: --city: " << imported.error().detail << "\n";
     return 1;
