@@ -439,7 +439,8 @@ PullReport Runner::pull(std::size_t index) {
     total.error = last_error.empty() ? "nothing to ask (no points/stations/areas)" : last_error;
     total.unreachable = reached == 0 && !last_error.empty();
     catalog_.record_failure(c.name, total.error, now);
-    if (total.unreachable) catalog_.mark(c.name, catalog::Mark::kUnreachable);
+    // Reached but refused or unreadable: `failed`, no longer `unreachable`.
+    catalog_.mark(c.name, total.unreachable ? catalog::Mark::kUnreachable : catalog::Mark::kNone);
     spdlog::warn("connector {}: {}", c.name, total.error);
   }
   return total;

@@ -215,6 +215,11 @@ TEST_F(RunnerTest, RefusedAndSilentSourcesAreUnreachable) {
   EXPECT_EQ(freshness("test-kma"), "unreachable");
   EXPECT_NE(std::string(catalog_->get("test-kma")->at("failureReason").as_string()).find("refused"),
             std::string::npos);
+  // Reached again but answering an error: failed, no longer unreachable.
+  LocalServer failing(http_response(500, "down"));
+  Runner reached(*hub_, *contexts_, *catalog_, {kma(failing.url())});
+  reached.pull(0);
+  EXPECT_EQ(freshness("test-kma"), "failed");
   LocalServer silent("");
   Runner timing_out(*hub_, *contexts_, *catalog_, {kma(silent.url())});
   auto t = timing_out.pull(0);
