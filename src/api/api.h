@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "base/base.h"
@@ -20,6 +21,9 @@
 namespace cityroom::simulator {
 class Simulator;
 }  // namespace cityroom::simulator
+namespace cityroom::catalog {
+class Catalog;
+}
 
 namespace cityroom::api {
 
@@ -55,6 +59,8 @@ struct Deps {
   live::Subscriptions* subscriptions = nullptr;  // null: the subscription routes answer 501
   live::Streams* streams = nullptr;              // null: no /live/v1/stream
   simulator::Simulator* simulator = nullptr;     // null: /cityroom/v1/admin/simulator answers 503
+  catalog::Catalog* catalog = nullptr;           // null: /cityroom/v1/datasets is empty
+  std::optional<json::object> city;              // GET /cityroom/v1/city; none: 404
   // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
   std::vector<std::function<std::string()>> metric_sources;
 };
@@ -65,5 +71,7 @@ void register_system(http::Router& router, Deps& deps);
 void register_streams(http::Router& router, Deps& deps);
 // GET/PUT /cityroom/v1/admin/simulator: the demo simulator (docs/SIMULATOR.md).
 void register_simulator(http::Router& router, Deps& deps);
+// GET /cityroom/v1/city and /cityroom/v1/datasets[/{id}] (docs/CATALOG.md).
+void register_catalog(http::Router& router, Deps& deps);
 
 }  // namespace cityroom::api

@@ -1,16 +1,22 @@
 // cityroom's composition root: parses the command line, builds the store, the hub, the context
 // store and the HTTP server, wires them, and waits for SIGINT/SIGTERM.
 #include <csignal>
+#include <fstream>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <thread>
 
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "api/api.h"
 #include "app/listen_address.h"
+#include "catalog/catalog.h"
+#include "city/city.h"
+#include "connectors/connectors.h"
 #include "http/http.h"
 #include "hub/hub.h"
 #include "ingest/import.h"
@@ -51,6 +57,7 @@ struct ServeOptions {
   std::string scenario = "normal";
   std::uint64_t seed = simulator::kSeedDefault;
   double sim_rate = simulator::kRateDefault;
+  std::string city;         // city file (data/cities/*.json); empty: no city
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -65,6 +72,74 @@ std::filesystem::path find_contexts_dir(const ServeOptions& o, const char* argv0
     if (!candidate.empty() && fs::exists(candidate / "index.json", ec)) return candidate;
   }
   return {};
+}
+
+// --city: imports the city's changed mappings (before the server listens, so a first start
+// answers with the whole city), registers them and the connectors in the catalog.
+int open_city(const std::string& file, hub::Hub& hub, ldcontext::ContextStore& contexts,
+              catalog::Catalog& catalog, std::optional<city::CityConfig>& config,
+              std::unique_ptr<connectors::Runner>& runner) {
+  if (file.empty()) return 0;
+  auto c = city::load_city(file);
+  if (!c) {
+    std::cerr << "cityroom: --city: " << c.error().detail << "\n";
+    return 2;
+  }
+  std::vector<connectors::ConnectorConfig> configs;
+  for (const auto& entry : c->connectors) {
+    auto cc = connectors::parse_connector_config(entry);
+    if (!cc) {
+      std::cerr << "cityroom: --city: " << file << ": " << cc.error().detail << "\n";
+      return 2;
+    }
+    configs.push_back(std::move(*cc));
+  }
+  auto imported = city::import_city(*c, hub, contexts, &catalog,
+                                    {.log = [](const std::string& line) {
+                                      // stderr: the listening line must stay stdout's first
+                                      std::cerr << "cityroom: import " << line << "\n";
+                                    }});
+  if (!imported) {
+    std::cerr << "cityroom: --city: " << imported.error().detail << "\n";
+    return 1;
+  }
+  runner = std::make_unique<connectors::Runner>(hub, contexts, catalog, std::move(configs));
+  config = std::move(*c);
+  return 0;
+}
+
+// The simulator's feeds are datasets like any other, marked simulated so every screen can badge
+// them. Catalog updates are throttled: a tick commits many times a second.
+void register_simulator_feeds(catalog::Catalog& catalog, simulator::Simulator& sim) {
+  constexpr base::Micros kReportEvery = 10'000'000;
+  for (const auto& f : simulator::feeds()) {
+    catalog::DatasetInfo info;
+    info.id = f.id;
+    info.name = {std::string(f.name_ko), std::string(f.name_en)};
+    info.department = {"스마트도시과", "Smart City Division"};
+    info.source = "cityroom demo simulator (docs/SIMULATOR.md)";
+    info.licence = "simulated";
+    info.kind = catalog::Kind::kSimulator;
+    info.entity_types.assign(f.entity_types.begin(), f.entity_types.end());
+    info.update_period_seconds = f.period_seconds;
+    if (auto ok = catalog.register_dataset(std::move(info)); !ok) {
+      spdlog::warn("catalog: simulator feed {}: {}", f.id, ok.error().detail);
+      continue;
+    }
+    catalog.mark(f.id, catalog::Mark::kSimulated);
+  }
+  // Runs on the store's writer thread only, so the totals need no lock.
+  struct Totals {
+    std::map<std::string, std::uint64_t, std::less<>> written;
+    base::Micros reported = 0;
+  };
+  sim.on_tick([&catalog, totals = std::make_shared<Totals>()](const simulator::TickReport& r) {
+    for (const auto& [id, n] : r.records) totals->written[std::string(id)] += n;
+    const auto now = base::now_micros();
+    if (now - totals->reported < kReportEvery) return;
+    totals->reported = now;
+    for (const auto& [id, n] : totals->written) catalog.record_success(id, n, now);
+  });
 }
 
 int serve(const ServeOptions& o, const char* argv0) {
@@ -124,6 +199,16 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
   subscriptions.start();
   live::Streams streams(feed, hub, **contexts);
+  catalog::Catalog catalog(&hub, (*contexts)->core());
+  if (auto loaded = catalog.load(); !loaded) {
+    std::cerr << "cityroom: cannot load the dataset catalog: " << loaded.error().detail << "\n";
+    return 1;
+  }
+  std::optional<city::CityConfig> city_config;
+  std::unique_ptr<connectors::Runner> connector_runner;
+  if (int rc = open_city(o.city, hub, **contexts, catalog, city_config, connector_runner); rc) {
+    return rc;
+  }
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -145,6 +230,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   simulator::Simulator demo_simulator(
       hub, **contexts,
       {.tenant = "", .scenario = *scenario, .seed = o.seed, .rate = o.sim_rate, .clock = {}});
+  if (o.demo) register_simulator_feeds(catalog, demo_simulator);
   http::Metrics metrics;
   api::AllowAll access;
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
@@ -153,6 +239,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   deps.simulator = &demo_simulator;
   deps.metric_sources.push_back(
       [&demo_simulator] { return simulator::prometheus_text(demo_simulator.status()); });
+  deps.catalog = &catalog;
+  if (city_config) deps.city = city::city_json(*city_config);
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
@@ -163,6 +251,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_system(router, deps);
   api::register_streams(router, deps);
   api::register_simulator(router, deps);
+  api::register_catalog(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -191,11 +280,16 @@ int serve(const ServeOptions& o, const char* argv0) {
     }
   }
 
+  catalog.start();
+  if (connector_runner) connector_runner->start();
+
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
   spdlog::info("signal {}: stopping", signal_number);
   if (mqtt_ingest) mqtt_ingest->stop();
   demo_simulator.stop();
+  if (connector_runner) connector_runner->stop();
+  catalog.stop();
   server.stop(kShutdownGrace);
   streams.stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
@@ -214,11 +308,19 @@ struct ImportOptions {
   std::string contexts_dir;
   bool dry_run = false;
   std::size_t errors_shown = 20;
+  std::string city;  // import the city's mappings (only the changed ones) instead
 };
+
+int import_city_files(const ImportOptions& o, const char* argv0);
 
 // `cityroom import`: see docs/IMPORT.md. Opening data_dir directly needs the server stopped
 // (two processes must not write one store).
 int import_files(const ImportOptions& o, const char* argv0) {
+  if (o.mappings.empty() == o.city.empty()) {
+    std::cerr << "cityroom import: give --mapping FILE (one or more) or --city FILE\n";
+    return 2;
+  }
+  if (!o.city.empty()) return import_city_files(o, argv0);
   std::vector<ingest::ImportMapping> mappings;
   for (const auto& path : o.mappings) {
     auto m = ingest::load_import_mapping(path);
@@ -282,6 +384,119 @@ int import_files(const ImportOptions& o, const char* argv0) {
   return rc;
 }
 
+// Opens the store of `data_dir` with the shipped contexts, for the offline subcommands.
+struct OfflineStore {
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<ldcontext::ContextStore> contexts;
+  std::unique_ptr<hub::Hub> hub;
+  std::unique_ptr<catalog::Catalog> catalog;
+  ~OfflineStore() {
+    catalog.reset();
+    if (store) store->close();
+  }
+};
+base::Result<void> open_offline(const std::string& data_dir, const std::string& contexts_dir,
+                                const char* argv0, OfflineStore& out) {
+  std::error_code ec;
+  std::filesystem::create_directories(data_dir, ec);
+  auto opened = store::open_sqlite({.data_dir = data_dir});
+  if (!opened) return std::unexpected(opened.error());
+  ServeOptions serve_options;
+  serve_options.contexts_dir = contexts_dir;
+  auto ctx = ldcontext::ContextStore::open(find_contexts_dir(serve_options, argv0),
+                                           std::filesystem::path(data_dir) / "contexts");
+  if (!ctx) {
+    (*opened)->close();
+    return std::unexpected(ctx.error());
+  }
+  out.store = std::move(*opened);
+  out.contexts = std::move(*ctx);
+  out.hub = std::make_unique<hub::Hub>(*out.store);
+  out.catalog = std::make_unique<catalog::Catalog>(out.hub.get(), out.contexts->core());
+  return out.catalog->load();
+}
+
+// `cityroom import --city FILE`: the city's mappings whose content changed (as serve --city).
+int import_city_files(const ImportOptions& o, const char* argv0) {
+  auto c = city::load_city(o.city);
+  if (!c) {
+    std::cerr << "cityroom import: " << c.error().detail << "\n";
+    return 2;
+  }
+  OfflineStore s;
+  if (auto ok = open_offline(o.data_dir, o.contexts_dir, argv0, s); !ok) {
+    std::cerr << "cityroom import: cannot open " << o.data_dir << ": " << ok.error().detail << "\n";
+    return 1;
+  }
+  auto outcomes = city::import_city(*c, *s.hub, *s.contexts, s.catalog.get(),
+                                    {.log = [](const std::string& line) { std::cout << line << std::endl; }});
+  if (!outcomes) {
+    std::cerr << "cityroom import: " << outcomes.error().detail << "\n";
+    return 2;
+  }
+  for (const auto& m : *outcomes) {
+    if (m.failed) return 1;
+  }
+  return 0;
+}
+
+struct ReplayOptions {
+  std::string name;  // a connector of --city, or a connector type
+  std::string file;
+  std::string data_dir = "./var";
+  std::string city;
+  std::string contexts_dir;
+};
+
+// `cityroom connector replay NAME FILE`: one recorded answer through a connector, once.
+int replay_connector(const ReplayOptions& o, const char* argv0) {
+  std::optional<connectors::ConnectorConfig> config;
+  if (!o.city.empty()) {
+    auto c = city::load_city(o.city);
+    if (!c) {
+      std::cerr << "cityroom connector: " << c.error().detail << "\n";
+      return 2;
+    }
+    for (const auto& entry : c->connectors) {
+      auto cc = connectors::parse_connector_config(entry);
+      if (cc && cc->name == o.name) config = std::move(*cc);
+    }
+  }
+  if (!config) {
+    const auto type = connectors::parse_type(o.name);
+    if (!type) {
+      std::cerr << "cityroom connector: '" << o.name << "' is neither a connector of the city nor "
+                << "a type (kma-ncst, kma-fcst, airkorea-province, airkorea-station, "
+                   "seoul-citydata)\n";
+      return 2;
+    }
+    config = connectors::default_config(*type, o.name);
+  }
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) {
+    std::cerr << "cityroom connector: cannot read " << o.file << "\n";
+    return 2;
+  }
+  const std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  OfflineStore s;
+  if (auto ok = open_offline(o.data_dir, o.contexts_dir, argv0, s); !ok) {
+    std::cerr << "cityroom connector: cannot open " << o.data_dir << ": " << ok.error().detail << "\n";
+    return 1;
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const auto r = connectors::replay(*config, body, *s.hub, *s.contexts, s.catalog.get());
+  const auto seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  if (!r.error.empty()) {
+    std::cout << config->name << ": failed: " << r.error << std::endl;
+    return 1;
+  }
+  std::cout << fmt::format("{}: {} entities, {} upserted, {} refused, {} records skipped, {:.3f} s",
+                           config->name, r.entities, r.upserted, r.failed, r.skipped, seconds)
+            << std::endl;
+  return 0;
+}
+
 }  // namespace
 }  // namespace cityroom::app
 
@@ -307,6 +522,9 @@ int main(int argc, char** argv) {
                   "fsync every commit (survives power loss; NORMAL survives process crashes)");
   serve->add_option("--mqtt-config", o.mqtt_config,
                     "JSON file of MQTT broker and topic mappings to ingest (see docs/MQTT.md)");
+  serve->add_option("--city", o.city,
+                    "City file (data/cities/*.json): imports its data, runs its connectors, "
+                    "serves /cityroom/v1/city");
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
@@ -323,8 +541,9 @@ int main(int argc, char** argv) {
                                               "declarative mapping (see docs/IMPORT.md)");
   // One file per --mapping, so a SOURCE after it is not taken as a second mapping.
   import->add_option("--mapping", io.mappings, "Mapping file (JSON); repeat for several")
-      ->required()
       ->allow_extra_args(false);
+  import->add_option("--city", io.city, "Import the city file's mappings that changed since "
+                                        "their last import instead");
   import->add_option("SOURCE", io.source, "Source file (default: the mapping's source.file)");
   import->add_option("--data-dir", io.data_dir, "Store to write (the server must not be running "
                                                 "on it)")->capture_default_str();
@@ -334,8 +553,20 @@ int main(int argc, char** argv) {
   import->add_flag("--dry-run", io.dry_run, "Read and map only; write nothing");
   import->add_option("--errors-shown", io.errors_shown, "Bad rows listed per mapping")
       ->capture_default_str();
+  cityroom::app::ReplayOptions ro;
+  auto* connector = cli.add_subcommand("connector", "Data connectors (see docs/CONNECTORS.md)");
+  connector->require_subcommand(1);
+  auto* replay = connector->add_subcommand("replay", "Feed a recorded API answer through a "
+                                                     "connector once");
+  replay->add_option("NAME", ro.name, "Connector name (with --city) or type")->required();
+  replay->add_option("FILE", ro.file, "Recorded response body")->required();
+  replay->add_option("--data-dir", ro.data_dir, "Store to write (the server must not be "
+                                                "running on it)")->capture_default_str();
+  replay->add_option("--city", ro.city, "City file whose connector NAME is");
+  replay->add_option("--contexts-dir", ro.contexts_dir, "Folder of shipped JSON-LD contexts");
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   if (import->parsed()) return cityroom::app::import_files(io, argv[0]);
+  if (replay->parsed()) return cityroom::app::replay_connector(ro, argv[0]);
   return 0;
 }

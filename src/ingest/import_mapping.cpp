@@ -430,7 +430,9 @@ base::Result<ImportMapping> parse_import_mapping(const json::value& doc,
   if (!o) return std::unexpected(o.error());
   if (auto ok = only_members(**o, "the mapping",
                              {"name", "description", "source", "where", "tenant", "@context",
-                              "upsert", "entity", "location", "attributes"});
+                              "upsert", "entity", "location", "attributes",
+                              // read by the catalog (docs/CATALOG.md), not by the import
+                              "dataset"});
       !ok) {
     return std::unexpected(ok.error());
   }
