@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "access/cli.h"
 #include "api/api.h"
 #include "app/listen_address.h"
 #include "http/http.h"
@@ -46,6 +47,7 @@ struct ServeOptions {
   bool synchronous_full = false;
   std::string notify_ca_file;  // extra CA bundle for https notification endpoints
   std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
+  access::ServeOptions access;
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -88,6 +90,13 @@ int serve(const ServeOptions& o, const char* argv0) {
     std::cerr << "cityroom: cannot open the store: " << store.error().detail << "\n";
     return 1;
   }
+  // Access control (issue #7): refuses --no-auth off loopback; creates the first admin.
+  auto access_setup = access::Setup::start(o.access, o.data_dir, address->host, CITYROOM_DATA_DIR);
+  if (!access_setup) {
+    std::cerr << "cityroom: access control: " << access_setup.error().detail << "\n";
+    (*store)->close();
+    return 2;
+  }
   const auto contexts_dir = find_contexts_dir(o, argv0);
   if (contexts_dir.empty()) {
     spdlog::warn("no shipped contexts found; only the built-in core context is available");
@@ -113,6 +122,9 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
   live::Transports& transports = *transports_owner;
   live::Subscriptions subscriptions(hub, feed, **contexts, transports);
+  subscriptions.set_scope_filter([&access_setup](std::string_view scope, std::string_view tenant) {
+    return (*access_setup)->access().scope_filter(scope, tenant);
+  });
   if (auto loaded = subscriptions.load(); !loaded) {
     std::cerr << "cityroom: cannot load subscriptions: " << loaded.error().detail << "\n";
     return 1;
@@ -131,8 +143,7 @@ int serve(const ServeOptions& o, const char* argv0) {
     mqtt_ingest = std::make_unique<ingest::MqttIngest>(hub, **contexts, std::move(*mqtt_config));
   }
   http::Metrics metrics;
-  api::AllowAll access;
-  api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
+  api::Deps deps{hub, **contexts, (*access_setup)->access(), metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
@@ -144,6 +155,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
   api::register_streams(router, deps);
+  (*access_setup)->wire(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -285,6 +297,8 @@ int main(int argc, char** argv) {
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
+  cityroom::access::add_serve_options(*serve, o.access);
+  cityroom::access::Commands access_commands(cli);
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
@@ -304,5 +318,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   if (import->parsed()) return cityroom::app::import_files(io, argv[0]);
+  if (auto rc = access_commands.run()) return *rc;
   return 0;
 }
