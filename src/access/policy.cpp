@@ -227,8 +227,10 @@ bool Grant::in_scope(std::string_view type_iri) const {
 
 bool Grant::sees(const TypeRule& rule, std::string_view type_iri) const {
   if (!(principal_.ops & kOpRead) && !(principal_.ops & kOpWrite)) return false;
-  // A key scoped to types sees nothing else, whatever its role.
-  if (!principal_.types.empty() && !in_scope(type_iri)) return false;
+  // A key scoped to types sees nothing else — but a device still reads what the public reads.
+  if (!principal_.types.empty() && !in_scope(type_iri)) {
+    return principal_.role == Role::kDevice && rule.visibility == Visibility::kPublic;
+  }
   switch (principal_.role) {
     case Role::kAdmin:
     case Role::kExecutive:
