@@ -96,10 +96,13 @@ base::Result<std::unique_ptr<Setup>> Setup::start(const ServeOptions& o, const f
                                     "write to anyone who can reach it; listen on 127.0.0.1",
                                     host));
     }
-    spdlog::warn("**************************************************************************");
-    spdlog::warn("ACCESS CONTROL IS OFF (--no-auth): anyone on this machine may read and write");
-    spdlog::warn("everything. For local development and conformance tests only.");
-    spdlog::warn("**************************************************************************");
+    // On stderr: stdout's first line must stay the listening line.
+    std::cerr << "cityroom: ************************************************************\n"
+                 "cityroom: ACCESS CONTROL IS OFF (--no-auth): anyone who can reach this\n"
+                 "cityroom: server may read and write everything. Local development and\n"
+                 "cityroom: conformance tests only.\n"
+                 "cityroom: ************************************************************\n"
+              << std::flush;
     return s;
   }
   auto directory = Directory::open(data_dir);
@@ -110,9 +113,9 @@ base::Result<std::unique_ptr<Setup>> Setup::start(const ServeOptions& o, const f
     auto loaded = Policy::load(file);
     if (!loaded) return std::unexpected(loaded.error());
     *policy = std::move(*loaded);
-    spdlog::info("access: visibility from {}", file.string());
+    std::cerr << "cityroom: access: visibility from " << file.string() << "\n";
   } else {
-    spdlog::warn("access: no visibility file found; every entity type is staff-only");
+    std::cerr << "cityroom: access: no visibility file found; every entity type is staff-only\n";
   }
   if (s->directory_->user_count() == 0) {
     const char* env = std::getenv("CITYROOM_ADMIN_PASSWORD");
@@ -130,8 +133,8 @@ base::Result<std::unique_ptr<Setup>> Setup::start(const ServeOptions& o, const f
                 << data_dir.string() << "\n\n"
                 << std::flush;
     } else {
-      spdlog::info("access: created the first admin user '{}' (password from "
-                   "CITYROOM_ADMIN_PASSWORD)", kFirstAdmin);
+      std::cerr << "cityroom: access: created the first admin user '" << kFirstAdmin
+                << "' (password from CITYROOM_ADMIN_PASSWORD)\n";
     }
   }
   GuardOptions g;
