@@ -148,6 +148,11 @@ void Guard::audit_refusal(const http::Request& r, const Principal& p, const Oper
 }
 
 api::Refused Guard::check(const http::Request& r, const Operation& op) {
+  // The address limit comes first, so that guessing keys is as limited as anything else.
+  const std::string address = client_address(r);
+  if (auto wait = by_address_.take(address)) {
+    return std::unexpected(too_many(*wait, "too many requests from this address"));
+  }
   Principal p;
   std::string_view token;
   if (const auto* a = r.header("authorization")) {
@@ -165,10 +170,6 @@ api::Refused Guard::check(const http::Request& r, const Operation& op) {
   } else if (auto c = cookie(r, kSessionCookie)) {
     // A stale cookie reads as anonymous: the public pages keep working after a session ends.
     if (auto s = directory_.authenticate_session(*c)) p = std::move(*s);
-  }
-  const std::string address = client_address(r);
-  if (auto wait = by_address_.take(address)) {
-    return std::unexpected(too_many(*wait, "too many requests from this address"));
   }
   if (p.via == Principal::Via::kKey) {
     if (auto wait = by_key_.take(p.key_id)) {
