@@ -471,6 +471,27 @@ def main() -> int:
         check(stf == {"Camera", "Vehicle", "Unlisted"},
               f"the staff subscription gets staff data but not restricted ({stf})")
 
+        # ---- after a restart: keys, sessions' users and subscriptions' owner scopes persist
+        check(server.stop() == 0, "server stops cleanly")
+        port = server.start()
+        c = Client(port)
+        before = {k: len(v) for k, v in sink.received.items()}
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
+                             [entity(k, 8) for k in ENTITIES], headers=admin)
+        check(st == 204, f"after a restart the admin key still writes ({st})")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(sink.received.get("/staff", [])) <= before["/staff"]:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        new_public = set()
+        for n in sink.received.get("/public", [])[before.get("/public", 0):]:
+            new_public.update(e["id"].split(":")[2] for e in n.get("data", []))
+        check(new_public == {"Camera"},
+              f"after a restart the public subscription still gets public data only ({new_public})")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}",
+                             headers=creds["executive"])
+        check(st == 401, f"a revoked key stays revoked after a restart ({st})")
+
         # ---- audit: writes and restricted reads, who/when/what/where; admin only
         st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Patient']}",
                              headers=creds["staff119"])
