@@ -76,6 +76,12 @@ void add_serve_options(CLI::App& serve, ServeOptions& o) {
   serve.add_option("--rate-limit-key", o.key_rate,
                    "Requests per second per API key (burst 4x); 0 = off")
       ->capture_default_str();
+  serve.add_option("--oidc-issuer", o.oidc.issuer,
+                   "Accept OIDC bearer JWTs (RS256) whose iss is this (with --oidc-audience and "
+                   "--oidc-keys)");
+  serve.add_option("--oidc-audience", o.oidc.audience, "The aud an OIDC token must carry");
+  serve.add_option("--oidc-keys", o.oidc.keys_file,
+                   "PEM file of the issuer's RSA public keys (its JWKS, converted)");
   serve.add_option("--audit-retention-days", o.audit_retention_days,
                    "Audit lines older than this are deleted")
       ->capture_default_str();
@@ -137,7 +143,14 @@ base::Result<std::unique_ptr<Setup>> Setup::start(const ServeOptions& o, const f
                 << "' (password from CITYROOM_ADMIN_PASSWORD)\n";
     }
   }
+  if (!o.oidc.issuer.empty() || !o.oidc.audience.empty() || !o.oidc.keys_file.empty()) {
+    auto jwt = JwtVerifier::load(o.oidc);
+    if (!jwt) return std::unexpected(jwt.error());
+    s->jwt_ = std::move(*jwt);
+    std::cerr << "cityroom: access: OIDC bearer tokens from " << o.oidc.issuer << "\n";
+  }
   GuardOptions g;
+  g.jwt = s->jwt_.get();
   g.address_rate = o.address_rate;
   g.address_burst = o.address_rate * 4;
   g.key_rate = o.key_rate;

@@ -12,7 +12,8 @@
 // Passwords come from CITYROOM_PASSWORD, else one line on stdin (never a command-line argument,
 // which other users could read from the process list).
 // `serve` options: --no-auth, --visibility, --cors-origin, --trust-proxy, --secure-cookies,
-// --rate-limit-address, --rate-limit-key, --audit-retention-days; `start` opens access.db,
+// --rate-limit-address, --rate-limit-key, --audit-retention-days, --oidc-issuer,
+// --oidc-audience, --oidc-keys; `start` opens access.db,
 // loads the visibility file and creates the first admin (password from
 // CITYROOM_ADMIN_PASSWORD, else random and printed once on stderr).
 #pragma once
@@ -41,6 +42,7 @@ struct ServeOptions {
   double address_rate = 100;
   double key_rate = 1000;
   unsigned audit_retention_days = 365;
+  OidcOptions oidc;  // --oidc-issuer, --oidc-audience, --oidc-keys (all or none)
 };
 
 void add_serve_options(CLI::App& serve, ServeOptions& options);
@@ -67,6 +69,7 @@ class Setup {
  private:
   Setup() = default;
   std::unique_ptr<Directory> directory_;
+  std::unique_ptr<JwtVerifier> jwt_;
   std::unique_ptr<Guard> guard_;
   api::AllowAll allow_all_;
 };

@@ -163,7 +163,14 @@ api::Refused Guard::check(const http::Request& r, const Operation& op) {
   } else if (const auto* k = r.header("x-api-key")) {
     token = trim(*k);
   }
-  if (!token.empty()) {
+  const bool via_header = r.header("authorization") != nullptr;
+  if (!token.empty() && via_header && options_.jwt && !token.starts_with(kKeyPrefix)) {
+    auto claims = options_.jwt->verify(token, base::now_micros());
+    if (!claims) {
+      return std::unexpected(unauthorized("the bearer token is not valid: " + claims.error().detail));
+    }
+    p = std::move(*claims);
+  } else if (!token.empty()) {
     auto key = directory_.authenticate_key(token);
     if (!key) return std::unexpected(unauthorized("the API key is unknown or revoked"));
     p = std::move(*key);

@@ -4,7 +4,8 @@
 // /cityroom/v1/keys (admin).
 //
 // check(): identifies the caller (API key from `Authorization: Bearer crk_...` or `X-API-Key`;
-// else the session cookie; else anonymous = role public), applies the rate limits (per client
+// an OIDC JWT as any other Bearer token when configured; else the session cookie; else
+// anonymous = role public), applies the rate limits (per client
 // address, and per key), keeps a credential to its tenant, requires admin for administrative
 // operations and a key or session for writes, the CSRF token for cookie-authenticated writes,
 // and an allowed Origin for cookie-authenticated requests from a browser; then returns the
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "access/directory.h"
+#include "access/jwt.h"
 #include "access/limiter.h"
 #include "access/policy.h"
 #include "api/api.h"
@@ -42,6 +44,7 @@ struct GuardOptions {
   bool secure_cookies = false;  // always mark the session cookie Secure
   std::chrono::seconds session_ttl{12 * 3600};
   std::chrono::hours audit_retention{24 * 365};
+  const JwtVerifier* jwt = nullptr;  // OIDC bearer tokens; null = API keys only
 };
 
 class Guard final : public api::Access, public RestrictedReads {

@@ -7,8 +7,8 @@ batch query, temporal, /types, /attributes, PATCH, batch upsert, DELETE, subscri
 streams, admin routes) × visibility (public Camera, staff Vehicle, default-staff Unlisted,
 restricted Patient) → the answer each must get. Then: tenant isolation, session + CSRF, login
 throttling, key revocation (HTTP and CLI, taking effect at once), subscription notifications
-limited to their creator's view, the audit log, security headers and CORS, rate limits, and
---no-auth refused off loopback.
+limited to their creator's view, the audit log, security headers and CORS, rate limits,
+--no-auth refused off loopback, and OIDC bearer tokens (RS256) with their claims checked.
 
 Usage: access_test.py --binary PATH/cityroom
 """
@@ -284,6 +284,77 @@ def run_matrix(c: Client, creds: dict[str, dict]) -> None:
         check(st == want, f"{role}: GET /cityroom/v1/audit → {want} (got {st})")
 
 
+# ---- OIDC bearer tokens (RS256, signed here with the openssl command) ---------------------------
+
+def b64url(data: bytes) -> str:
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(key_pem: str, claims: dict, alg: str = "RS256") -> str:
+    head = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    signed = f"{head}.{body}".encode()
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key_pem], input=signed,
+                         capture_output=True, check=True).stdout
+    return f"{head}.{body}.{b64url(sig)}"
+
+
+def oidc_checks(binary: str, tmp: str) -> None:
+    key = os.path.join(tmp, "idp.pem")
+    pub = os.path.join(tmp, "idp.pub.pem")
+    other = os.path.join(tmp, "other.pem")
+    for k in (key, other):
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", k], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                   capture_output=True)
+    data = os.path.join(tmp, "data-oidc")
+    os.makedirs(data)
+    server = run_cases.Server(binary, data, ["--oidc-issuer", "https://sso.city.example",
+                                             "--oidc-audience", "cityroom", "--oidc-keys", pub,
+                                             "--rate-limit-address", "0", "--visibility",
+                                             os.path.join(tmp, "visibility.json")], auth=True)
+    c = Client(server.start())
+    try:
+        admin = {"X-API-Key": make_key(binary, data, "admin", "admin", "--tenant", "*")}
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/create",
+                             [entity(k) for k in ENTITIES], headers=admin)
+        check(st == 201, f"oidc: entities created ({st})")
+        now = int(time.time())
+        good = {"iss": "https://sso.city.example", "aud": ["cityroom", "x"], "sub": "kim",
+                "exp": now + 300, "cityroom_role": "staff", "cityroom_department": "roads"}
+        cases = [
+            ("a valid staff token reads staff data", jwt(key, good), 200),
+            ("an expired token", jwt(key, {**good, "exp": now - 3600}), 401),
+            ("a token for another audience", jwt(key, {**good, "aud": "other"}), 401),
+            ("a token of another issuer", jwt(key, {**good, "iss": "https://evil"}), 401),
+            ("a token signed by another key", jwt(other, good), 401),
+            ("a token without a role", jwt(key, {k: v for k, v in good.items()
+                                                 if k != "cityroom_role"}), 401),
+        ]
+        for what, token, want in cases:
+            st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}",
+                                 headers={"Authorization": "Bearer " + token})
+            check(st == want, f"oidc: {what} → {want} (got {st})")
+        head, body, sig = jwt(key, good).split(".")
+        forged = b64url(json.dumps({**good, "cityroom_role": "admin"}).encode())
+        st, _, _ = c.request("GET", "/cityroom/v1/audit",
+                             headers={"Authorization": f"Bearer {head}.{forged}.{sig}"})
+        check(st == 401, f"oidc: a token with a changed claim → 401 ({st})")
+        none = b64url(json.dumps({"alg": "none"}).encode()) + "." + body + "."
+        st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers={"Authorization": "Bearer " + none})
+        check(st == 401, f"oidc: alg none → 401 ({st})")
+        st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{ENTITIES['Patient']}/attrs",
+                             {"level": {"type": "Property", "value": 1}},
+                             headers={"Authorization": "Bearer " + jwt(key, good)})
+        check(st == 404, f"oidc: the staff token does not see restricted data ({st})")
+        st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers=admin)
+        check(st == 200, "oidc: API keys still work beside tokens")
+    finally:
+        server.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -553,6 +624,8 @@ def main() -> int:
               f"preflight from an allowed origin → 204 ({st})")
     finally:
         server.stop()
+
+    oidc_checks(binary, tmp)
 
     print(f"\n{len(FAILURES)} failure(s)")
     for f in FAILURES:

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "access/crypto.h"
+#include "access/jwt.h"
 #include "access/limiter.h"
 
 namespace cityroom::access {
@@ -63,6 +64,25 @@ TEST(Crypto, Sha256AndTokens) {
   EXPECT_TRUE(equal_constant_time("abc", "abc"));
   EXPECT_FALSE(equal_constant_time("abc", "abd"));
   EXPECT_FALSE(equal_constant_time("abc", "ab"));
+}
+
+}  // namespace
+}  // namespace cityroom::access
+
+namespace cityroom::access {
+namespace {
+
+TEST(Jwt, Base64UrlDecodes) {
+  EXPECT_EQ(base64url_decode("eyJhbGciOiJSUzI1NiJ9"), std::string(R"({"alg":"RS256"})"));
+  EXPECT_EQ(base64url_decode(""), std::string());
+  EXPECT_EQ(base64url_decode("_-8"), std::string("\xff\xef", 2));
+  EXPECT_FALSE(base64url_decode("ab+c")) << "'+' is base64, not base64url";
+  EXPECT_FALSE(base64url_decode("abcde")) << "a lone trailing character";
+}
+
+TEST(Jwt, RefusesIncompleteConfigurationAndMissingKeys) {
+  EXPECT_FALSE(JwtVerifier::load({"https://sso", "", "keys.pem"}));
+  EXPECT_FALSE(JwtVerifier::load({"https://sso", "cityroom", "/nonexistent/keys.pem"}));
 }
 
 }  // namespace
