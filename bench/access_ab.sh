@@ -16,6 +16,7 @@ ROUNDS=${1:-5}; DUR=${2:-5}
 W=$(mktemp -d /tmp/cityroom-access-ab.XXXXXX)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
+trap 'exit 130' INT TERM
 start() {  # start DIR ARGS... → PID (the port is in DIR.log)
   CITYROOM_ADMIN_PASSWORD=bench-only taskset -c 0 "$BIN" serve --data-dir "$1" \
     --listen 127.0.0.1:0 "${@:2}" > "$1.log" 2>&1 &
