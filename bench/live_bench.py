@@ -105,7 +105,7 @@ class Bench:
         shutil.rmtree(data, ignore_errors=True)
         log = open(self.out / f"cityroom-{name}.log", "w")
         p = subprocess.Popen(self.server_cpu + [str(self.build / "src/app/cityroom"), "serve",
-                             "--data-dir", str(data), "--listen", "127.0.0.1:0"],
+                             "--data-dir", str(data), "--listen", "127.0.0.1:0", "--no-auth"],
                              stdout=log, stderr=subprocess.STDOUT)
         self.procs.append(p)
         deadline = time.monotonic() + START_TIMEOUT_S

@@ -75,7 +75,8 @@ def main():
     p.add_argument("--label", default="")
     args = p.parse_args()
 
-    cmd = [args.server, "serve", "--data-dir", args.data_dir, "--listen", "127.0.0.1:0"]
+    cmd = [args.server, "serve", "--data-dir", args.data_dir, "--listen", "127.0.0.1:0",
+           "--no-auth"]
     if args.cpus:
         cmd = ["taskset", "-c", args.cpus] + cmd
     out = {"label": args.label, "data_dir": args.data_dir}

@@ -20,6 +20,8 @@
 #   --cold            also time one restart after dropping the page cache (needs root)
 #   --perf            record a perf profile of the server during patch and get
 #   --no-build        use the binaries already in build/bench
+#   --auth ROLE       patch/get with access control on and an API key of ROLE (admin: sees all;
+#                     staff: a filtered grant), rate limits off; default: serve --no-auth
 #
 # Raw results: one JSON line per run in $OUT/results.jsonl (OUT defaults to
 # /tmp/cityroom-bench/<UTC date>-<commit>); bench/summarize.py turns them into the tables that go
@@ -47,6 +49,7 @@ COLD=0
 PERF=0
 DO_BUILD=1
 SEED=42
+AUTH_ROLE=""  # empty: every server runs with --no-auth
 SERVER_START_TIMEOUT_S=300
 STOP_TIMEOUT_S=60
 
@@ -71,6 +74,7 @@ while [[ $# -gt 0 ]]; do
     --cold) COLD=1 ;;
     --perf) PERF=1 ;;
     --no-build) DO_BUILD=0 ;;
+    --auth) AUTH_ROLE=$2; shift ;;
     -h|--help) usage 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; usage ;;
   esac
@@ -139,10 +143,19 @@ wait_port() {
   log "server did not start; see $file"; return 1
 }
 
-# start_cityroom DATA_DIR NAME → sets CR_PID and CR_PORT.
+# start_cityroom DATA_DIR NAME [auth] → sets CR_PID and CR_PORT. With "auth" and --auth ROLE,
+# access control is on and CITYROOM_BENCH_KEY holds a fresh key of ROLE for the clients.
 start_cityroom() {
-  "${SRV[@]}" "$BUILD/src/app/cityroom" serve --data-dir "$1" --listen 127.0.0.1:0 \
-    > "$OUT/$2.log" 2>&1 &
+  local auth=(--no-auth)
+  if [[ ${3:-} == auth && -n $AUTH_ROLE ]]; then
+    auth=(--rate-limit-address 0 --rate-limit-key 0)
+    local tenant=(); [[ $AUTH_ROLE == admin ]] && tenant=(--tenant '*')
+    CITYROOM_BENCH_KEY=$("$BUILD/src/app/cityroom" key create --data-dir "$1" --name bench \
+                           --role "$AUTH_ROLE" "${tenant[@]}" 2>/dev/null)
+    export CITYROOM_BENCH_KEY
+  fi
+  CITYROOM_ADMIN_PASSWORD=bench-only "${SRV[@]}" "$BUILD/src/app/cityroom" serve --data-dir "$1" \
+    --listen 127.0.0.1:0 "${auth[@]}" > "$OUT/$2.log" 2>&1 &
   CR_PID=$!; STARTED+=("$CR_PID")
   CR_PORT=$(wait_port "$OUT/$2.log" "$CR_PID")
   log "cityroom ($2) pid $CR_PID port $CR_PORT data $1"
@@ -170,6 +183,7 @@ closed() {
     local args=(--url "http://127.0.0.1:$port" --method "$method" --path "$path" --keys "$keys"
                 --connections "$CONNS" --duration "$dur" --warmup 1 --seed "$SEED")
     [[ -n $body ]] && args+=(--body "$body" --header "Content-Type: application/json")
+    [[ -n ${CITYROOM_BENCH_KEY:-} ]] && args+=(--header "X-API-Key: $CITYROOM_BENCH_KEY")
     on_client "$BUILD/bench/cityroom_loadgen" "${args[@]}" || true
   fi
 }
@@ -266,7 +280,7 @@ alternate() {
 
 measure_patch() {
   ensure_small
-  start_cityroom "$SMALL_DIR" patch
+  start_cityroom "$SMALL_DIR" patch auth
   start_bare 0 patch-bare
   alternate patch PATCH "$PATCH_PATH" "$PATCH_BODY"
   metrics_snapshot "$CR_PORT" patch
@@ -275,7 +289,7 @@ measure_patch() {
 
 measure_get() {
   ensure_small
-  start_cityroom "$SMALL_DIR" get
+  start_cityroom "$SMALL_DIR" get auth
   local bytes; bytes=$(curl -s "http://127.0.0.1:$CR_PORT/ngsi-ld/v1/entities/urn:ngsi-ld:Sensor:1" | wc -c)
   start_bare "$bytes" get-bare
   alternate get GET "$GET_PATH" ""

@@ -25,6 +25,9 @@ function init(args)
   if body_t == "" then body_t = nil end
   headers = {}
   if body_t then headers["Content-Type"] = args[6] or "application/json" end
+  -- bench/run.sh --auth: the API key the server was started with.
+  local key = os.getenv("CITYROOM_BENCH_KEY")
+  if key and key ~= "" then headers["X-API-Key"] = key end
   math.randomseed(seed * 1000003 + tid)
   statuses = {}
 end

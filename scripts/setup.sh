@@ -9,6 +9,7 @@ PACKAGES=(
   libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libssl-dev
+  libargon2-dev
   libjemalloc-dev
   libmosquitto-dev mosquitto mosquitto-clients
   python3 wrk curl procps

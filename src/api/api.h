@@ -3,12 +3,14 @@
 // `register_ngsi_ld` adds the NGSI-LD API under /ngsi-ld/v1 (entities, attributes, batch
 // operations, subscriptions, discovery, @context management); `register_system` adds /health and /metrics.
 // Handlers run on the HTTP threads; writes answer from the store's writer thread after commit.
-// Every request passes the `Access` seam before it touches data: the place where issue #7's
-// access control will decide; today it allows everything.
+// Every request passes the `Access` seam before it touches data (src/access implements it;
+// AllowAll is `serve --no-auth`), and every entity answered passes the request's `Grant`.
 #pragma once
 
+#include <expected>
 #include <functional>
 #include <optional>
+#include <memory>
 #include <string>
 
 #include "base/base.h"
@@ -17,6 +19,7 @@
 #include "ldcontext/ldcontext.h"
 #include "live/streams.h"
 #include "live/subscriptions.h"
+#include "model/model.h"
 
 namespace cityroom::simulator {
 class Simulator;
@@ -38,16 +41,55 @@ struct Operation {
   std::string_view tenant;
 };
 
-// The access-control seam: returns an error (401/403 ProblemDetails) to refuse.
+// What the access check granted one request: who asks and which entities they may see and
+// change. Every entity a route answers with (GET, query, temporal, discovery, streams) passes
+// `may_see`; an invisible one is answered exactly like a missing one (404, not 403), so its
+// existence does not leak. Thread-safe; shared with stream fan-out threads.
+class Grant {
+ public:
+  virtual ~Grant() = default;
+  // Who, for audit and subscription ownership ("user:ana", "key:3f2a9c1d", "anonymous").
+  virtual const std::string& who() const = 0;
+  virtual bool is_admin() const = 0;
+  // True when some entities are hidden from or not writable by this grant: the routes then
+  // filter (a grant that sees and writes everything costs nothing).
+  virtual bool limited() const = 0;
+  virtual bool may_see_type(std::string_view type_iri) const = 0;  // discovery
+  virtual bool may_see(const model::Entity& e) const = 0;  // also audits restricted reads
+  virtual bool may_write_type(std::string_view type_iri) const = 0;
+  // The grant's visibility, serialised, kept with a subscription it creates so that its
+  // notifications only ever carry what the creator may see (`Access::scope_filter`).
+  virtual std::string scope() const = 0;
+};
+using GrantPtr = std::shared_ptr<const Grant>;
+
+// A refused request's whole answer: 401 (with WWW-Authenticate), 403, or 429 (with
+// Retry-After), a ProblemDetails body (`refusal`).
+using Refused = std::expected<GrantPtr, http::Response>;
+http::Response refusal(int status, std::string_view reason, std::string detail);
+
+// The access-control seam every route passes (through prepare()): returns the request's grant,
+// or the refusal. A null grant sees and writes everything.
 class Access {
  public:
   virtual ~Access() = default;
-  virtual base::Result<void> check(const http::Request& request, const Operation& op) = 0;
+  virtual Refused check(const http::Request& request, const Operation& op) = 0;
+  // The answer to a granted request goes through the returned Respond: the place to audit
+  // writes with their outcome. Default: unchanged.
+  virtual http::Respond audited(const http::Request&, const Operation&, const GrantPtr&,
+                                http::Respond respond) {
+    return respond;
+  }
+  // The entity filter of a stored grant scope (see Grant::scope); null = everything.
+  virtual std::function<bool(const model::Entity&)> scope_filter(std::string_view /*scope*/,
+                                                                 std::string_view /*tenant*/) {
+    return {};
+  }
 };
 
 class AllowAll final : public Access {
  public:
-  base::Result<void> check(const http::Request&, const Operation&) override { return {}; }
+  Refused check(const http::Request&, const Operation&) override { return GrantPtr(); }
 };
 
 struct Deps {

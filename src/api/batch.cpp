@@ -80,6 +80,40 @@ void reply_outcome(Call& call, hub::BatchKind kind, const hub::BatchOutcome& out
   reply_empty(call, 204);
 }
 
+// A limited grant writes only entities it may see, of types it may write: any other element
+// fails alone, as NotFound when the stored entity is invisible (its existence must not leak).
+void restrict_items(const Call& call, std::vector<hub::BatchItem>& items) {
+  if (!call.grant || !call.grant->limited()) return;
+  const auto refuse = [&](hub::BatchItem& item, base::Error e) { item.entity = std::unexpected(e); };
+  for (auto& item : items) {
+    if (!item.entity) continue;
+    bool ok = true;
+    for (const auto& t : model::entity_types(*item.entity)) {
+      if (!call.grant->may_write_type(t)) {
+        refuse(item, {ErrorKind::kBadRequestData,
+                      fmt::format("{} may not write entities of type {}", call.grant->who(), t)});
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) continue;
+    auto stored = call.deps->hub.get(call.tenant, item.id);
+    if (!stored) {
+      refuse(item, stored.error());
+    } else if (*stored && !call.grant->may_see(**stored)) {
+      refuse(item, entity_not_found(item.id));
+    } else if (*stored) {
+      for (const auto& t : model::entity_types(**stored)) {
+        if (!call.grant->may_write_type(t)) {
+          refuse(item, {ErrorKind::kBadRequestData,
+                        fmt::format("{} may not write entities of type {}", call.grant->who(), t)});
+          break;
+        }
+      }
+    }
+  }
+}
+
 void run_batch(Deps& deps, http::Request&& req, http::Respond respond, hub::BatchKind kind) {
   auto call = prepare(std::move(req), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
@@ -93,6 +127,7 @@ void run_batch(Deps& deps, http::Request&& req, http::Respond respond, hub::Batc
     kind = hub::BatchKind::kUpdateNoOverwrite;
   }
   auto parsed = parse_items(*call, **items, has_option(call->request, "keyValues"));
+  restrict_items(*call, parsed);
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.batch(shared->tenant, kind, std::move(parsed),
                  [shared, kind](base::Result<hub::BatchOutcome> r) {
@@ -111,6 +146,18 @@ void batch_delete(Deps& deps, http::Request&& req, http::Respond respond) {
   hub::BatchOutcome invalid;
   for (const auto& v : **items) {
     if (v.is_string() && base::is_uri(v.get_string())) {
+      if (call->grant && call->grant->limited()) {
+        const std::string id(v.get_string());
+        auto stored = deps.hub.get(call->tenant, id);
+        bool may = stored && (!*stored || call->grant->may_see(**stored));
+        if (may && *stored) {
+          for (const auto& t : model::entity_types(**stored)) may = may && call->grant->may_write_type(t);
+        }
+        if (!may) {
+          invalid.errors.push_back({id, entity_not_found(id)});
+          continue;
+        }
+      }
       ids.emplace_back(v.get_string());
     } else {
       invalid.errors.push_back(

@@ -146,12 +146,17 @@ std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps
     }
     call.tenant = *t;
   }
-  const Operation op{how.read_only ? Operation::Kind::kRead : Operation::Kind::kWrite, r.route,
-                     call.tenant};
-  if (auto allowed = deps.access.check(r, op); !allowed) {
-    call.fail(allowed.error());
+  const Operation op{how.admin       ? Operation::Kind::kAdmin
+                     : how.read_only ? Operation::Kind::kRead
+                                     : Operation::Kind::kWrite,
+                     r.route, call.tenant};
+  auto granted = deps.access.check(r, op);
+  if (!granted) {
+    call.respond(std::move(granted.error()));
     return std::nullopt;
   }
+  call.grant = std::move(*granted);
+  call.respond = deps.access.audited(r, op, call.grant, std::move(call.respond));
   auto accept = negotiate(r, how.allow_geojson);
   if (!accept) {
     call.fail(ErrorKind::kNotAcceptable,
@@ -253,6 +258,53 @@ std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps
     call.context = deps.contexts.core();
   }
   return call;
+}
+
+http::Response refusal(int status, std::string_view reason, std::string detail) {
+  json::object body{{"type", fmt::format("https://cityroom.dev/errors/{}", reason)},
+                    {"title", reason},
+                    {"status", status},
+                    {"detail", std::move(detail)},
+                    {"reason", reason}};
+  return http::Response::json(status, json::serialize(body));
+}
+
+void restrict_query(const Call& call, store::EntityQuery& q) {
+  if (!call.grant || !call.grant->limited()) return;
+  q.predicate = [grant = call.grant, inner = std::move(q.predicate)](const model::Entity& e) {
+    return grant->may_see(e) && (!inner || inner(e));
+  };
+}
+
+base::Error entity_not_found(std::string_view id) {
+  return {ErrorKind::kResourceNotFound, fmt::format("entity {} does not exist", id)};
+}
+
+bool writable(Call& call, std::string_view id) {
+  if (!call.grant || !call.grant->limited()) return true;
+  auto got = call.deps->hub.get(call.tenant, id);
+  if (!got) {
+    call.fail(got.error());
+    return false;
+  }
+  if (!*got || !call.grant->may_see(**got)) {
+    call.fail(entity_not_found(id));
+    return false;
+  }
+  return writable_types(call, model::entity_types(**got));
+}
+
+bool writable_types(Call& call, const std::vector<std::string>& types) {
+  if (!call.grant || !call.grant->limited()) return true;
+  for (const auto& t : types) {
+    if (!call.grant->may_write_type(t)) {
+      call.respond(refusal(403, "PermissionDenied",
+                           fmt::format("{} may not write entities of type {}",
+                                       call.grant->who(), t)));
+      return false;
+    }
+  }
+  return true;
 }
 
 base::Result<ldcontext::ContextPtr> context_of(const Call& call, const json::object& element) {
@@ -640,6 +692,7 @@ void answer_query(Call& call) {
   if (q->limit == 0 && !q->count) {
     return call.fail(ErrorKind::kBadRequestData, "limit=0 is only allowed with count=true");
   }
+  restrict_query(call, *q);
   auto result = call.deps->hub.query(call.tenant, *q);
   if (!result) return call.fail(result.error());
   json::array items;

@@ -25,6 +25,7 @@ struct Call {
   // The parsed body (when the request has one).
   json::value body;
   bool body_is_ld = false;  // Content-Type application/ld+json
+  GrantPtr grant;  // from the access check; null: sees and writes everything
 
   void fail(const base::Error& e) { respond(http::Response::problem(e)); }
   void fail(base::ErrorKind kind, std::string detail) { fail(base::Error{kind, std::move(detail)}); }
@@ -36,12 +37,27 @@ struct Prepare {
   bool allow_geojson = false;
   bool allow_merge_patch = false;
   bool context_document = false;  // the body IS a JSON-LD context (POST /jsonldContexts)
+  bool admin = false;  // an administrative operation: only the admin role (Operation kAdmin)
 };
 
 // Tenant, access check, Accept, Content-Type, body parse and @context resolution.
 // On error the response has been sent and nullopt is returned.
 std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps& deps,
                             const Prepare& how);
+
+// Whether the request's grant may see `e`; an invisible entity is answered as a missing one.
+inline bool visible(const Call& call, const model::Entity& e) {
+  return !call.grant || call.grant->may_see(e);
+}
+// For a write to existing entity `id` by a limited grant: reads it and answers 404 (invisible or
+// missing, alike) or 403 (visible, type not writable), returning false; true = go on.
+bool writable(Call& call, std::string_view id);
+// For a write that names the entity's type(s) (create, upsert, batch): 403 unless writable.
+bool writable_types(Call& call, const std::vector<std::string>& types);
+// Invisible entities are filtered inside a query, so paging and counts never see them.
+void restrict_query(const Call& call, store::EntityQuery& q);
+// The NotFound answer for an entity that is missing or invisible (one text for both).
+base::Error entity_not_found(std::string_view id);
 
 // Resolves the @context of one body element (ld+json: its own "@context"; json: the Link one).
 base::Result<ldcontext::ContextPtr> context_of(const Call& call, const json::object& element);

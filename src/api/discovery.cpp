@@ -1,4 +1,7 @@
 // NGSI-LD discovery (§5.7.5–§5.7.8: /types, /attributes) and @context management (§5.13).
+#include <algorithm>
+#include <map>
+
 #include <fmt/format.h>
 
 #include "api/call.h"
@@ -20,11 +23,44 @@ json::array compacted(const Call& call, const std::vector<std::string>& iris) {
   return out;
 }
 
+// Discovery answers only what the grant may see (no staff-only type names to the public):
+// invisible types vanish, and so do attributes only invisible types have. A shared attribute's
+// count becomes the sum of its visible types' counts, so hidden entities are never counted
+// (an upper bound, not exact).
+base::Result<void> restrict_types(const Call& call, std::vector<store::TypeSummary>& types) {
+  if (!call.grant || !call.grant->limited()) return {};
+  std::erase_if(types, [&](const store::TypeSummary& t) { return !call.grant->may_see_type(t.type); });
+  return {};
+}
+
+base::Result<void> restrict_attributes(const Call& call,
+                                       std::vector<store::AttributeSummary>& attrs) {
+  if (!call.grant || !call.grant->limited()) return {};
+  auto types = call.deps->hub.store().types(call.tenant);
+  if (!types) return std::unexpected(types.error());
+  std::map<std::string, std::size_t, std::less<>> counts;
+  for (const auto& t : *types) counts[t.type] = t.entity_count;
+  for (auto& a : attrs) {
+    const auto before = a.types.size();
+    std::erase_if(a.types, [&](const std::string& t) { return !call.grant->may_see_type(t); });
+    if (a.types.size() != before) {
+      std::size_t n = 0;
+      for (const auto& t : a.types) {
+        if (auto it = counts.find(t); it != counts.end()) n += it->second;
+      }
+      a.entity_count = std::min(a.entity_count, n);
+    }
+  }
+  std::erase_if(attrs, [](const store::AttributeSummary& a) { return a.types.empty(); });
+  return {};
+}
+
 void list_types(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {});
   if (!call) return;
   auto types = deps.hub.store().types(call->tenant);
   if (!types) return call->fail(types.error());
+  if (auto ok = restrict_types(*call, *types); !ok) return call->fail(ok.error());
   if (details(call->request)) {
     json::array out;
     for (const auto& t : *types) {
@@ -49,8 +85,10 @@ void get_type(Deps& deps, http::Request&& req, http::Respond respond) {
   const std::string iri = call->context->expand(call->request.param("type"));
   auto types = deps.hub.store().types(call->tenant);
   if (!types) return call->fail(types.error());
+  if (auto ok = restrict_types(*call, *types); !ok) return call->fail(ok.error());
   auto attrs = deps.hub.store().attributes(call->tenant);
   if (!attrs) return call->fail(attrs.error());
+  if (auto ok = restrict_attributes(*call, *attrs); !ok) return call->fail(ok.error());
   for (const auto& t : *types) {
     if (t.type != iri) continue;
     json::array details;
@@ -95,6 +133,7 @@ void list_attributes(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto attrs = deps.hub.store().attributes(call->tenant);
   if (!attrs) return call->fail(attrs.error());
+  if (auto ok = restrict_attributes(*call, *attrs); !ok) return call->fail(ok.error());
   if (details(call->request)) {
     json::array out;
     for (const auto& a : *attrs) out.emplace_back(attribute_body(*call, a, false));
@@ -114,6 +153,7 @@ void get_attribute(Deps& deps, http::Request&& req, http::Respond respond) {
   const std::string iri = call->context->expand(call->request.param("attrId"));
   auto attrs = deps.hub.store().attributes(call->tenant);
   if (!attrs) return call->fail(attrs.error());
+  if (auto ok = restrict_attributes(*call, *attrs); !ok) return call->fail(ok.error());
   for (const auto& a : *attrs) {
     if (a.attribute == iri) return reply_json(*call, 200, attribute_body(*call, a, true));
   }

@@ -76,6 +76,7 @@ void create_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   auto entity = model::parse_entity(call->body.get_object(), *call->context,
                                     {model::ParseMode::kEntity, false, now()});
   if (!entity) return call->fail(entity.error());
+  if (!writable_types(*call, model::entity_types(*entity))) return;
   std::string id(entity->at(model::key::kId).get_string());
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.create(shared->tenant, std::move(*entity), [shared, id](base::Result<void> r) {
@@ -93,9 +94,7 @@ void retrieve_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!how) return call->fail(how.error());
   auto got = deps.hub.get(call->tenant, *id);
   if (!got) return call->fail(got.error());
-  if (!*got) {
-    return call->fail(ErrorKind::kResourceNotFound, fmt::format("entity {} does not exist", *id));
-  }
+  if (!*got || !visible(*call, **got)) return call->fail(entity_not_found(*id));
   if (const auto* type = call->request.query_param("type")) {
     auto types = query::parse_types(*type);
     if (!types) return call->fail(types.error());
@@ -119,8 +118,10 @@ void replace_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
+  if (!writable_types(*call, model::entity_types(*fragment))) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.replace(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
 }
@@ -131,8 +132,10 @@ void merge_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
+  if (!writable_types(*call, model::entity_types(*fragment))) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.merge(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
 }
@@ -142,6 +145,7 @@ void delete_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.remove(shared->tenant, *id, answer_no_content(shared));
 }
@@ -151,6 +155,7 @@ void append_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
   const bool no_overwrite = has_option(call->request, "noOverwrite");
@@ -165,6 +170,7 @@ void update_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
   auto shared = std::make_shared<Call>(std::move(*call));
@@ -187,6 +193,7 @@ void attr_write(Deps& deps, http::Request&& req, http::Respond respond, bool rep
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   const std::string& term = call->request.param("attrId");
   auto instances = parse_attr_body(*call, term);
   if (!instances) return call->fail(instances.error());
@@ -206,6 +213,7 @@ void delete_attr(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   std::string attr = call->context->expand(call->request.param("attrId"));
   std::optional<std::string> dataset;
   if (const auto* d = call->request.query_param("datasetId")) dataset = *d;
@@ -227,6 +235,16 @@ void purge_entities(Deps& deps, http::Request&& req, http::Respond respond) {
   }
   auto q = entity_query(*call);
   if (!q) return call->fail(q.error());
+  // A limited grant purges only what it may see and write; the rest is left as if unmatched.
+  if (call->grant && call->grant->limited()) {
+    q->predicate = [grant = call->grant, inner = std::move(q->predicate)](const model::Entity& e) {
+      if (!grant->may_see(e)) return false;
+      for (const auto& t : model::entity_types(e)) {
+        if (!grant->may_write_type(t)) return false;
+      }
+      return !inner || inner(e);
+    };
+  }
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.purge(shared->tenant, std::move(*q), [shared](base::Result<std::size_t> r) {
     if (!r) return shared->fail(r.error());

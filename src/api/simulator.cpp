@@ -1,6 +1,5 @@
 // GET/PUT /cityroom/v1/admin/simulator: what the demo simulator runs, and switching it at run
-// time (docs/SIMULATOR.md). Admin operations: the access seam sees Operation::Kind::kAdmin
-// before the usual read/write check in prepare().
+// time (docs/SIMULATOR.md). Admin operations (prepare()'s `admin`).
 #include "api/call.h"
 #include "simulator/simulator.h"
 
@@ -9,22 +8,16 @@ namespace {
 
 constexpr std::string_view kRoute = "/cityroom/v1/admin/simulator";
 
-// The admin check, then prepare(). On refusal the response has been sent.
-std::optional<Call> prepare_admin(http::Request&& request, http::Respond& respond, Deps& deps,
-                                  const Prepare& how) {
-  std::string tenant;
-  if (const std::string* t = request.header("ngsild-tenant")) tenant = *t;
-  if (auto allowed = deps.access.check(request, {Operation::Kind::kAdmin, kRoute, tenant});
-      !allowed) {
-    respond(http::Response::problem(allowed.error()));
+// prepare() as an admin operation; a server without a simulator answers 503.
+std::optional<Call> prepare_admin(http::Request&& request, http::Respond respond, Deps& deps,
+                                  Prepare how) {
+  how.admin = true;
+  auto call = prepare(std::move(request), std::move(respond), deps, how);
+  if (call && !deps.simulator) {
+    call->fail({base::ErrorKind::kServiceUnavailable, "this server has no simulator"});
     return std::nullopt;
   }
-  if (!deps.simulator) {
-    respond(http::Response::problem({base::ErrorKind::kServiceUnavailable,
-                                     "this server has no simulator"}));
-    return std::nullopt;
-  }
-  return prepare(std::move(request), std::move(respond), deps, how);
+  return call;
 }
 
 void get_simulator(Deps& deps, http::Request&& request, http::Respond respond) {

@@ -66,14 +66,16 @@ base::Result<ldcontext::ContextPtr> context_of(Deps& deps, const http::Request& 
 void stream(Deps& deps, live::Streams& streams, http::Request&& request, http::Respond respond) {
   auto tenant = tenant_of(request);
   if (!tenant) return respond(http::Response::problem(tenant.error()));
-  if (auto allowed = deps.access.check(
-          request, {Operation::Kind::kRead, request.route, *tenant});
-      !allowed) {
-    return respond(http::Response::problem(allowed.error()));
-  }
+  auto granted = deps.access.check(request, {Operation::Kind::kRead, request.route, *tenant});
+  if (!granted) return respond(std::move(granted.error()));
   auto context = context_of(deps, request);
   if (!context) return respond(http::Response::problem(context.error()));
   live::ClientInfo info{*tenant, *context, request.remote_address, {}};
+  // The screen only ever receives what its viewer may see: the grant is fixed for the
+  // connection's life (a revoked key's open streams end when the client reconnects).
+  if (const GrantPtr& grant = *granted; grant && grant->limited()) {
+    info.may_see = [grant](const model::Entity& e) { return grant->may_see(e); };
+  }
   auto connection = std::make_shared<Connection>();
   http::ChannelCallbacks callbacks;
   callbacks.closed = [&streams, connection] {

@@ -30,6 +30,20 @@ live::Subscriptions* service(Deps& deps, Call& call) {
   return deps.subscriptions;
 }
 
+// A grant that is not admin manages only the subscriptions it created; the others are answered
+// as missing, so their existence (and endpoints) do not leak.
+bool owns(const Call& call, const live::Subscription& s) {
+  return !call.grant || call.grant->is_admin() || s.owner == call.grant->who();
+}
+
+bool owned(Call& call, live::Subscriptions& subs, std::string_view id) {
+  if (!call.grant || call.grant->is_admin()) return true;
+  auto got = subs.get(call.tenant, id);
+  if (got && owns(call, got->subscription)) return true;
+  call.fail(ErrorKind::kResourceNotFound, fmt::format("subscription {} not found", id));
+  return false;
+}
+
 json::value render(const Call& call, const live::Subscriptions::View& v) {
   return live::render_subscription(v.subscription, *v.context, *call.context, base::now_micros());
 }
@@ -48,6 +62,10 @@ void create(Deps& deps, http::Request&& req, http::Respond respond) {
   auto parsed = live::parse_subscription(call->body.get_object(), call->tenant, *call->context,
                                          base::now_micros());
   if (!parsed) return call->fail(parsed.error());
+  if (call->grant) {
+    parsed->owner = call->grant->who();
+    parsed->owner_scope = call->grant->scope();
+  }
   const std::string id = parsed->id;
   auto shared = std::make_shared<Call>(std::move(*call));
   subs->create(std::move(*parsed), [shared, id](base::Result<void> r) {
@@ -72,8 +90,19 @@ void list(Deps& deps, http::Request&& req, http::Respond respond) {
   }
   std::size_t total = 0;
   json::array out;
-  for (const auto& v : subs->list(call->tenant, *offset, *limit, &total)) {
-    out.push_back(render(*call, v));
+  if (call->grant && !call->grant->is_admin()) {
+    std::size_t all = 0;
+    std::size_t index = 0;
+    for (const auto& v : subs->list(call->tenant, 0, SIZE_MAX, &all)) {
+      if (!owns(*call, v.subscription)) continue;
+      if (index >= *offset && out.size() < *limit) out.push_back(render(*call, v));
+      ++index;
+    }
+    total = index;
+  } else {
+    for (const auto& v : subs->list(call->tenant, *offset, *limit, &total)) {
+      out.push_back(render(*call, v));
+    }
   }
   http::Headers extra;
   if (has_option(call->request, "count") ||
@@ -90,6 +119,7 @@ void retrieve(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!subs) return;
   auto id = path_uri(*call, "subscriptionId", "subscription");
   if (!id) return;
+  if (!owned(*call, *subs, *id)) return;
   auto got = subs->get(call->tenant, *id);
   if (!got) return call->fail(got.error());
   reply_json(*call, 200, render(*call, *got));
@@ -103,6 +133,7 @@ void update(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!subs) return;
   auto id = path_uri(*call, "subscriptionId", "subscription");
   if (!id) return;
+  if (!owned(*call, *subs, *id)) return;
   if (!call->body.is_object() || call->body.get_object().empty()) {
     return call->fail(ErrorKind::kBadRequestData,
                       "the body must be a non-empty JSON object (subscription members)");
@@ -122,6 +153,7 @@ void remove(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!subs) return;
   auto id = path_uri(*call, "subscriptionId", "subscription");
   if (!id) return;
+  if (!owned(*call, *subs, *id)) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   subs->remove(shared->tenant, *id, [shared](base::Result<void> r) {
     if (!r) return shared->fail(r.error());

@@ -289,6 +289,12 @@ void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!t) return call->fail(t.error());
   auto current = deps.hub.get(call->tenant, *id);
   if (!current) return call->fail(current.error());
+  // A limited grant reads the history of a visible current entity only (a deleted entity's
+  // type is unknown, so its history stays hidden).
+  if (call->grant && call->grant->limited() && (!*current || !visible(*call, **current))) {
+    return call->fail(ErrorKind::kResourceNotFound,
+                      fmt::format("entity {} has no temporal representation", *id));
+  }
   auto series = read(*call, *t, *id);
   if (!series) return call->fail(series.error());
   if (!*current && series->series.empty()) {
@@ -323,6 +329,7 @@ void query_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!t) return call->fail(t.error());
   auto q = entity_query(*call);
   if (!q) return call->fail(q.error());
+  restrict_query(*call, *q);
   auto found = deps.hub.query(call->tenant, *q);
   if (!found) return call->fail(found.error());
   json::array items;
@@ -345,6 +352,7 @@ void delete_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
+  if (!writable(*call, *id)) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.remove_history(shared->tenant, *id, [shared, id = *id](base::Result<std::size_t> r) {
     if (!r) return shared->fail(r.error());

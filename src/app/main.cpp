@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "access/cli.h"
 #include "api/api.h"
 #include "app/listen_address.h"
 #include "catalog/catalog.h"
@@ -58,6 +59,7 @@ struct ServeOptions {
   std::uint64_t seed = simulator::kSeedDefault;
   double sim_rate = simulator::kRateDefault;
   std::string city;         // city file (data/cities/*.json); empty: no city
+  access::ServeOptions access;
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -168,6 +170,13 @@ int serve(const ServeOptions& o, const char* argv0) {
     std::cerr << "cityroom: cannot open the store: " << store.error().detail << "\n";
     return 1;
   }
+  // Access control (issue #7): refuses --no-auth off loopback; creates the first admin.
+  auto access_setup = access::Setup::start(o.access, o.data_dir, address->host, CITYROOM_DATA_DIR);
+  if (!access_setup) {
+    std::cerr << "cityroom: access control: " << access_setup.error().detail << "\n";
+    (*store)->close();
+    return 2;
+  }
   const auto contexts_dir = find_contexts_dir(o, argv0);
   if (contexts_dir.empty()) {
     spdlog::warn("no shipped contexts found; only the built-in core context is available");
@@ -193,6 +202,9 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
   live::Transports& transports = *transports_owner;
   live::Subscriptions subscriptions(hub, feed, **contexts, transports);
+  subscriptions.set_scope_filter([&access_setup](std::string_view scope, std::string_view tenant) {
+    return (*access_setup)->access().scope_filter(scope, tenant);
+  });
   if (auto loaded = subscriptions.load(); !loaded) {
     std::cerr << "cityroom: cannot load subscriptions: " << loaded.error().detail << "\n";
     return 1;
@@ -232,8 +244,7 @@ int serve(const ServeOptions& o, const char* argv0) {
       {.tenant = "", .scenario = *scenario, .seed = o.seed, .rate = o.sim_rate, .clock = {}});
   if (o.demo) register_simulator_feeds(catalog, demo_simulator);
   http::Metrics metrics;
-  api::AllowAll access;
-  api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
+  api::Deps deps{hub, **contexts, (*access_setup)->access(), metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
   deps.simulator = &demo_simulator;
@@ -252,6 +263,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_streams(router, deps);
   api::register_simulator(router, deps);
   api::register_catalog(router, deps);
+  (*access_setup)->wire(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -536,6 +548,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_option("--sim-rate", o.sim_rate, "Simulator entity updates per second")
       ->capture_default_str();
+  cityroom::access::add_serve_options(*serve, o.access);
+  cityroom::access::Commands access_commands(cli);
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
@@ -568,5 +582,6 @@ int main(int argc, char** argv) {
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   if (import->parsed()) return cityroom::app::import_files(io, argv[0]);
   if (replay->parsed()) return cityroom::app::replay_connector(ro, argv[0]);
+  if (auto rc = access_commands.run()) return *rc;
   return 0;
 }

@@ -172,6 +172,17 @@ class Router {
   // response (404 ResourceNotFound or 405 with an Allow header).
   std::variant<const Handler*, Response> match(Request& request) const;
 
+  // Cross-cutting HTTP policy (security headers, CORS; set by the access module), run by the
+  // server for every request it reads: `before` may answer it before routing (a CORS
+  // preflight); `headers` are added to whatever answers it, errors and handshakes included.
+  // Both run on I/O threads and must be quick and thread-safe. Set before Server::start.
+  struct Hooks {
+    std::function<std::optional<Response>(const Request&)> before;
+    std::function<Headers(const Request&)> headers;
+  };
+  void set_hooks(Hooks hooks) { hooks_ = std::move(hooks); }
+  const Hooks& hooks() const { return hooks_; }
+
  private:
   struct Route {
     std::string method;
@@ -180,6 +191,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  Hooks hooks_;
 };
 
 // Thread-safe counters for /metrics. Cheap on the hot path: one shared (reader) lock to find

@@ -266,6 +266,12 @@ void Session::dispatch(Request&& request) {
   if (auto parsed = parse_target(request); !parsed) {
     return write_response(Response::problem(parsed.error()));
   }
+  if (const auto& hooks = core_->router.hooks(); hooks.headers || hooks.before) {
+    if (hooks.headers) extra_headers_ = hooks.headers(request);
+    if (hooks.before) {
+      if (auto answer = hooks.before(request)) return write_response(std::move(*answer));
+    }
+  }
   auto matched = core_->router.match(request);
   if (auto* response = std::get_if<Response>(&matched)) {
     return write_response(std::move(*response));
@@ -329,6 +335,8 @@ void Session::take_over(Response&& response) {
   phase_ = Phase::kClosed;  // close() is now a no-op: the socket and the counts move on
   ++timer_generation_;
   timer_.cancel();
+  for (auto& h : extra_headers_) response.headers.push_back(std::move(h));
+  extra_headers_.clear();
   Handover handover{core_, std::move(socket_), std::move(response.channel->callbacks),
                     std::move(response.headers), remote_address_};
   if (kind == ChannelKind::kWebSocket) {
@@ -347,6 +355,7 @@ void Session::reject(Response&& response) {
   phase_ = Phase::kHandling;
   request_read_at_ = Clock::now();
   route_.assign(kUnmatchedRoute);
+  extra_headers_.clear();
   keep_alive_ = false;
   http10_ = false;
   head_ = false;
@@ -362,6 +371,8 @@ void Session::write_response(Response&& response) {
   }
   if (shutting_down_ || core_->stopping.load(std::memory_order_relaxed)) keep_alive_ = false;
   status_ = response.status;
+  for (auto& h : extra_headers_) response.headers.push_back(std::move(h));
+  extra_headers_.clear();
   out_head_.clear();
   keep_alive_ = format_head(out_head_, response,
                             HeadOptions{keep_alive_, http10_, http_date()});

@@ -97,6 +97,7 @@ class Session : public Connection, public std::enable_shared_from_this<Session> 
   // The answer being written; kept as members so their capacity is reused across requests.
   Clock::time_point request_read_at_;
   std::string route_;
+  Headers extra_headers_;  // Router::Hooks::headers for the request being answered
   int status_ = 0;
   std::string out_head_;
   std::string out_body_;

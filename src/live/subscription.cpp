@@ -460,6 +460,8 @@ std::string to_record(const Subscription& s, const ldcontext::Context& own) {
                       {"status", std::move(status)},
                       {"createdAt", s.created_at},
                       {"modifiedAt", s.modified_at}};
+  if (!s.owner.empty()) record["owner"] = s.owner;
+  if (!s.owner_scope.empty()) record["ownerScope"] = s.owner_scope;
   return json::serialize(record);
 }
 
@@ -495,6 +497,10 @@ base::Result<Subscription> from_record(std::string_view doc, std::string tenant,
     const auto* v = o.if_contains(name);
     return v && v->is_number() ? v->to_number<std::int64_t>() : 0;
   };
+  if (const auto* o = record.if_contains("owner"); o && o->is_string()) s.owner = o->get_string();
+  if (const auto* o = record.if_contains("ownerScope"); o && o->is_string()) {
+    s.owner_scope = o->get_string();
+  }
   s.created_at = int_of(record, "createdAt");
   s.modified_at = int_of(record, "modifiedAt");
   if (const auto* st = record.if_contains("status"); st && st->is_object()) {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <set>
 #include <string>
@@ -68,6 +69,11 @@ struct Subscription {
   std::string endpoint_accept = "application/json";  // or application/ld+json
   std::vector<std::pair<std::string, std::string>> receiver_info;
   std::vector<std::pair<std::string, std::string>> notifier_info;
+  // Who created it and the visibility they had (access control's serialised grant scope): its
+  // notifications only ever carry entities that scope may see. Empty: created without access
+  // control (serve --no-auth); such a subscription is treated as anonymous (public data only).
+  std::string owner;
+  std::string owner_scope;
 
   json::value context_source;  // the @context of the creating request
   base::Micros created_at = 0;
@@ -110,6 +116,8 @@ struct CompiledSubscription {
   Selector selector;
   std::vector<std::string> watched;  // expanded; empty = every attribute
   model::RenderOptions render;
+  // The owner's visibility (Subscriptions::set_scope_filter); null = every entity.
+  std::function<bool(const model::Entity&)> may_see;
 };
 base::Result<CompiledSubscription> compile(const Subscription& s, const ldcontext::Context& ctx);
 

@@ -137,7 +137,7 @@ base::Result<std::size_t> Subscriptions::load() {
                     sub.error().detail);
       continue;
     }
-    auto compiled = compile(*sub, **ctx);
+    auto compiled = compile_owned(*sub, **ctx);
     if (!compiled) continue;
     auto e = std::make_shared<Entry>(Entry{std::move(*sub), std::move(*compiled), *ctx,
                                            feed_.last_seq(), now});
@@ -186,10 +186,17 @@ void Subscriptions::persist(std::string tenant, std::string id, std::string doc,
       });
 }
 
+base::Result<CompiledSubscription> Subscriptions::compile_owned(
+    const Subscription& s, const ldcontext::Context& ctx) const {
+  auto compiled = compile(s, ctx);
+  if (compiled && scope_filter_) compiled->may_see = scope_filter_(s.owner_scope, s.tenant);
+  return compiled;
+}
+
 void Subscriptions::create(Subscription s, std::function<void(base::Result<void>)> done) {
   auto ctx = contexts_.resolve(s.context_source);
   if (!ctx) return done(std::unexpected(ctx.error()));
-  auto compiled = compile(s, **ctx);
+  auto compiled = compile_owned(s, **ctx);
   if (!compiled) return done(std::unexpected(compiled.error()));
   const std::string key = key_of(s.tenant, s.id);
   {
@@ -274,7 +281,7 @@ void Subscriptions::update(std::string_view tenant, std::string_view id,
   auto patched = patch_subscription(current->sub, fragment, *use, base::now_micros());
   if (!patched) return done(std::unexpected(patched.error()));
   if (new_context) patched->context_source = use->source();
-  auto compiled = compile(*patched, *use);
+  auto compiled = compile_owned(*patched, *use);
   if (!compiled) return done(std::unexpected(compiled.error()));
   auto doc = to_record(*patched, *use);
   auto entry = std::make_shared<Entry>(
@@ -387,6 +394,7 @@ void Subscriptions::match(const std::vector<Event>& events, std::map<std::string
       if (!e || ev.seq <= e->from_seq || e->sub.time_interval_s) continue;
       if (e->sub.state(now) != "active") continue;
       if (!e->compiled.selector.matches(*subject)) continue;
+      if (e->compiled.may_see && !e->compiled.may_see(*subject)) continue;
       if (!changes) changes = diff(c.before.get(), c.after.get());
       if (!fires(c.kind, *changes, e->sub.triggers, e->compiled.watched)) continue;
       if (now < e->refused_until) {
@@ -443,6 +451,10 @@ void Subscriptions::notify_periodic(base::Micros now) {
       e->next_due = now + static_cast<base::Micros>(*e->sub.time_interval_s * 1e6);
       auto q = e->compiled.selector.entity_query();
       q.limit = kPeriodicEntitiesMax;
+      if (e->compiled.may_see) {
+        q.predicate = [see = e->compiled.may_see, inner = std::move(q.predicate)](
+                          const model::Entity& entity) { return see(entity) && (!inner || inner(entity)); };
+      }
       due.push_back({e, std::move(q)});
     }
   }

@@ -125,6 +125,13 @@ class Subscriptions {
   Stats stats() const;
   std::string prometheus_text() const;
 
+  // Access control's seam: the entity filter of a subscription owner's scope (see
+  // Subscription::owner_scope), applied to every change and periodic query before it is
+  // notified. Set before load(); null (the default) notifies every matching entity.
+  using ScopeFilter = std::function<std::function<bool(const model::Entity&)>(
+      std::string_view scope, std::string_view tenant)>;
+  void set_scope_filter(ScopeFilter filter) { scope_filter_ = std::move(filter); }
+
  private:
   struct Entry;
   struct Pending;
@@ -142,6 +149,10 @@ class Subscriptions {
   ldcontext::ContextStore& contexts_;
   Transport& transport_;
   Options options_;
+  ScopeFilter scope_filter_;
+  // compile() plus the owner's scope filter.
+  base::Result<CompiledSubscription> compile_owned(const Subscription& s,
+                                                   const ldcontext::Context& ctx) const;
 
   mutable std::mutex mutex_;  // guards entries_ and each Entry
   // key: tenant + '\n' + id

@@ -78,10 +78,14 @@ class ServerError(Exception):
 class Server:
     """One `cityroom serve` process on a data dir; start() waits for the listening line."""
 
-    def __init__(self, binary: str, data_dir: str, extra_args: list[str] | None = None):
+    def __init__(self, binary: str, data_dir: str, extra_args: list[str] | None = None,
+                 auth: bool = False):
         self.binary = binary
         self.data_dir = data_dir
         self.extra_args = extra_args or []
+        # Tests that are not about access control run with it off (--no-auth, loopback only);
+        # tests/scenario/access_test.py passes auth=True.
+        self.auth = auth
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.stderr_path = os.path.join(data_dir + ".logs", "stderr.txt")
@@ -92,6 +96,8 @@ class Server:
         # Appends: a restarted server's log follows the previous one's.
         self._stderr = open(self.stderr_path, "ab")
         cmd = [self.binary, "serve", "--data-dir", self.data_dir, "--listen", "127.0.0.1:0"]
+        if not self.auth:
+            cmd.append("--no-auth")
         self.proc = subprocess.Popen(cmd + self.extra_args, stdout=subprocess.PIPE,
                                      stderr=self._stderr, stdin=subprocess.DEVNULL)
         # A fresh queue per process: the previous process's reader may still post its EOF.

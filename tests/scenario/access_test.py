@@ -1,0 +1,637 @@
+#!/usr/bin/env python3
+"""Access control end to end (docs/ACCESS.md, issue #7) against a real `cityroom serve`.
+
+A table-driven matrix: role (anonymous, public/device/staff/executive/admin keys, staff of the
+department a restricted type names, a key of another tenant) × API family (entity GET, query,
+batch query, temporal, /types, /attributes, PATCH, batch upsert, DELETE, subscriptions, screen
+streams, admin routes) × visibility (public Camera, staff Vehicle, default-staff Unlisted,
+restricted Patient) → the answer each must get. Then: tenant isolation, session + CSRF, login
+throttling, key revocation (HTTP and CLI, taking effect at once), subscription notifications
+limited to their creator's view, the audit log, security headers and CORS, rate limits,
+--no-auth refused off loopback, and OIDC bearer tokens (RS256) with their claims checked.
+
+Usage: access_test.py --binary PATH/cityroom
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import http.server
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
+import run_cases  # noqa: E402
+
+ADMIN_PASSWORD = "admin-secret-for-tests"
+FAILURES: list[str] = []
+
+VISIBILITY = {
+    "default": "staff",
+    "types": {
+        "Camera": "public",
+        "Vehicle": "staff",
+        "Patient": {"visibility": "restricted", "departments": ["119"]},
+    },
+}
+
+ENTITIES = {
+    "Camera": "urn:ngsi-ld:Camera:c1",
+    "Vehicle": "urn:ngsi-ld:Vehicle:v1",
+    "Unlisted": "urn:ngsi-ld:Unlisted:u1",
+    "Patient": "urn:ngsi-ld:Patient:p1",
+}
+ALL_TYPES = ",".join(ENTITIES)
+
+
+def check(ok: bool, what: str) -> None:
+    print(("ok   " if ok else "FAIL ") + what)
+    if not ok:
+        FAILURES.append(what)
+
+
+class Client:
+    def __init__(self, port: int):
+        self.port = port
+
+    def request(self, method: str, path: str, body=None, headers: dict | None = None):
+        h = dict(headers or {})
+        data = None
+        if body is not None:
+            data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+            h.setdefault("Content-Type", "application/json")
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            raw = r.read()
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = raw
+            return r.status, {k.lower(): v for k, v in r.getheaders()}, parsed
+        finally:
+            c.close()
+
+
+def cli(binary: str, data_dir: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess:
+    return subprocess.run([binary, *args, "--data-dir", data_dir], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def make_key(binary: str, data_dir: str, name: str, role: str, *extra: str) -> str:
+    p = cli(binary, data_dir, "key", "create", "--name", name, "--role", role, *extra)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip()
+
+
+def entity(kind: str, value: float = 1.0) -> dict:
+    return {"id": ENTITIES[kind], "type": kind, "level": {"type": "Property", "value": value}}
+
+
+# ---- screen streams (SSE) --------------------------------------------------------------------
+
+def sse_ids(port: int, headers: dict, seconds: float = 1.5) -> set[str]:
+    """Entity ids a screen stream delivers (snapshot and deltas) within `seconds`."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=seconds)
+    lines = [f"GET /live/v1/stream?type={ALL_TYPES}&options=keyValues HTTP/1.1",
+             f"Host: 127.0.0.1:{port}", "Accept: text/event-stream"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    buf = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    s.close()
+    ids: set[str] = set()
+    for line in buf.decode(errors="replace").splitlines():
+        if not line.startswith("data:"):
+            continue
+        try:
+            msg = json.loads(line[5:])
+        except ValueError:
+            continue
+        for e in msg.get("entities", []) + msg.get("upsert", []):
+            ids.add(e["id"])
+    return ids
+
+
+# ---- notification sink -----------------------------------------------------------------------
+
+class Sink:
+    """Collects notification bodies per path."""
+
+    def __init__(self):
+        self.received: dict[str, list[dict]] = {}
+        lock = threading.Lock()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                n = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(n) or b"{}")
+                with lock:
+                    outer.received.setdefault(self.path, []).append(body)
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def ids(self, path: str) -> set[str]:
+        out = set()
+        for n in self.received.get(path, []):
+            for e in n.get("data", []):
+                out.add(e["id"])
+        return out
+
+
+# ---- the matrix ------------------------------------------------------------------------------
+
+def visible_set(role: str) -> set[str]:
+    """Which of the four entity kinds each principal may see (the expectation table)."""
+    return {
+        "anonymous": {"Camera"},
+        "public": {"Camera"},
+        "device": {"Camera", "Vehicle"},  # public + its scope (Vehicle)
+        "staff": {"Camera", "Vehicle", "Unlisted"},
+        "staff119": {"Camera", "Vehicle", "Unlisted", "Patient"},
+        "executive": set(ENTITIES),
+        "admin": set(ENTITIES),
+        "tenantB": set(),  # its tenant is b: the default tenant is refused outright
+    }[role]
+
+
+def write_expect(role: str, kind: str) -> int:
+    if role == "anonymous":
+        return 401
+    if role == "tenantB":
+        return 403
+    if role == "public":
+        return 403
+    if kind not in visible_set(role):
+        return 404  # invisible: answered as missing
+    if role == "device" and kind != "Vehicle":
+        return 403  # visible (public) but outside its scope
+    return 204
+
+
+def run_matrix(c: Client, creds: dict[str, dict]) -> None:
+    for role, h in creds.items():
+        see = visible_set(role)
+        refused = 403 if role == "tenantB" else None
+        # entity GET: 200 when visible, 404 (not 403) otherwise
+        for kind, eid in ENTITIES.items():
+            st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{eid}", headers=h)
+            want = refused or (200 if kind in see else 404)
+            check(st == want, f"{role}: GET {kind} → {want} (got {st})")
+        # query + count
+        st, hd, body = c.request("GET", f"/ngsi-ld/v1/entities?type={ALL_TYPES}&count=true"
+                                        "&options=keyValues", headers=h)
+        if refused:
+            check(st == refused, f"{role}: query refused {refused} (got {st})")
+        else:
+            got = {e["type"] for e in body} if st == 200 else None
+            check(got == see, f"{role}: query sees {sorted(see)} (got {got})")
+            check(hd.get("ngsild-results-count") == str(len(see)),
+                  f"{role}: count counts only the visible ({hd.get('ngsild-results-count')})")
+        # batch query
+        st, _, body = c.request("POST", "/ngsi-ld/v1/entityOperations/query",
+                                {"type": "Query", "entities": [{"type": t} for t in ENTITIES]},
+                                headers=h)
+        if refused:
+            check(st == refused, f"{role}: batch query refused (got {st})")
+        else:
+            got = {e["type"] for e in body} if st == 200 else None
+            check(got == see, f"{role}: batch query sees {sorted(see)} (got {got})")
+        # temporal
+        for kind, eid in ENTITIES.items():
+            st, _, _ = c.request("GET", f"/ngsi-ld/v1/temporal/entities/{eid}", headers=h)
+            want = refused or (200 if kind in see else 404)
+            check(st == want, f"{role}: temporal {kind} → {want} (got {st})")
+        st, _, body = c.request("GET", f"/ngsi-ld/v1/temporal/entities?type={ALL_TYPES}",
+                                headers=h)
+        if not refused:
+            got = {e["id"].split(":")[2] for e in body} if st == 200 else None
+            check(got == see, f"{role}: temporal query sees {sorted(see)} (got {got})")
+        # discovery
+        st, _, body = c.request("GET", "/ngsi-ld/v1/types", headers=h)
+        if refused:
+            check(st == refused, f"{role}: /types refused (got {st})")
+        else:
+            got = set(body.get("typeList", [])) if st == 200 else None
+            check(got == see, f"{role}: /types names only {sorted(see)} (got {got})")
+            st, _, body = c.request("GET", "/ngsi-ld/v1/types?details=true", headers=h)
+            check(st == 200 and {t["typeName"] for t in body} == see,
+                  f"{role}: /types?details names only the visible")
+            st, _, body = c.request("GET", "/ngsi-ld/v1/attributes?details=true", headers=h)
+            names = set()
+            for a in body if st == 200 else []:
+                names.update(a.get("typeNames", []))
+            check(names <= see, f"{role}: /attributes names no invisible type ({names - see})")
+        # writes: PATCH attrs
+        for kind, eid in ENTITIES.items():
+            st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{eid}/attrs",
+                                 {"level": {"type": "Property", "value": 2}}, headers=h)
+            want = write_expect(role, kind)
+            check(st == want, f"{role}: PATCH {kind} → {want} (got {st})")
+        # batch upsert of each kind: per-entity outcome
+        if role not in ("anonymous", "public", "tenantB"):
+            st, _, body = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
+                                    [entity(k, 3) for k in ENTITIES], headers=h)
+            ok = set()
+            if st == 204:
+                ok = set(ENTITIES)
+            elif st == 207:
+                ok = {i.split(":")[2] for i in body["success"]}
+            want = {k for k in ENTITIES if write_expect(role, k) == 204}
+            check(ok == want, f"{role}: batch upsert writes only {sorted(want)} (got {sorted(ok)})")
+        else:
+            st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert",
+                                 [entity("Camera")], headers=h)
+            want = 401 if role == "anonymous" else 403
+            check(st == want, f"{role}: batch upsert → {want} (got {st})")
+        # screen streams: only the visible, never a staff-only entity on a public screen
+        if refused:
+            st, _, _ = c.request("GET", f"/live/v1/stream?type={ALL_TYPES}",
+                                 headers={**h, "Accept": "text/event-stream"})
+            check(st == refused, f"{role}: stream refused (got {st})")
+        else:
+            got = {i.split(":")[2] for i in sse_ids(c.port, h)}
+            check(got == see, f"{role}: stream delivers {sorted(see)} (got {sorted(got)})")
+        # admin routes
+        st, _, _ = c.request("GET", "/cityroom/v1/audit", headers=h)
+        want = 200 if role == "admin" else 401 if role == "anonymous" else 403
+        check(st == want, f"{role}: GET /cityroom/v1/audit → {want} (got {st})")
+
+
+# ---- OIDC bearer tokens (RS256, signed here with the openssl command) ---------------------------
+
+def b64url(data: bytes) -> str:
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwt(key_pem: str, claims: dict, alg: str = "RS256") -> str:
+    head = b64url(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = b64url(json.dumps(claims).encode())
+    signed = f"{head}.{body}".encode()
+    sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key_pem], input=signed,
+                         capture_output=True, check=True).stdout
+    return f"{head}.{body}.{b64url(sig)}"
+
+
+def oidc_checks(binary: str, tmp: str) -> None:
+    key = os.path.join(tmp, "idp.pem")
+    pub = os.path.join(tmp, "idp.pub.pem")
+    other = os.path.join(tmp, "other.pem")
+    for k in (key, other):
+        subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
+                        "rsa_keygen_bits:2048", "-out", k], check=True, capture_output=True)
+    subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-out", pub], check=True,
+                   capture_output=True)
+    data = os.path.join(tmp, "data-oidc")
+    os.makedirs(data)
+    server = run_cases.Server(binary, data, ["--oidc-issuer", "https://sso.city.example",
+                                             "--oidc-audience", "cityroom", "--oidc-keys", pub,
+                                             "--rate-limit-address", "0", "--visibility",
+                                             os.path.join(tmp, "visibility.json")], auth=True)
+    c = Client(server.start())
+    try:
+        admin = {"X-API-Key": make_key(binary, data, "admin", "admin", "--tenant", "*")}
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/create",
+                             [entity(k) for k in ENTITIES], headers=admin)
+        check(st == 201, f"oidc: entities created ({st})")
+        now = int(time.time())
+        good = {"iss": "https://sso.city.example", "aud": ["cityroom", "x"], "sub": "kim",
+                "exp": now + 300, "cityroom_role": "staff", "cityroom_department": "roads"}
+        cases = [
+            ("a valid staff token reads staff data", jwt(key, good), 200),
+            ("an expired token", jwt(key, {**good, "exp": now - 3600}), 401),
+            ("a token for another audience", jwt(key, {**good, "aud": "other"}), 401),
+            ("a token of another issuer", jwt(key, {**good, "iss": "https://evil"}), 401),
+            ("a token signed by another key", jwt(other, good), 401),
+            ("a token without a role", jwt(key, {k: v for k, v in good.items()
+                                                 if k != "cityroom_role"}), 401),
+        ]
+        for what, token, want in cases:
+            st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}",
+                                 headers={"Authorization": "Bearer " + token})
+            check(st == want, f"oidc: {what} → {want} (got {st})")
+        head, body, sig = jwt(key, good).split(".")
+        forged = b64url(json.dumps({**good, "cityroom_role": "admin"}).encode())
+        st, _, _ = c.request("GET", "/cityroom/v1/audit",
+                             headers={"Authorization": f"Bearer {head}.{forged}.{sig}"})
+        check(st == 401, f"oidc: a token with a changed claim → 401 ({st})")
+        none = b64url(json.dumps({"alg": "none"}).encode()) + "." + body + "."
+        st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers={"Authorization": "Bearer " + none})
+        check(st == 401, f"oidc: alg none → 401 ({st})")
+        st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{ENTITIES['Patient']}/attrs",
+                             {"level": {"type": "Property", "value": 1}},
+                             headers={"Authorization": "Bearer " + jwt(key, good)})
+        check(st == 404, f"oidc: the staff token does not see restricted data ({st})")
+        st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers=admin)
+        check(st == 200, "oidc: API keys still work beside tokens")
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", required=True)
+    args = ap.parse_args()
+    binary = args.binary
+    tmp = tempfile.mkdtemp(prefix="cityroom-access-")
+    data = os.path.join(tmp, "data")
+    os.makedirs(data)
+    vis = os.path.join(tmp, "visibility.json")
+    Path(vis).write_text(json.dumps(VISIBILITY))
+    os.environ["CITYROOM_ADMIN_PASSWORD"] = ADMIN_PASSWORD
+
+    # --no-auth is refused off loopback, with a clear message.
+    p = subprocess.run([binary, "serve", "--no-auth", "--listen", "0.0.0.0:0", "--data-dir",
+                        os.path.join(tmp, "refused")], capture_output=True, text=True, timeout=30)
+    check(p.returncode == 2 and "--no-auth is refused" in p.stderr,
+          f"--no-auth on 0.0.0.0 refused (rc {p.returncode}: {p.stderr.strip()[:120]})")
+
+    server = run_cases.Server(binary, data, ["--visibility", vis, "--rate-limit-address", "0"],
+                              auth=True)
+    port = server.start()
+    c = Client(port)
+    try:
+        admin = {"X-API-Key": make_key(binary, data, "admin", "admin", "--tenant", "*")}
+        creds = {
+            "anonymous": {},
+            "public": {"Authorization": "Bearer " + make_key(binary, data, "pub", "public")},
+            "device": {"X-API-Key": make_key(binary, data, "dev", "device", "--types", "Vehicle")},
+            "staff": {"X-API-Key": make_key(binary, data, "staff", "staff", "--department",
+                                            "roads")},
+            "staff119": {"X-API-Key": make_key(binary, data, "s119", "staff", "--department",
+                                               "119")},
+            "executive": {"X-API-Key": make_key(binary, data, "mayor", "executive")},
+            "admin": admin,
+            "tenantB": {"X-API-Key": make_key(binary, data, "b", "staff", "--tenant", "b")},
+        }
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/create",
+                             [entity(k) for k in ENTITIES], headers=admin)
+        check(st == 201, f"admin creates the four entities (got {st})")
+
+        # Anonymous reads of public data need no setup at all.
+        st, hd, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Camera']}")
+        check(st == 200, "anonymous reads a public entity")
+        for h in ("x-content-type-options", "x-frame-options", "content-security-policy",
+                  "referrer-policy"):
+            check(h in hd, f"security header {h} on every answer")
+        st, hd, _ = c.request("GET", "/no/such/route")
+        check(st == 404 and hd.get("x-content-type-options") == "nosniff",
+              "security headers on a 404 too")
+
+        run_matrix(c, creds)
+
+        # ---- tenant isolation
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entities", entity("Vehicle"),
+                             headers={**admin, "NGSILD-Tenant": "b"})
+        check(st == 201, f"admin creates a Vehicle in tenant b (got {st})")
+        tb = creds["tenantB"]
+        st, _, body = c.request("GET", "/ngsi-ld/v1/entities?type=Vehicle",
+                                headers={**tb, "NGSILD-Tenant": "b"})
+        check(st == 200 and len(body) == 1, f"a tenant-b key reads tenant b (got {st})")
+        st, _, _ = c.request("GET", "/ngsi-ld/v1/entities?type=Vehicle",
+                             headers={**creds["staff"], "NGSILD-Tenant": "b"})
+        check(st == 403, f"a default-tenant key reads nothing of tenant b (got {st})")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Camera']}", headers=tb)
+        check(st == 403, f"a tenant-b key reads nothing of the default tenant (got {st})")
+
+        # ---- sessions and CSRF
+        p = cli(binary, data, "user", "add", "ana", "--role", "staff", "--department", "roads",
+                stdin="ana-password\n")
+        check(p.returncode == 0, f"user add while the server runs ({p.stderr.strip()})")
+        time.sleep(0.4)  # the server picks up the CLI's change within 250 ms
+        st, hd, body = c.request("POST", "/cityroom/v1/session",
+                                 {"username": "ana", "password": "ana-password"})
+        cookie = hd.get("set-cookie", "")
+        check(st == 200 and body == {"user": "ana", "role": "staff", "department": "roads",
+                                     "csrfToken": body.get("csrfToken")} and body["csrfToken"],
+              f"login answers who am I with a CSRF token ({st} {body})")
+        check("HttpOnly" in cookie and "SameSite=Strict" in cookie and "Path=/" in cookie,
+              f"session cookie is HttpOnly SameSite=Strict ({cookie[:20]}...)")
+        session = {"Cookie": cookie.split(";")[0]}
+        csrf = body["csrfToken"]
+        st, _, me = c.request("GET", "/cityroom/v1/session", headers=session)
+        check(st == 200 and me["user"] == "ana" and me["csrfToken"] == csrf, "GET session: who am I")
+        st, _, me = c.request("GET", "/cityroom/v1/session")
+        check(st == 200 and me["user"] is None and me["role"] == "public",
+              "GET session without a cookie: anonymous, role public")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}", headers=session)
+        check(st == 200, "a staff session reads staff data")
+        patch = {"level": {"type": "Property", "value": 9}}
+        path = f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}/attrs"
+        st, _, _ = c.request("PATCH", path, patch, headers=session)
+        check(st == 403, f"cookie write without X-CSRF-Token → 403 (got {st})")
+        st, _, _ = c.request("PATCH", path, patch, headers={**session, "X-CSRF-Token": "x" * 64})
+        check(st == 403, f"cookie write with a wrong X-CSRF-Token → 403 (got {st})")
+        st, _, _ = c.request("PATCH", path, patch, headers={**session, "X-CSRF-Token": csrf})
+        check(st == 204, f"cookie write with its X-CSRF-Token → 204 (got {st})")
+        st, _, _ = c.request("PATCH", path, patch, headers={**session, "X-CSRF-Token": csrf,
+                                                            "Origin": "https://evil.example"})
+        check(st == 403, f"cookie write from a foreign Origin → 403 (got {st})")
+        st, hd, _ = c.request("DELETE", "/cityroom/v1/session", headers=session)
+        check(st == 204 and "Max-Age=0" in hd.get("set-cookie", ""), "logout clears the cookie")
+        st, _, _ = c.request("PATCH", path, patch, headers={**session, "X-CSRF-Token": csrf})
+        check(st == 401, f"the ended session writes nothing (got {st})")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}", headers=session)
+        check(st == 404, f"the ended session reads as anonymous (got {st})")
+
+        # ---- login throttling
+        statuses = []
+        for _ in range(6):
+            st, hd, _ = c.request("POST", "/cityroom/v1/session",
+                                  {"username": "ana", "password": "wrong"})
+            statuses.append(st)
+        check(statuses[:5] == [401] * 5 and statuses[5] == 429,
+              f"5 wrong passwords → 401, then 429 ({statuses})")
+        st, hd, _ = c.request("POST", "/cityroom/v1/session",
+                              {"username": "ana", "password": "ana-password"})
+        check(st == 429 and int(hd.get("retry-after", "0")) >= 1,
+              f"even the right password waits, with Retry-After ({st}, {hd.get('retry-after')})")
+
+        # ---- key revocation takes effect at once (HTTP) and within 250 ms (CLI)
+        st, _, made = c.request("POST", "/cityroom/v1/keys",
+                                {"name": "temp", "role": "staff"}, headers=admin)
+        check(st == 201 and made["key"].startswith("crk_"), f"admin creates a key over HTTP ({st})")
+        temp = {"X-API-Key": made["key"]}
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}", headers=temp)
+        check(st == 200, "the new key reads")
+        st, _, _ = c.request("DELETE", f"/cityroom/v1/keys/{made['id']}", headers=admin)
+        check(st == 204, f"admin revokes it ({st})")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}", headers=temp)
+        check(st == 401, f"the revoked key is refused on the very next request ({st})")
+        st, _, keys = c.request("GET", "/cityroom/v1/keys", headers=admin)
+        listed = {k["id"]: k for k in keys} if st == 200 else {}
+        check(listed.get(made["id"], {}).get("revoked") is not None and
+              all("key" not in k for k in keys), "key list shows revoked, never secrets")
+        cli_key = creds["executive"]["X-API-Key"]
+        key_id = cli_key.split("_")[1]
+        p = cli(binary, data, "key", "revoke", key_id)
+        check(p.returncode == 0, "key revoke from the CLI while the server runs")
+        deadline = time.monotonic() + 2
+        st = 0
+        while time.monotonic() < deadline:
+            st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers=creds["executive"])
+            if st == 401:
+                break
+            time.sleep(0.05)
+        check(st == 401, f"a key revoked by the CLI is refused (got {st})")
+        p = cli(binary, data, "key", "list")
+        check(key_id in p.stdout and "REVOKED" in p.stdout and "crk_" not in p.stdout,
+              "key list: revoked, last-used, no secrets")
+
+        # ---- subscriptions notify only what their creator may see
+        sink = Sink()
+        subs = {}
+        for role in ("public", "staff"):
+            st, hd, _ = c.request("POST", "/ngsi-ld/v1/subscriptions", {
+                "type": "Subscription", "entities": [{"type": t} for t in ENTITIES],
+                "notification": {"endpoint": {"uri": f"http://127.0.0.1:{sink.port}/{role}"},
+                                 "format": "keyValues"}}, headers=creds[role])
+            check(st == 201, f"{role} key creates a subscription ({st})")
+            subs[role] = hd.get("location", "").rsplit("/", 1)[-1]
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/subscriptions", {
+            "type": "Subscription", "entities": [{"type": "Camera"}],
+            "notification": {"endpoint": {"uri": f"http://127.0.0.1:{sink.port}/anon"}}})
+        check(st == 401, f"anonymous cannot create subscriptions ({st})")
+        st, _, listed = c.request("GET", "/ngsi-ld/v1/subscriptions", headers=creds["public"])
+        check(st == 200 and [s["id"] for s in listed] == [subs["public"]],
+              "a key lists only its own subscriptions")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/subscriptions/{subs['staff']}",
+                             headers=creds["public"])
+        check(st == 404, f"another's subscription is answered as missing ({st})")
+        st, _, _ = c.request("DELETE", f"/ngsi-ld/v1/subscriptions/{subs['staff']}",
+                             headers=creds["public"])
+        check(st == 404, f"and cannot be deleted ({st})")
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
+                             [entity(k, 7) for k in ENTITIES], headers=admin)
+        check(st == 204, f"admin changes all four ({st})")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and (len(sink.ids("/staff")) < 3 or
+                                               not sink.ids("/public")):
+            time.sleep(0.1)
+        time.sleep(0.3)
+        pub = {i.split(":")[2] for i in sink.ids("/public")}
+        stf = {i.split(":")[2] for i in sink.ids("/staff")}
+        check(pub == {"Camera"}, f"the public subscription is notified of public data only ({pub})")
+        check(stf == {"Camera", "Vehicle", "Unlisted"},
+              f"the staff subscription gets staff data but not restricted ({stf})")
+
+        # ---- after a restart: keys, sessions' users and subscriptions' owner scopes persist
+        check(server.stop() == 0, "server stops cleanly")
+        port = server.start()
+        c = Client(port)
+        before = {k: len(v) for k, v in sink.received.items()}
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
+                             [entity(k, 8) for k in ENTITIES], headers=admin)
+        check(st == 204, f"after a restart the admin key still writes ({st})")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(sink.received.get("/staff", [])) <= before["/staff"]:
+            time.sleep(0.1)
+        time.sleep(0.3)
+        new_public = set()
+        for n in sink.received.get("/public", [])[before.get("/public", 0):]:
+            new_public.update(e["id"].split(":")[2] for e in n.get("data", []))
+        check(new_public == {"Camera"},
+              f"after a restart the public subscription still gets public data only ({new_public})")
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}",
+                             headers=creds["executive"])
+        check(st == 401, f"a revoked key stays revoked after a restart ({st})")
+
+        # ---- audit: writes and restricted reads, who/when/what/where; admin only
+        st, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{ENTITIES['Patient']}",
+                             headers=creds["staff119"])
+        check(st == 200, "staff of department 119 reads the restricted Patient")
+        time.sleep(0.1)
+        st, _, lines = c.request("GET", "/cityroom/v1/audit?limit=1000", headers=admin)
+        check(st == 200 and isinstance(lines, list), f"admin reads the audit log ({st})")
+        reads = [l for l in lines if l["action"] == "read-restricted"
+                 and ENTITIES["Patient"] in l["detail"]]
+        check(any(l["who"].startswith("key:") and l["address"] == "127.0.0.1" and l["at"]
+                  for l in reads), "a restricted read is audited with who, when, where")
+        writes = [l for l in lines if l["action"] == "PATCH" and l["status"] == 204]
+        check(len(writes) >= 5, f"writes are audited with their outcome ({len(writes)})")
+        check(any(l["action"] == "login" and l["status"] == 401 for l in lines),
+              "failed logins are audited")
+        dump = json.dumps(lines)
+        check("crk_" not in dump and "ana-password" not in dump and ADMIN_PASSWORD not in dump,
+              "no key or password in the audit log")
+        st, _, _ = c.request("GET", "/cityroom/v1/audit?from=not-a-time", headers=admin)
+        check(st == 400, f"bad audit query → 400 ({st})")
+
+        # ---- CORS allow-list: not configured here → no CORS header, preflight refused
+        st, hd, _ = c.request("OPTIONS", "/ngsi-ld/v1/entities",
+                              headers={"Origin": "https://evil.example",
+                                       "Access-Control-Request-Method": "POST"})
+        check(st == 403 and "access-control-allow-origin" not in hd,
+              f"preflight from an origin not allowed → 403 ({st})")
+
+        log = Path(server.stderr_path).read_text(errors="replace")
+        check("crk_" not in log and "ana-password" not in log, "no keys or passwords in the log")
+    finally:
+        rc = server.stop()
+        check(rc == 0, f"server exits 0 (got {rc})")
+
+    # ---- rate limits and CORS on a server with them configured
+    data2 = os.path.join(tmp, "data2")
+    os.makedirs(data2)
+    server = run_cases.Server(binary, data2, ["--rate-limit-address", "2", "--cors-origin",
+                                              "https://screens.example"], auth=True)
+    port = server.start()
+    c = Client(port)
+    try:
+        statuses = []
+        retry = None
+        for _ in range(30):
+            st, hd, _ = c.request("GET", "/ngsi-ld/v1/types")
+            statuses.append(st)
+            if st == 429:
+                retry = hd.get("retry-after")
+        check(200 in statuses and 429 in statuses and retry and int(retry) >= 1,
+              f"per-address rate limit: 429 with Retry-After ({statuses.count(429)} of 30)")
+        time.sleep(1.1)
+        st, hd, _ = c.request("OPTIONS", "/ngsi-ld/v1/entities",
+                              headers={"Origin": "https://screens.example",
+                                       "Access-Control-Request-Method": "PATCH",
+                                       "Access-Control-Request-Headers": "x-api-key"})
+        check(st == 204 and hd.get("access-control-allow-origin") == "https://screens.example"
+              and "x-api-key" in hd.get("access-control-allow-headers", ""),
+              f"preflight from an allowed origin → 204 ({st})")
+    finally:
+        server.stop()
+
+    oidc_checks(binary, tmp)
+
+    print(f"\n{len(FAILURES)} failure(s)")
+    for f in FAILURES:
+        print("  " + f)
+    return 1 if FAILURES else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
