@@ -267,6 +267,8 @@ class Engine {
 
   // Calls `fn` on the engine thread once every change up to `seq` is evaluated (or at stop).
   void when_processed(std::uint64_t seq, std::function<void()> fn);
+  // The same for every change committed so far.
+  void when_caught_up(std::function<void()> fn) { when_processed(feed_.last_seq(), std::move(fn)); }
 
   // Rules (admin). create: AlreadyExists if taken. replace: `expected_version` (when given)
   // must be the current one (else AlreadyExists, "version conflict"); answers the new version.

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include "alarms/alarms.h"
 #include "api/api.h"
 #include "app/listen_address.h"
 #include "http/http.h"
@@ -46,6 +47,7 @@ struct ServeOptions {
   bool synchronous_full = false;
   std::string notify_ca_file;  // extra CA bundle for https notification endpoints
   std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
+  std::optional<std::string> rules_dir;  // alarm rules; unset: the demo city's, "" for none
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -58,6 +60,17 @@ std::filesystem::path find_contexts_dir(const ServeOptions& o, const char* argv0
        {ec ? fs::path() : exe.parent_path() / "../share/cityroom/contexts",
         fs::path(CITYROOM_DATA_DIR) / "contexts", fs::path("data/contexts")}) {
     if (!candidate.empty() && fs::exists(candidate / "index.json", ec)) return candidate;
+  }
+  return {};
+}
+
+// Alarm rules: --rules-dir, else the demo city's shipped rules when present.
+std::filesystem::path find_rules_dir(const ServeOptions& o) {
+  if (o.rules_dir) return *o.rules_dir;
+  std::error_code ec;
+  for (const std::filesystem::path candidate :
+       {std::filesystem::path(CITYROOM_DATA_DIR) / "rules/gangnam", std::filesystem::path("data/rules/gangnam")}) {
+    if (std::filesystem::is_directory(candidate, ec)) return candidate;
   }
   return {};
 }
@@ -119,6 +132,15 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
   subscriptions.start();
   live::Streams streams(feed, hub, **contexts);
+  // Alarms read the same feed on their own thread; their Alerts are written through the hub.
+  alarms::SystemClock alarm_clock;
+  alarms::Notifier alarm_notifier(&transports);
+  alarms::Engine alarm_engine(hub, feed, **contexts, alarm_notifier, alarm_clock, {});
+  if (auto loaded = alarm_engine.load(find_rules_dir(o)); !loaded) {
+    std::cerr << "cityroom: alarm rules: " << loaded.error().detail << "\n";
+    return 2;
+  }
+  alarm_engine.start();
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -135,6 +157,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
+  deps.alarms = &alarm_engine;
+  deps.metric_sources.push_back([&alarm_engine] { return alarm_engine.prometheus_text(); });
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
@@ -144,6 +168,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
   api::register_streams(router, deps);
+  api::register_alarms(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -173,6 +198,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   if (mqtt_ingest) mqtt_ingest->stop();
   server.stop(kShutdownGrace);
   streams.stop();
+  alarm_engine.stop();
+  alarm_notifier.stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
   feed.stop();
   transports.stop(kNotificationGrace);
@@ -285,6 +312,9 @@ int main(int argc, char** argv) {
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
+  serve->add_option("--rules-dir", o.rules_dir,
+                    "Folder of alarm rule and policy files (default: the demo city's "
+                    "data/rules/gangnam when present; \"\" for none; see docs/ALARMS.md)");
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
