@@ -487,7 +487,9 @@ base::Result<void> Engine::load_alarms() {
       a->originator = prop_string(e, ctx, "alertSource");
       a->status = status;
       a->severity = parse_severity(prop_string(e, ctx, "severity")).value_or(Severity::kMajor);
-      if (const auto* c = prop(e, ctx, "count"); c && c->is_int64()) a->count = c->get_int64();
+      if (const auto* c = prop(e, ctx, "count"); c && (c->is_int64() || c->is_uint64())) {
+        a->count = c->to_number<std::uint64_t>();
+      }
       if (const auto* v = prop(e, ctx, "lastValue")) a->last_value = *v;
       a->last_at = base::parse_iso8601(prop_string(e, ctx, "lastAt")).value_or(0);
       a->raised_at = base::parse_iso8601(prop_string(e, ctx, "dateIssued")).value_or(0);

@@ -27,14 +27,13 @@ base::Micros time_of(const model::Entity& e, std::string_view iri, base::Micros 
   return fallback;
 }
 
-Outcome threshold(const Rule& rule, const model::Entity* before, const model::Entity& after,
-                  bool active) {
+Outcome threshold(const Rule& rule, const model::Entity& after, bool active) {
   bool any_written = false;
   bool all_raise = true;
   bool any_clear = false;
   json::value decided;
   for (const auto& t : rule.thresholds) {
-    any_written = any_written || written(before, after, t.iri);
+    any_written = any_written || after.contains(t.iri);
     auto v = number_of(after, t.iri);
     if (!v) {
       all_raise = false;
@@ -50,10 +49,9 @@ Outcome threshold(const Rule& rule, const model::Entity* before, const model::En
   return {};
 }
 
-Outcome rate(const Rule& rule, const model::Entity* before, const model::Entity& after,
-             bool active, base::Micros at, TrackState& track) {
+Outcome rate(const Rule& rule, const model::Entity& after, bool active, base::Micros at,
+             TrackState& track) {
   const Rate& r = rule.rate;
-  if (!written(before, after, r.iri)) return {};
   auto v = number_of(after, r.iri);
   if (!v) return {};
   const base::Micros t = time_of(after, r.iri, at);
@@ -71,10 +69,9 @@ Outcome rate(const Rule& rule, const model::Entity* before, const model::Entity&
   return {};
 }
 
-Outcome geofence(const Rule& rule, const model::Entity* before, const model::Entity& after,
-                 bool active, TrackState& track) {
+Outcome geofence(const Rule& rule, const model::Entity& after, bool active, TrackState& track) {
   const Geofence& g = rule.geofence;
-  if (!written(before, after, g.iri)) return {};
+  if (!after.contains(g.iri)) return {};
   geo::GeoQuery within;
   within.relation = geo::Relation::kWithin;
   within.geometry = g.area;
@@ -105,24 +102,16 @@ std::optional<double> number_of(const model::Entity& e, std::string_view iri) {
   return std::nullopt;
 }
 
-bool written(const model::Entity* before, const model::Entity& after, std::string_view iri) {
-  const auto* now = after.if_contains(iri);
-  if (!now) return false;
-  if (!before) return true;
-  const auto* was = before->if_contains(iri);
-  return !was || *was != *now;
-}
-
-Outcome evaluate_change(const Rule& rule, const model::Entity* before, const model::Entity& after,
+Outcome evaluate_change(const Rule& rule, const model::Entity* /*before*/, const model::Entity& after,
                         bool active, base::Micros at, base::Micros now, TrackState& track) {
   switch (rule.kind) {
     case Rule::Kind::kThreshold:
     case Rule::Kind::kAllOf:
-      return threshold(rule, before, after, active);
+      return threshold(rule, after, active);
     case Rule::Kind::kRate:
-      return rate(rule, before, after, active, at, track);
+      return rate(rule, after, active, at, track);
     case Rule::Kind::kGeofence:
-      return geofence(rule, before, after, active, track);
+      return geofence(rule, after, active, track);
     case Rule::Kind::kAbsence:
       track.last_seen = now;
       return active ? Outcome{Verdict::kClear, 0} : Outcome{};
