@@ -178,6 +178,7 @@ TEST_F(Engine, HysteresisClearsTheAlarmAndALaterBreachRaisesItAgainOnTheSameEnti
   engine->drain();
   EXPECT_EQ(only_active().at("count").as_uint64(), 1u);
   // The hub keeps every state the Alert went through.
+  barrier();
   store::HistoryQuery hq;
   hq.entity_id = kAlert;
   auto h = hub->history("", hq);
