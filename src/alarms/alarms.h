@@ -301,10 +301,14 @@ class Engine {
   struct Alarm;
   struct Track;
   struct Pass;
+  struct TypeRules;
   void run();
   void evaluate(const live::Event& ev, Pass& pass);
-  void apply(const Rule& rule, const Track& track, bool raise, json::value value,
-             base::Micros now, Pass& pass);
+  // The alarm of (rule, originator) in `tenant` follows a verdict; `location`: the originator's.
+  void apply(const Rule& rule, const std::string& tenant, const std::string& originator,
+             const json::value& location, bool raise, json::value value, base::Micros now,
+             Pass& pass);
+  void set_active(const Alarm& a, bool active);  // keeps active_by_entity_ in step
   void finish(Pass& pass);
   void write_alarms(const std::vector<std::shared_ptr<Alarm>>& alarms,
                     std::function<void(base::Result<void>)> done);
@@ -334,8 +338,11 @@ class Engine {
   mutable std::mutex mutex_;  // guards everything below
   // key: tenant + '\n' + id
   std::map<std::string, std::shared_ptr<const Rule>, std::less<>> rules_;
-  // key: tenant + '\n' + type IRI → the rules scoped to that type
-  std::map<std::string, std::vector<std::shared_ptr<const Rule>>, std::less<>> by_type_;
+  // key: tenant + '\n' + type IRI → the rules scoped to that type, thresholds sorted by limit
+  std::map<std::string, std::shared_ptr<TypeRules>, std::less<>> by_type_;
+  // key: tenant + '\n' + originator id → ids of the rules with an active alarm on it
+  std::map<std::string, std::vector<std::string>, std::less<>> active_by_entity_;
+  std::vector<const Rule*> candidates_;  // scratch of evaluate(), engine thread only
   std::map<std::string, Policy, std::less<>> policies_;
   // key: tenant + '\n' + alert id
   std::map<std::string, std::shared_ptr<Alarm>, std::less<>> alarms_;

@@ -90,7 +90,22 @@ void Engine::install_rule(Rule rule) {
   const std::string key = key2(rule.tenant, rule.id);
   drop_rule(rule.tenant, rule.id);
   auto shared = std::make_shared<const Rule>(std::move(rule));
-  for (const auto& type : shared->types) by_type_[key2(shared->tenant, type)].push_back(shared);
+  for (const auto& type : shared->types) {
+    auto& slot = by_type_[key2(shared->tenant, type)];
+    if (!slot) slot = std::make_shared<TypeRules>();
+    if (shared->kind != Rule::Kind::kThreshold) {
+      slot->others.push_back(shared);
+      continue;
+    }
+    const Threshold& t = shared->thresholds.front();
+    auto& limits = slot->thresholds[t.iri];
+    const bool up = t.op == Threshold::Op::kAbove || t.op == Threshold::Op::kAtLeast;
+    auto& list = up ? limits.upward : limits.downward;
+    list.emplace_back(t.limit, shared);
+    std::stable_sort(list.begin(), list.end(), [up](const auto& a, const auto& b) {
+      return up ? a.first < b.first : a.first > b.first;
+    });
+  }
   versions_[key] = std::max(versions_[key], shared->version);
   rules_[key] = std::move(shared);
 }
@@ -98,9 +113,26 @@ void Engine::install_rule(Rule rule) {
 void Engine::drop_rule(const std::string& tenant, const std::string& id) {
   auto it = rules_.find(key2(tenant, id));
   if (it == rules_.end()) return;
+  const Rule* gone = it->second.get();
+  auto same = [gone](const auto& entry) {
+    if constexpr (requires { entry.second; }) {
+      return entry.second.get() == gone;
+    } else {
+      return entry.get() == gone;
+    }
+  };
   for (const auto& type : it->second->types) {
-    auto& list = by_type_[key2(tenant, type)];
-    std::erase_if(list, [&](const auto& r) { return r->id == id; });
+    auto slot = by_type_.find(key2(tenant, type));
+    if (slot == by_type_.end()) continue;
+    std::erase_if(slot->second->others, same);
+    for (auto& [_, limits] : slot->second->thresholds) {
+      std::erase_if(limits.upward, same);
+      std::erase_if(limits.downward, same);
+    }
+    std::erase_if(slot->second->thresholds, [](const auto& kv) {
+      return kv.second.upward.empty() && kv.second.downward.empty();
+    });
+    if (slot->second->size() == 0) by_type_.erase(slot);
   }
   rules_.erase(it);
 }
@@ -502,6 +534,7 @@ base::Result<void> Engine::load_alarms() {
       a->sub_category = prop_string(e, ctx, "subCategory");
       a->department = prop_string(e, ctx, "department");
       if (const auto* v = prop(e, ctx, "location")) a->location = *v;
+      set_active(*a, true);
       alarms_[key2(tenant, a->id)] = std::move(a);
     }
   }

@@ -132,49 +132,101 @@ void Engine::process(const std::vector<live::Event>& events) {
   finish(pass);
 }
 
+static const json::value* location_of(const model::Entity& e) {
+  const auto* loc = e.if_contains("https://uri.etsi.org/ngsi-ld/location");
+  if (!loc || !loc->is_array() || loc->get_array().empty() || !loc->get_array()[0].is_object()) {
+    return nullptr;
+  }
+  return loc->get_array()[0].get_object().if_contains(model::key::kValue);
+}
+
+static bool needs_track(const Rule& r) {
+  return r.kind == Rule::Kind::kRate || r.kind == Rule::Kind::kGeofence ||
+         r.kind == Rule::Kind::kAbsence;
+}
+
 void Engine::evaluate(const live::Event& ev, Pass& pass) {
   const hub::Change& c = ev.change;
   if (!c.after || c.id.starts_with(kAlertIdPrefix)) return;
   ++changes_;
   const model::Entity& after = *c.after;
   const base::Micros now = clock_.now();
+  const json::value* location = location_of(after);
+  const json::value no_location;
+  const auto active_rules = active_by_entity_.find(key2(c.tenant, c.id));
   for (const auto& type : model::entity_types(after)) {
     auto it = by_type_.find(key2(c.tenant, type));
     if (it == by_type_.end()) continue;
-    for (const auto& rule : it->second) {
-      if (!rule->enabled || !rule->selector->matches(after)) continue;
-      const std::string track_key = key2(key2(c.tenant, rule->id), c.id);
-      auto& track = tracks_[track_key];
-      if (!track) {
-        if (tracks_.size() > kTrackedEntitiesMax) {
-          tracks_.erase(track_key);
-          continue;
-        }
-        track = std::make_shared<Track>();
-        track->tenant = c.tenant;
-        track->rule_id = rule->id;
-        track->entity_id = c.id;
+    // The candidates: thresholds this value reaches, rules already alarmed on this entity (they
+    // may clear), and every rule of another kind.
+    candidates_.clear();
+    for (const auto& [iri, limits] : it->second->thresholds) {
+      const auto v = number_of(after, iri);
+      if (!v) continue;
+      for (const auto& [limit, rule] : limits.upward) {
+        if (limit > *v) break;
+        candidates_.push_back(rule.get());
       }
-      if (const auto* loc = after.if_contains("https://uri.etsi.org/ngsi-ld/location")) {
-        if (loc->is_array() && !loc->get_array().empty() && loc->get_array()[0].is_object()) {
-          if (const auto* v = loc->get_array()[0].get_object().if_contains(model::key::kValue)) {
-            track->location = *v;
-          }
+      for (const auto& [limit, rule] : limits.downward) {
+        if (limit < *v) break;
+        candidates_.push_back(rule.get());
+      }
+    }
+    if (active_rules != active_by_entity_.end()) {
+      for (const auto& rule_id : active_rules->second) {
+        auto r = rules_.find(key2(c.tenant, rule_id));
+        if (r != rules_.end() && r->second->kind == Rule::Kind::kThreshold &&
+            std::find(r->second->types.begin(), r->second->types.end(), type) != r->second->types.end()) {
+          candidates_.push_back(r->second.get());
         }
+      }
+    }
+    for (const auto& rule : it->second->others) candidates_.push_back(rule.get());
+    std::sort(candidates_.begin(), candidates_.end());
+    candidates_.erase(std::unique(candidates_.begin(), candidates_.end()), candidates_.end());
+    for (const Rule* rule : candidates_) {
+      if (!rule->enabled || !rule->selector->matches(after)) continue;
+      TrackState scratch;
+      TrackState* state = &scratch;
+      if (needs_track(*rule)) {
+        const std::string track_key = key2(key2(c.tenant, rule->id), c.id);
+        auto& track = tracks_[track_key];
+        if (!track) {
+          if (tracks_.size() > kTrackedEntitiesMax) {
+            tracks_.erase(track_key);
+            continue;
+          }
+          track = std::make_shared<Track>();
+          track->tenant = c.tenant;
+          track->rule_id = rule->id;
+          track->entity_id = c.id;
+        }
+        if (location) track->location = *location;
+        state = &track->state;
       }
       auto a = alarms_.find(key2(c.tenant, fmt::format("{}{}:{}", kAlertIdPrefix, rule->id, c.id)));
       const bool active = a != alarms_.end() && a->second->active();
-      auto out = evaluate_change(*rule, c.before.get(), after, active, ev.at, now, track->state);
+      auto out = evaluate_change(*rule, c.before.get(), after, active, ev.at, now, *state);
       if (out.verdict == Verdict::kNone) continue;
-      apply(*rule, *track, out.verdict == Verdict::kRaise, std::move(out.value), now, pass);
+      apply(*rule, c.tenant, c.id, location ? *location : no_location,
+            out.verdict == Verdict::kRaise, std::move(out.value), now, pass);
     }
   }
 }
 
-void Engine::apply(const Rule& rule, const Track& track, bool raise, json::value value,
-                   base::Micros now, Pass& pass) {
-  const std::string id = fmt::format("{}{}:{}", kAlertIdPrefix, rule.id, track.entity_id);
-  const std::string key = key2(track.tenant, id);
+void Engine::set_active(const Alarm& a, bool active) {
+  const std::string key = key2(a.tenant, a.originator);
+  auto& rules = active_by_entity_[key];
+  std::erase(rules, a.rule_id);
+  if (active) rules.push_back(a.rule_id);
+  if (rules.empty()) active_by_entity_.erase(key);
+}
+
+void Engine::apply(const Rule& rule, const std::string& tenant, const std::string& originator,
+                   const json::value& location, bool raise, json::value value, base::Micros now,
+                   Pass& pass) {
+  const std::string id = fmt::format("{}{}:{}", kAlertIdPrefix, rule.id, originator);
+  const std::string key = key2(tenant, id);
   auto it = alarms_.find(key);
   if (!raise) {
     if (it == alarms_.end() || !it->second->active()) return;
@@ -184,6 +236,7 @@ void Engine::apply(const Rule& rule, const Track& track, bool raise, json::value
     a.cleared_by = "rule";
     a.last_value = std::move(value);
     a.last_at = now;
+    set_active(a, false);
     ++cleared_;
     if (!a.dirty) pass.dirty.push_back(it->second);
     a.dirty = true;
@@ -195,7 +248,7 @@ void Engine::apply(const Rule& rule, const Track& track, bool raise, json::value
     ++a.count;
     a.last_value = std::move(value);
     a.last_at = now;
-    if (!track.location.is_null()) a.location = track.location;
+    if (!location.is_null()) a.location = location;
     ++updated_;
     if (!a.dirty) pass.dirty.push_back(it->second);
     a.dirty = true;
@@ -214,10 +267,10 @@ void Engine::apply(const Rule& rule, const Track& track, bool raise, json::value
   }
   auto& a = *it->second;
   a = Alarm{};
-  a.tenant = track.tenant;
+  a.tenant = tenant;
   a.id = id;
   a.rule_id = rule.id;
-  a.originator = track.entity_id;
+  a.originator = originator;
   a.severity = rule.severity;
   a.count = 1;
   a.last_value = std::move(value);
@@ -227,8 +280,9 @@ void Engine::apply(const Rule& rule, const Track& track, bool raise, json::value
   a.category = rule.category;
   a.sub_category = rule.sub_category;
   a.department = rule.department;
-  a.location = track.location;
+  a.location = location;
   a.dirty = true;
+  set_active(a, true);
   ++raised_;
   pass.dirty.push_back(it->second);
   pass.events.emplace_back(a, "raised");
@@ -247,7 +301,10 @@ void Engine::tick() {
         key2(track->tenant, fmt::format("{}{}:{}", kAlertIdPrefix, track->rule_id, track->entity_id)));
     const bool active = a != alarms_.end() && a->second->active();
     auto out = evaluate_silence(*r->second, active, now, track->state);
-    if (out.verdict == Verdict::kRaise) apply(*r->second, *track, true, std::move(out.value), now, pass);
+    if (out.verdict == Verdict::kRaise) {
+      apply(*r->second, track->tenant, track->entity_id, track->location, true,
+            std::move(out.value), now, pass);
+    }
   }
   for (auto& [_, alarm] : alarms_) {
     Alarm& a = *alarm;
@@ -435,6 +492,7 @@ void Engine::manual(std::string tenant, std::string id, std::string by, std::str
     a.status = "cleared";
     a.cleared_at = now;
     a.cleared_by = by;
+    set_active(a, false);
     ++cleared_;
   } else {
     a.status = "acknowledged";

@@ -193,6 +193,30 @@ TEST_F(Engine, HysteresisClearsTheAlarmAndALaterBreachRaisesItAgainOnTheSameEnti
   }
 }
 
+TEST_F(Engine, ManyRulesOnOneTypeEachRaiseOnlyWhenTheirOwnLimitIsReached) {
+  // The per-attribute limit index must find exactly the rules a value reaches, both ways.
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(add_rule(fmt::format(R"({{"id":"up-{}","severity":"minor","scope":{{"type":"FacilitySensor"}},
+        "threshold":{{"attribute":"tilt","above":{},"clearBelow":{}}}}})", i, i / 10.0, i / 10.0 - 0.05)));
+    ASSERT_TRUE(add_rule(fmt::format(R"({{"id":"down-{}","severity":"minor","scope":{{"type":"FacilitySensor"}},
+        "threshold":{{"attribute":"tilt","atMost":{}}}}})", i, -i / 10.0)));
+  }
+  tilt("b1", 0.55);
+  engine->drain();
+  EXPECT_EQ(engine->active("").size(), 5u);  // up-1 … up-5
+  tilt("b1", 0.32);  // up-4, up-5 clear (below 0.35, 0.45); up-1..3 stay
+  engine->drain();
+  EXPECT_EQ(engine->active("").size(), 3u);
+  tilt("b1", -0.7);  // every up clears; down-1 … down-7 raise
+  engine->drain();
+  auto list = engine->active("");
+  ASSERT_EQ(list.size(), 7u);
+  for (const auto& a : list) EXPECT_TRUE(a.at("rule").as_string().starts_with("down-"));
+  tilt("b1", 0.0);
+  engine->drain();
+  EXPECT_TRUE(engine->active("").empty());
+}
+
 TEST_F(Engine, AcknowledgeAndClearByHand) {
   ASSERT_TRUE(add_rule(kTilt));
   tilt("b1", 0.6);
