@@ -265,7 +265,8 @@ class Engine {
   // Reads and processes the feed up to its current end (tests; never with the thread running).
   void drain();
 
-  // Calls `fn` on the engine thread once every change up to `seq` is evaluated (or at stop).
+  // Calls `fn` once every change up to `seq` is evaluated and the Alert writes it caused are
+  // committed (on the store's writer thread), or at stop.
   void when_processed(std::uint64_t seq, std::function<void()> fn);
   // The same for every change committed so far.
   void when_caught_up(std::function<void()> fn) { when_processed(feed_.last_seq(), std::move(fn)); }
@@ -303,6 +304,7 @@ class Engine {
   struct Pass;
   struct TypeRules;
   void run();
+  void after_writes(std::vector<std::function<void()>> fns);
   void evaluate(const live::Event& ev, Pass& pass);
   // The alarm of (rule, originator) in `tenant` follows a verdict; `location`: the originator's.
   void apply(const Rule& rule, const std::string& tenant, const std::string& originator,

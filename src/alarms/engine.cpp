@@ -67,7 +67,20 @@ void Engine::when_processed(std::uint64_t seq, std::function<void()> fn) {
       return;
     }
   }
-  fn();
+  after_writes({std::move(fn)});
+}
+
+// The Alert writes of the evaluated changes were submitted before; an empty work item behind
+// them on the (FIFO) writer runs its `done` once they are committed, so a waiter that reads
+// the Alert entities next sees them.
+void Engine::after_writes(std::vector<std::function<void()>> fns) {
+  if (fns.empty()) return;
+  auto shared = std::make_shared<std::vector<std::function<void()>>>(std::move(fns));
+  hub_.store().write([](store::Transaction&) -> base::Result<store::WorkOutput> {
+    return store::WorkOutput{};
+  }, [shared](base::Result<store::WorkOutput>) {
+    for (auto& fn : *shared) fn();
+  });
 }
 
 void Engine::run() {
@@ -110,7 +123,7 @@ void Engine::run() {
       for (auto it = split; it != waiters_.end(); ++it) ready.push_back(std::move(it->second));
       waiters_.erase(split, waiters_.end());
     }
-    for (auto& fn : ready) fn();
+    after_writes(std::move(ready));
   }
 }
 
