@@ -325,6 +325,7 @@ class Engine {
                     std::vector<std::pair<std::string_view, std::string>> removes,
                     std::string tenant, std::function<void(base::Result<void>)> done);
   void seed_absence(const Rule& rule);
+  void seed_pending();  // absence rules created through the API, seeded off the writer thread
   base::Result<void> load_alarms();
   void manual(std::string tenant, std::string id, std::string by, std::string note, bool clear,
               Done done);
@@ -345,6 +346,7 @@ class Engine {
   // key: tenant + '\n' + originator id → ids of the rules with an active alarm on it
   std::map<std::string, std::vector<std::string>, std::less<>> active_by_entity_;
   std::vector<const Rule*> candidates_;  // scratch of evaluate(), engine thread only
+  std::vector<std::shared_ptr<const Rule>> pending_seeds_;
   std::map<std::string, Policy, std::less<>> policies_;
   // key: tenant + '\n' + alert id
   std::map<std::string, std::shared_ptr<Alarm>, std::less<>> alarms_;

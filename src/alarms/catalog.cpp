@@ -219,10 +219,12 @@ void Engine::put_rule(std::string tenant, json::object doc, bool create,
     if (!r) return done(std::unexpected(r.error()));
     json::object out = with_version(shared->doc, shared->version, "api");
     {
+      // Seeding an absence rule queries the store: the engine thread does it, not this one
+      // (the store's writer).
       std::lock_guard lock(mutex_);
       install_rule(*shared);
+      if (shared->kind == Rule::Kind::kAbsence) pending_seeds_.push_back(rules_[key2(shared->tenant, shared->id)]);
     }
-    seed_absence(*shared);
     done(std::move(out));
   });
 }
@@ -367,6 +369,15 @@ json::array Engine::policies(std::string_view tenant) const {
     if (p.tenant == tenant) out.push_back(with_version(p.doc, p.version, p.source));
   }
   return out;
+}
+
+void Engine::seed_pending() {
+  std::vector<std::shared_ptr<const Rule>> seeds;
+  {
+    std::lock_guard lock(mutex_);
+    seeds.swap(pending_seeds_);
+  }
+  for (const auto& r : seeds) seed_absence(*r);
 }
 
 void Engine::seed_absence(const Rule& rule) {

@@ -1,9 +1,5 @@
 // The alarms engine: feed reader, alarm lifecycle, Alert writes, escalation and absence ticks.
 #include <algorithm>
-#include <fstream>
-#include <future>
-#include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -110,6 +106,7 @@ void Engine::run() {
         cursor_ = events.back().seq;
       }
     }
+    seed_pending();
     if (std::chrono::steady_clock::now() - last_tick >= options_.tick) {
       last_tick = std::chrono::steady_clock::now();
       tick();
@@ -128,6 +125,7 @@ void Engine::run() {
 }
 
 void Engine::drain() {
+  seed_pending();
   std::vector<live::Event> events;
   while (true) {
     events.clear();

@@ -265,6 +265,128 @@ base::Result<void> parse_scope(const json::object& doc, Rule& r, const ldcontext
   return {};
 }
 
+base::Result<void> severity_list(const json::value* v, std::string_view where,
+                                 std::vector<Severity>& out) {
+  if (!v) return {};
+  if (!v->is_array()) return bad(fmt::format("{}: must be an array of severities", where));
+  for (const auto& s : v->get_array()) {
+    auto sev = s.is_string() ? parse_severity(s.get_string()) : std::nullopt;
+    if (!sev) {
+      return bad(fmt::format("{}: '{}' is not one of critical, major, minor, warning", where,
+                             json::serialize(s)));
+    }
+    out.push_back(*sev);
+  }
+  return {};
+}
+
+base::Result<void> string_list(const json::value* v, std::string_view where,
+                               std::vector<std::string>& out) {
+  if (!v) return {};
+  if (!v->is_array()) return bad(fmt::format("{}: must be an array of strings", where));
+  for (const auto& s : v->get_array()) {
+    if (!s.is_string()) return bad(fmt::format("{}: must be an array of strings", where));
+    out.emplace_back(s.get_string());
+  }
+  return {};
+}
+
+// "HH:MM" → minutes after midnight.
+std::optional<int> hhmm(std::optional<std::string_view> s) {
+  if (!s || s->size() != 5 || (*s)[2] != ':') return std::nullopt;
+  for (std::size_t i : {0, 1, 3, 4}) {
+    if (!std::isdigit(static_cast<unsigned char>((*s)[i]))) return std::nullopt;
+  }
+  const int h = ((*s)[0] - '0') * 10 + ((*s)[1] - '0');
+  const int m = ((*s)[3] - '0') * 10 + ((*s)[4] - '0');
+  if (h > 23 || m > 59) return std::nullopt;
+  return h * 60 + m;
+}
+
+base::Result<Policy::QuietHours> parse_quiet_hours(const json::value& v) {
+  if (!v.is_object()) return bad("quietHours: must be an object {from, to, utcOffset, allow}");
+  const auto& o = v.get_object();
+  Policy::QuietHours q;
+  auto from = hhmm(json::get_string(o, "from"));
+  auto to = hhmm(json::get_string(o, "to"));
+  if (!from || !to) return bad("quietHours.from/to: required, \"HH:MM\" local time");
+  q.from_min = *from;
+  q.to_min = *to;
+  if (auto off = json::get_string(o, "utcOffset")) {
+    auto m = off->size() == 6 && ((*off)[0] == '+' || (*off)[0] == '-') ? hhmm(off->substr(1))
+                                                                        : std::nullopt;
+    if (!m) return bad("quietHours.utcOffset: \"+HH:MM\" or \"-HH:MM\"");
+    q.utc_offset_min = (*off)[0] == '-' ? -*m : *m;
+  }
+  if (const auto* allow = o.if_contains("allow")) {
+    q.allow.clear();
+    if (auto ok = severity_list(allow, "quietHours.allow", q.allow); !ok) return std::unexpected(ok.error());
+  }
+  return q;
+}
+
+base::Result<void> parse_users(const json::value* v, std::vector<UserChoice>& out) {
+  if (!v) return {};
+  if (!v->is_array()) return bad("users: must be an array of {id, severities, departments}");
+  for (const auto& u : v->get_array()) {
+    if (!u.is_object() || !json::get_string(u.get_object(), "id")) {
+      return bad("users: every element needs an \"id\" string");
+    }
+    UserChoice c;
+    c.id = std::string(*json::get_string(u.get_object(), "id"));
+    if (auto ok = severity_list(u.get_object().if_contains("severities"), "users[].severities", c.severities); !ok) return std::unexpected(ok.error());
+    if (auto ok = string_list(u.get_object().if_contains("departments"), "users[].departments", c.departments); !ok) return std::unexpected(ok.error());
+    out.push_back(std::move(c));
+  }
+  return {};
+}
+
+base::Result<Target> parse_target(const json::value& t, const std::string& where) {
+  if (!t.is_object()) return bad(where + ": must be an object");
+  const auto& o = t.get_object();
+  auto kind = json::get_string(o, "kind");
+  Target target;
+  if (kind == "webhook" || kind == "http-hook") {
+    target.kind = Target::Kind::kWebhook;
+  } else if (kind == "mqtt") {
+    target.kind = Target::Kind::kMqtt;
+  } else if (kind == "command") {
+    target.kind = Target::Kind::kCommand;
+  } else if (kind == "screen") {
+    target.kind = Target::Kind::kScreen;
+  } else {
+    return bad(where + ".kind: one of webhook, http-hook, mqtt, command, screen");
+  }
+  if (target.kind == Target::Kind::kWebhook || target.kind == Target::Kind::kMqtt) {
+    auto uri = json::get_string(o, "uri");
+    const std::string_view want = target.kind == Target::Kind::kMqtt ? "mqtt" : "http";
+    if (!uri || !(uri->starts_with(std::string(want) + "://") || uri->starts_with(std::string(want) + "s://"))) {
+      return bad(fmt::format("{}.uri: required, a {}:// or {}s:// URI", where, want, want));
+    }
+    target.uri = std::string(*uri);
+  }
+  if (target.kind == Target::Kind::kCommand) {
+    if (auto ok = string_list(o.if_contains("command"), where + ".command", target.command); !ok) return std::unexpected(ok.error());
+    if (target.command.empty() || !target.command.front().starts_with("/")) {
+      return bad(where + ".command: required, an argv array whose first element is an "
+                         "absolute path");
+    }
+  }
+  return target;
+}
+
+base::Result<void> parse_targets(const json::value* v, std::vector<Target>& out) {
+  if (!v || !v->is_array() || v->get_array().empty()) {
+    return bad("targets: required, a non-empty array of {kind, uri | command}");
+  }
+  for (std::size_t i = 0; i < v->get_array().size(); ++i) {
+    auto t = parse_target(v->get_array()[i], fmt::format("targets[{}]", i));
+    if (!t) return std::unexpected(t.error());
+    out.push_back(std::move(*t));
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view severity_name(Severity s) {
@@ -371,38 +493,15 @@ base::Result<Policy> parse_policy(const json::object& doc, std::string_view tena
   if (!id) return std::unexpected(id.error());
   p.id = *id;
   p.tenant = tenant;
-  auto severities = [&](const json::value* v, std::string_view where,
-                        std::vector<Severity>& out) -> base::Result<void> {
-    if (!v) return {};
-    if (!v->is_array()) return bad(fmt::format("{}: must be an array of severities", where));
-    for (const auto& s : v->get_array()) {
-      auto sev = s.is_string() ? parse_severity(s.get_string()) : std::nullopt;
-      if (!sev) return bad(fmt::format("{}: '{}' is not one of critical, major, minor, warning",
-                                       where, json::serialize(s)));
-      out.push_back(*sev);
-    }
-    return {};
-  };
-  auto strings = [&](const json::value* v, std::string_view where,
-                     std::vector<std::string>& out) -> base::Result<void> {
-    if (!v) return {};
-    if (!v->is_array()) return bad(fmt::format("{}: must be an array of strings", where));
-    for (const auto& s : v->get_array()) {
-      if (!s.is_string()) return bad(fmt::format("{}: must be an array of strings", where));
-      out.emplace_back(s.get_string());
-    }
-    return {};
-  };
-  if (auto ok = severities(doc.if_contains("severities"), "severities", p.severities); !ok) return std::unexpected(ok.error());
-  if (auto ok = strings(doc.if_contains("departments"), "departments", p.departments); !ok) return std::unexpected(ok.error());
+  if (auto ok = severity_list(doc.if_contains("severities"), "severities", p.severities); !ok) return std::unexpected(ok.error());
+  if (auto ok = string_list(doc.if_contains("departments"), "departments", p.departments); !ok) return std::unexpected(ok.error());
   if (const auto* ev = doc.if_contains("events")) {
     p.events.clear();
-    if (auto ok = strings(ev, "events", p.events); !ok) return std::unexpected(ok.error());
+    if (auto ok = string_list(ev, "events", p.events); !ok) return std::unexpected(ok.error());
     for (const auto& e : p.events) {
-      if (e != "raised" && e != "updated" && e != "escalated" && e != "acknowledged" &&
-          e != "cleared") {
-        return bad(fmt::format("events: '{}' is not one of raised, updated, escalated, "
-                               "acknowledged, cleared", e));
+      if (e != "raised" && e != "escalated" && e != "acknowledged" && e != "cleared") {
+        return bad(fmt::format("events: '{}' is not one of raised, escalated, acknowledged, "
+                               "cleared", e));
       }
     }
   }
@@ -413,86 +512,12 @@ base::Result<Policy> parse_policy(const json::object& doc, std::string_view tena
     p.area = std::move(*g);
   }
   if (const auto* qh = doc.if_contains("quietHours")) {
-    if (!qh->is_object()) return bad("quietHours: must be an object {from, to, utcOffset, allow}");
-    const auto& o = qh->get_object();
-    auto hhmm = [](std::optional<std::string_view> s) -> std::optional<int> {
-      if (!s || s->size() != 5 || (*s)[2] != ':') return std::nullopt;
-      int h = ((*s)[0] - '0') * 10 + ((*s)[1] - '0');
-      int m = ((*s)[3] - '0') * 10 + ((*s)[4] - '0');
-      if (h < 0 || h > 23 || m < 0 || m > 59) return std::nullopt;
-      return h * 60 + m;
-    };
-    Policy::QuietHours q;
-    auto from = hhmm(json::get_string(o, "from"));
-    auto to = hhmm(json::get_string(o, "to"));
-    if (!from || !to) return bad("quietHours.from/to: required, \"HH:MM\" local time");
-    q.from_min = *from;
-    q.to_min = *to;
-    if (auto off = json::get_string(o, "utcOffset")) {
-      auto m = off->size() == 6 && ((*off)[0] == '+' || (*off)[0] == '-')
-                   ? hhmm(off->substr(1))
-                   : std::nullopt;
-      if (!m) return bad("quietHours.utcOffset: \"+HH:MM\" or \"-HH:MM\"");
-      q.utc_offset_min = (*off)[0] == '-' ? -*m : *m;
-    }
-    if (const auto* allow = o.if_contains("allow")) {
-      q.allow.clear();
-      if (auto ok = severities(allow, "quietHours.allow", q.allow); !ok) return std::unexpected(ok.error());
-    }
-    p.quiet_hours = q;
+    auto q = parse_quiet_hours(*qh);
+    if (!q) return std::unexpected(q.error());
+    p.quiet_hours = *q;
   }
-  if (const auto* users = doc.if_contains("users")) {
-    if (!users->is_array()) return bad("users: must be an array of {id, severities, departments}");
-    for (const auto& u : users->get_array()) {
-      if (!u.is_object() || !json::get_string(u.get_object(), "id")) {
-        return bad("users: every element needs an \"id\" string");
-      }
-      UserChoice c;
-      c.id = std::string(*json::get_string(u.get_object(), "id"));
-      if (auto ok = severities(u.get_object().if_contains("severities"), "users[].severities", c.severities); !ok) return std::unexpected(ok.error());
-      if (auto ok = strings(u.get_object().if_contains("departments"), "users[].departments", c.departments); !ok) return std::unexpected(ok.error());
-      p.users.push_back(std::move(c));
-    }
-  }
-  const auto* targets = doc.if_contains("targets");
-  if (!targets || !targets->is_array() || targets->get_array().empty()) {
-    return bad("targets: required, a non-empty array of {kind, uri | command}");
-  }
-  for (std::size_t i = 0; i < targets->get_array().size(); ++i) {
-    const auto& t = targets->get_array()[i];
-    const std::string where = fmt::format("targets[{}]", i);
-    if (!t.is_object()) return bad(where + ": must be an object");
-    const auto& o = t.get_object();
-    auto kind = json::get_string(o, "kind");
-    Target target;
-    if (kind == "webhook" || kind == "http-hook") {
-      target.kind = Target::Kind::kWebhook;
-    } else if (kind == "mqtt") {
-      target.kind = Target::Kind::kMqtt;
-    } else if (kind == "command") {
-      target.kind = Target::Kind::kCommand;
-    } else if (kind == "screen") {
-      target.kind = Target::Kind::kScreen;
-    } else {
-      return bad(where + ".kind: one of webhook, http-hook, mqtt, command, screen");
-    }
-    if (target.kind == Target::Kind::kWebhook || target.kind == Target::Kind::kMqtt) {
-      auto uri = json::get_string(o, "uri");
-      const std::string_view want = target.kind == Target::Kind::kMqtt ? "mqtt" : "http";
-      if (!uri || !uri->starts_with(want)) {
-        return bad(fmt::format("{}.uri: required, a {}:// or {}s:// URI", where, want, want));
-      }
-      target.uri = std::string(*uri);
-    }
-    if (target.kind == Target::Kind::kCommand) {
-      if (auto ok = strings(o.if_contains("command"), where + ".command", target.command); !ok) return std::unexpected(ok.error());
-      if (target.command.empty() || !target.command.front().starts_with("/")) {
-        return bad(where + ".command: required, an argv array whose first element is an "
-                           "absolute path");
-      }
-    }
-    p.targets.push_back(std::move(target));
-  }
+  if (auto ok = parse_users(doc.if_contains("users"), p.users); !ok) return std::unexpected(ok.error());
+  if (auto ok = parse_targets(doc.if_contains("targets"), p.targets); !ok) return std::unexpected(ok.error());
   p.doc = doc;
   p.doc.erase("version");
   p.doc.erase("source");
