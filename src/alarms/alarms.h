@@ -60,12 +60,12 @@ inline constexpr std::string_view kPolicyRecordKind = "alarm-policy";
 inline constexpr std::string_view kAlertIdPrefix = "urn:ngsi-ld:Alert:";
 inline constexpr std::string_view kAlertContextUrl =
     "https://smart-data-models.github.io/dataModel.Alert/context.jsonld";
-inline constexpr std::size_t kRulesMax = 10'000;        // per tenant
-inline constexpr std::size_t kPoliciesMax = 1'000;      // per tenant
-inline constexpr std::size_t kRuleBytesMax = 64 * 1024;  // one serialized rule or policy
-inline constexpr std::size_t kAllOfMax = 16;            // conditions in one all-of rule
-inline constexpr std::size_t kRateSamplesMax = 256;     // samples kept per (rule, entity)
-inline constexpr std::size_t kActiveAlarmsMax = 100'000;  // all tenants
+inline constexpr std::size_t kRulesMax = 10'000;               // per tenant
+inline constexpr std::size_t kPoliciesMax = 1'000;             // per tenant
+inline constexpr std::size_t kRuleBytesMax = 64 * 1024;        // one serialized rule or policy
+inline constexpr std::size_t kAllOfMax = 16;                   // conditions in one all-of rule
+inline constexpr std::size_t kRateSamplesMax = 256;            // samples kept per (rule, entity)
+inline constexpr std::size_t kActiveAlarmsMax = 100'000;       // all tenants
 inline constexpr std::size_t kTrackedEntitiesMax = 1'000'000;  // (rule, entity) states
 
 enum class Severity { kWarning = 0, kMinor = 1, kMajor = 2, kCritical = 3 };
@@ -88,9 +88,9 @@ struct Threshold {
 
 struct Rate {
   std::string attribute, iri;
-  double rise = 0;               // > 0: an increase of at least this; < 0: a fall of at least |rise|
-  base::Micros window_us = 0;    // within this time
-  double clear_rise = 0;         // clears when the change over the window is below this (same sign)
+  double rise = 0;             // > 0: an increase of at least this; < 0: a fall of at least |rise|
+  base::Micros window_us = 0;  // within this time
+  double clear_rise = 0;       // clears when the change over the window is below this (same sign)
 };
 
 struct Absence {
@@ -152,8 +152,8 @@ struct Policy {
   std::optional<geo::GeoQuery> area;     // the alarm's location must satisfy it
   std::vector<std::string> events{"raised", "escalated", "cleared"};
   struct QuietHours {
-    int from_min = 0, to_min = 0;  // minutes after local midnight
-    int utc_offset_min = 540;      // Asia/Seoul
+    int from_min = 0, to_min = 0;                      // minutes after local midnight
+    int utc_offset_min = 540;                          // Asia/Seoul
     std::vector<Severity> allow{Severity::kCritical};  // still sent during quiet hours
   };
   std::optional<QuietHours> quiet_hours;
@@ -166,7 +166,7 @@ base::Result<Policy> parse_policy(const json::object& doc, std::string_view tena
 
 // What happened to an alarm, as notifications carry it.
 struct AlarmEvent {
-  std::string kind;  // raised, updated, escalated, acknowledged, cleared
+  std::string kind;  // raised, escalated, acknowledged, cleared
   std::string tenant;
   Severity severity = Severity::kMajor;
   std::string department;
@@ -247,8 +247,8 @@ class Engine {
   };
   using Done = std::function<void(base::Result<json::object>)>;
 
-  Engine(hub::Hub& hub, live::Feed& feed, ldcontext::ContextStore& contexts,
-         Notifier& notifier, const Clock& clock, Options options);
+  Engine(hub::Hub& hub, live::Feed& feed, ldcontext::ContextStore& contexts, Notifier& notifier,
+         const Clock& clock, Options options);
   ~Engine();
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -276,7 +276,8 @@ class Engine {
   void create_rule(std::string tenant, json::object doc, Done done);
   void replace_rule(std::string tenant, std::string id, json::object doc,
                     std::optional<std::uint64_t> expected_version, Done done);
-  void remove_rule(std::string tenant, std::string id, std::function<void(base::Result<void>)> done);
+  void remove_rule(std::string tenant, std::string id,
+                   std::function<void(base::Result<void>)> done);
   base::Result<json::object> rule(std::string_view tenant, std::string_view id,
                                   std::optional<std::uint64_t> version) const;
   json::array rules(std::string_view tenant) const;
@@ -291,8 +292,7 @@ class Engine {
   // Alarms. `active` lists raised and acknowledged ones, most severe first.
   json::array active(std::string_view tenant) const;
   base::Result<json::object> alarm(std::string_view tenant, std::string_view id) const;
-  void acknowledge(std::string tenant, std::string id, std::string by, std::string note,
-                   Done done);
+  void acknowledge(std::string tenant, std::string id, std::string by, std::string note, Done done);
   void clear(std::string tenant, std::string id, std::string by, std::string note, Done done);
 
   Stats stats() const;
@@ -316,7 +316,7 @@ class Engine {
                     std::function<void(base::Result<void>)> done);
   void notify(const Alarm& a, std::string_view kind);
   json::object render(const Alarm& a) const;
-  void install_rule(Rule rule);  // under mutex_
+  void install_rule(Rule rule);                                      // under mutex_
   void drop_rule(const std::string& tenant, const std::string& id);  // under mutex_
   void put_rule(std::string tenant, json::object doc, bool create,
                 std::optional<std::uint64_t> expected_version, Done done);

@@ -1,11 +1,11 @@
 // Rules and policies as data: loading (store records, then shipped files), CRUD with versions,
 // and reloading the active alarms at start.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "alarms/alarms.h"
 #include "alarms/engine_state.h"
@@ -54,7 +54,9 @@ base::Result<void> read_file(const std::filesystem::path& path, json::array& rul
     for (auto& r : doc->get_array()) rules.push_back(r);
     return {};
   }
-  if (!doc->is_object()) return base::fail(ErrorKind::kBadRequestData, "must hold a rule, an array of rules or {rules, policies}");
+  if (!doc->is_object())
+    return base::fail(ErrorKind::kBadRequestData,
+                      "must hold a rule, an array of rules or {rules, policies}");
   auto& o = doc->get_object();
   if (!o.contains("rules") && !o.contains("policies")) {
     rules.push_back(o);
@@ -62,16 +64,19 @@ base::Result<void> read_file(const std::filesystem::path& path, json::array& rul
   }
   for (std::string_view k : {"rules", "policies"}) {
     if (const auto* v = o.if_contains(k)) {
-      if (!v->is_array()) return base::fail(ErrorKind::kBadRequestData, fmt::format("\"{}\" must be an array", k));
+      if (!v->is_array())
+        return base::fail(ErrorKind::kBadRequestData, fmt::format("\"{}\" must be an array", k));
       for (const auto& x : v->get_array()) (k == "rules" ? rules : policies).push_back(x);
     }
   }
   return {};
 }
 
-const json::value* prop(const model::Entity& e, const ldcontext::Context& ctx, std::string_view term) {
+const json::value* prop(const model::Entity& e, const ldcontext::Context& ctx,
+                        std::string_view term) {
   const auto* slot = e.if_contains(ctx.expand(term));
-  if (!slot || !slot->is_array() || slot->get_array().empty() || !slot->get_array()[0].is_object()) {
+  if (!slot || !slot->is_array() || slot->get_array().empty() ||
+      !slot->get_array()[0].is_object()) {
     return nullptr;
   }
   const auto& inst = slot->get_array()[0].get_object();
@@ -79,7 +84,8 @@ const json::value* prop(const model::Entity& e, const ldcontext::Context& ctx, s
   return inst.if_contains(model::key::kObject);
 }
 
-std::string prop_string(const model::Entity& e, const ldcontext::Context& ctx, std::string_view term) {
+std::string prop_string(const model::Entity& e, const ldcontext::Context& ctx,
+                        std::string_view term) {
   const auto* v = prop(e, ctx, term);
   return v && v->is_string() ? std::string(v->get_string()) : std::string();
 }
@@ -144,7 +150,8 @@ void Engine::write_record(std::vector<std::tuple<std::string_view, std::string, 
       [puts = std::move(puts), removes = std::move(removes),
        tenant](store::Transaction& tx) -> base::Result<store::WorkOutput> {
         for (const auto& [kind, id, doc] : puts) {
-          if (auto ok = tx.put_record(kind, tenant, id, doc); !ok) return std::unexpected(ok.error());
+          if (auto ok = tx.put_record(kind, tenant, id, doc); !ok)
+            return std::unexpected(ok.error());
         }
         for (const auto& [kind, id] : removes) {
           if (auto ok = tx.remove_record(kind, tenant, id); !ok) return std::unexpected(ok.error());
@@ -164,9 +171,9 @@ void Engine::create_rule(std::string tenant, json::object doc, Done done) {
 void Engine::replace_rule(std::string tenant, std::string id, json::object doc,
                           std::optional<std::uint64_t> expected_version, Done done) {
   if (auto given = json::get_string(doc, "id"); given && *given != id) {
-    return done(base::fail(ErrorKind::kBadRequestData,
-                           fmt::format("rule: id '{}' in the body differs from '{}' in the path",
-                                       *given, id)));
+    return done(base::fail(
+        ErrorKind::kBadRequestData,
+        fmt::format("rule: id '{}' in the body differs from '{}' in the path", *given, id)));
   }
   doc["id"] = id;
   put_rule(std::move(tenant), std::move(doc), false, expected_version, std::move(done));
@@ -186,8 +193,9 @@ void Engine::put_rule(std::string tenant, json::object doc, bool create,
     std::lock_guard lock(mutex_);
     auto it = rules_.find(key);
     if (create && it != rules_.end()) {
-      return done(base::fail(ErrorKind::kAlreadyExists,
-                             fmt::format("rule '{}' already exists; PUT it to change it", rule.id)));
+      return done(
+          base::fail(ErrorKind::kAlreadyExists,
+                     fmt::format("rule '{}' already exists; PUT it to change it", rule.id)));
     }
     if (!create && it == rules_.end()) {
       return done(base::fail(ErrorKind::kResourceNotFound, fmt::format("no rule '{}'", rule.id)));
@@ -203,10 +211,9 @@ void Engine::put_rule(std::string tenant, json::object doc, bool create,
     }
     // A shipped rule edited for the first time keeps its file version in the history.
     if (it != rules_.end() && it->second->source != "api") {
-      puts.emplace_back(kRuleVersionRecordKind,
-                        fmt::format("{}@{}", rule.id, it->second->version),
-                        json::serialize(with_version(it->second->doc, it->second->version,
-                                                     it->second->source)));
+      puts.emplace_back(
+          kRuleVersionRecordKind, fmt::format("{}@{}", rule.id, it->second->version),
+          json::serialize(with_version(it->second->doc, it->second->version, it->second->source)));
     }
     rule.version = ++versions_[key];
   }
@@ -223,7 +230,8 @@ void Engine::put_rule(std::string tenant, json::object doc, bool create,
       // (the store's writer).
       std::lock_guard lock(mutex_);
       install_rule(*shared);
-      if (shared->kind == Rule::Kind::kAbsence) pending_seeds_.push_back(rules_[key2(shared->tenant, shared->id)]);
+      if (shared->kind == Rule::Kind::kAbsence)
+        pending_seeds_.push_back(rules_[key2(shared->tenant, shared->id)]);
     }
     done(std::move(out));
   });
@@ -290,9 +298,9 @@ void Engine::create_policy(std::string tenant, json::object doc, Done done) {
 
 void Engine::replace_policy(std::string tenant, std::string id, json::object doc, Done done) {
   if (auto given = json::get_string(doc, "id"); given && *given != id) {
-    return done(base::fail(ErrorKind::kBadRequestData,
-                           fmt::format("policy: id '{}' in the body differs from '{}' in the path",
-                                       *given, id)));
+    return done(base::fail(
+        ErrorKind::kBadRequestData,
+        fmt::format("policy: id '{}' in the body differs from '{}' in the path", *given, id)));
   }
   doc["id"] = id;
   put_policy(std::move(tenant), std::move(doc), false, std::move(done));
@@ -307,11 +315,13 @@ void Engine::put_policy(std::string tenant, json::object doc, bool create, Done 
     std::lock_guard lock(mutex_);
     auto it = policies_.find(key);
     if (create && it != policies_.end()) {
-      return done(base::fail(ErrorKind::kAlreadyExists,
-                             fmt::format("policy '{}' already exists; PUT it to change it", policy->id)));
+      return done(
+          base::fail(ErrorKind::kAlreadyExists,
+                     fmt::format("policy '{}' already exists; PUT it to change it", policy->id)));
     }
     if (!create && it == policies_.end()) {
-      return done(base::fail(ErrorKind::kResourceNotFound, fmt::format("no policy '{}'", policy->id)));
+      return done(
+          base::fail(ErrorKind::kResourceNotFound, fmt::format("no policy '{}'", policy->id)));
     }
     if (create && policies_.size() >= kPoliciesMax) {
       return done(base::fail(ErrorKind::kOperationNotSupported,
@@ -463,7 +473,8 @@ base::Result<std::size_t> Engine::load(const std::filesystem::path& rules_dir) {
       }
       for (std::size_t i = 0; i < rules.size(); ++i) {
         if (!rules[i].is_object()) {
-          return base::fail(ErrorKind::kBadRequestData, fmt::format("{}: rule {} is not an object", file.string(), i));
+          return base::fail(ErrorKind::kBadRequestData,
+                            fmt::format("{}: rule {} is not an object", file.string(), i));
         }
         auto rule = parse_rule(rules[i].get_object(), "", contexts_);
         if (!rule) {
@@ -538,7 +549,8 @@ base::Result<void> Engine::load_alarms() {
       a->raised_at = base::parse_iso8601(prop_string(e, ctx, "dateIssued")).value_or(0);
       a->acknowledged_by = prop_string(e, ctx, "acknowledgedBy");
       a->note = prop_string(e, ctx, "note");
-      if (const auto* v = prop(e, ctx, "escalated"); v && v->is_bool()) a->escalated = v->get_bool();
+      if (const auto* v = prop(e, ctx, "escalated"); v && v->is_bool())
+        a->escalated = v->get_bool();
       a->name = prop_string(e, ctx, "name");
       a->description = prop_string(e, ctx, "description");
       a->category = prop_string(e, ctx, "category");

@@ -1,12 +1,12 @@
 // The alarms engine: feed reader, alarm lifecycle, Alert writes, escalation and absence ticks.
-#include <algorithm>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "alarms/alarms.h"
-#include "alarms/evaluate.h"
 #include "alarms/engine_state.h"
+#include "alarms/evaluate.h"
 
 namespace cityroom::alarms {
 namespace {
@@ -20,7 +20,6 @@ std::string key2(std::string_view a, std::string_view b) {
   return k;
 }
 
-
 Severity one_up(Severity s) {
   return s == Severity::kCritical ? s : static_cast<Severity>(static_cast<int>(s) + 1);
 }
@@ -29,7 +28,11 @@ Severity one_up(Severity s) {
 
 Engine::Engine(hub::Hub& hub, live::Feed& feed, ldcontext::ContextStore& contexts,
                Notifier& notifier, const Clock& clock, Options options)
-    : hub_(hub), feed_(feed), contexts_(contexts), notifier_(notifier), clock_(clock),
+    : hub_(hub),
+      feed_(feed),
+      contexts_(contexts),
+      notifier_(notifier),
+      clock_(clock),
       options_(options) {
   auto ctx = contexts_.resolve_url(kAlertContextUrl);
   if (!ctx) spdlog::warn("alarms: the Alert context is not available; Alerts use the core context");
@@ -37,7 +40,9 @@ Engine::Engine(hub::Hub& hub, live::Feed& feed, ldcontext::ContextStore& context
   cursor_ = feed_.last_seq();
 }
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+}
 
 void Engine::start() {
   cursor_ = feed_.last_seq();
@@ -72,11 +77,11 @@ void Engine::when_processed(std::uint64_t seq, std::function<void()> fn) {
 void Engine::after_writes(std::vector<std::function<void()>> fns) {
   if (fns.empty()) return;
   auto shared = std::make_shared<std::vector<std::function<void()>>>(std::move(fns));
-  hub_.store().write([](store::Transaction&) -> base::Result<store::WorkOutput> {
-    return store::WorkOutput{};
-  }, [shared](base::Result<store::WorkOutput>) {
-    for (auto& fn : *shared) fn();
-  });
+  hub_.store().write(
+      [](store::Transaction&) -> base::Result<store::WorkOutput> { return store::WorkOutput{}; },
+      [shared](base::Result<store::WorkOutput>) {
+        for (auto& fn : *shared) fn();
+      });
 }
 
 void Engine::run() {
@@ -187,7 +192,8 @@ void Engine::evaluate(const live::Event& ev, Pass& pass) {
       for (const auto& rule_id : active_rules->second) {
         auto r = rules_.find(key2(c.tenant, rule_id));
         if (r != rules_.end() && r->second->kind == Rule::Kind::kThreshold &&
-            std::find(r->second->types.begin(), r->second->types.end(), type) != r->second->types.end()) {
+            std::find(r->second->types.begin(), r->second->types.end(), type) !=
+                r->second->types.end()) {
           candidates_.push_back(r->second.get());
         }
       }
@@ -308,8 +314,8 @@ void Engine::tick() {
     if (r == rules_.end() || r->second->kind != Rule::Kind::kAbsence || !r->second->enabled) {
       continue;
     }
-    auto a = alarms_.find(
-        key2(track->tenant, fmt::format("{}{}:{}", kAlertIdPrefix, track->rule_id, track->entity_id)));
+    auto a = alarms_.find(key2(
+        track->tenant, fmt::format("{}{}:{}", kAlertIdPrefix, track->rule_id, track->entity_id)));
     const bool active = a != alarms_.end() && a->second->active();
     auto out = evaluate_silence(*r->second, active, now, track->state);
     if (out.verdict == Verdict::kRaise) {
@@ -324,8 +330,8 @@ void Engine::tick() {
     if (r == rules_.end() || !r->second->escalate_after_us) continue;
     if (now - a.raised_at < *r->second->escalate_after_us) continue;
     a.escalated = true;
-    a.severity = r->second->escalate_to ? std::max(*r->second->escalate_to, a.severity)
-                                        : one_up(a.severity);
+    a.severity =
+        r->second->escalate_to ? std::max(*r->second->escalate_to, a.severity) : one_up(a.severity);
     ++escalated_;
     if (!a.dirty) pass.dirty.push_back(alarm);
     a.dirty = true;
@@ -349,20 +355,21 @@ void Engine::write_alarms(const std::vector<std::shared_ptr<Alarm>>& alarms,
   const base::Micros now = base::now_micros();
   for (const auto& a : alarms) {
     a->dirty = false;
-    json::object e{{"id", a->id},
-                   {"type", "Alert"},
-                   {"category", a->category},
-                   {"subCategory", a->sub_category},
-                   {"severity", severity_name(a->severity)},
-                   {"description", a->description.empty() ? a->rule_id : a->description},
-                   {"alertSource", json::object{{"type", "Relationship"}, {"object", a->originator}}},
-                   {"dateIssued", base::format_iso8601(a->raised_at)},
-                   {"status", a->status},
-                   {"count", a->count},
-                   {"lastAt", base::format_iso8601(a->last_at)},
-                   {"refRule", a->rule_id},
-                   {"escalated", a->escalated},
-                   {"speak", a->severity == Severity::kCritical && a->active()}};
+    json::object e{
+        {"id", a->id},
+        {"type", "Alert"},
+        {"category", a->category},
+        {"subCategory", a->sub_category},
+        {"severity", severity_name(a->severity)},
+        {"description", a->description.empty() ? a->rule_id : a->description},
+        {"alertSource", json::object{{"type", "Relationship"}, {"object", a->originator}}},
+        {"dateIssued", base::format_iso8601(a->raised_at)},
+        {"status", a->status},
+        {"count", a->count},
+        {"lastAt", base::format_iso8601(a->last_at)},
+        {"refRule", a->rule_id},
+        {"escalated", a->escalated},
+        {"speak", a->severity == Severity::kCritical && a->active()}};
     if (!a->last_value.is_null()) {
       e["lastValue"] = json::object{{"type", "Property"}, {"value", a->last_value}};
     }
@@ -373,7 +380,8 @@ void Engine::write_alarms(const std::vector<std::shared_ptr<Alarm>>& alarms,
     if (!a->location.is_null()) {
       e["location"] = json::object{{"type", "GeoProperty"}, {"value", a->location}};
     }
-    auto parsed = model::parse_entity(e, *alert_context_, {.mode = model::ParseMode::kEntity, .now = now});
+    auto parsed =
+        model::parse_entity(e, *alert_context_, {.mode = model::ParseMode::kEntity, .now = now});
     if (!parsed) {
       spdlog::error("alarms: cannot build Alert {}: {}", a->id, parsed.error().detail);
       ++write_errors_;
@@ -384,7 +392,8 @@ void Engine::write_alarms(const std::vector<std::shared_ptr<Alarm>>& alarms,
   auto remaining = std::make_shared<std::atomic<std::size_t>>(by_tenant.size());
   auto failure = std::make_shared<std::optional<base::Error>>();
   auto shared_done = std::make_shared<std::function<void(base::Result<void>)>>(std::move(done));
-  if (by_tenant.empty() && *shared_done) (*shared_done)(base::fail(ErrorKind::kInternalError, "the Alert could not be built"));
+  if (by_tenant.empty() && *shared_done)
+    (*shared_done)(base::fail(ErrorKind::kInternalError, "the Alert could not be built"));
   for (auto& [tenant, items] : by_tenant) {
     hub_.batch(tenant, hub::BatchKind::kUpsertReplace, std::move(items),
                [this, remaining, failure, shared_done](base::Result<hub::BatchOutcome> r) {
@@ -550,17 +559,23 @@ std::string Engine::prometheus_text() const {
   metric("cityroom_alarm_rules", "gauge", "Alarm rules loaded (all tenants).", s.rules);
   metric("cityroom_alarm_policies", "gauge", "Notification policies loaded.", s.policies);
   metric("cityroom_alarms_active", "gauge", "Alarms raised or acknowledged.", s.active);
-  metric("cityroom_alarm_changes_evaluated_total", "counter", "Changes read by the alarms engine.", s.changes);
+  metric("cityroom_alarm_changes_evaluated_total", "counter", "Changes read by the alarms engine.",
+         s.changes);
   metric("cityroom_alarms_raised_total", "counter", "Alarms raised.", s.raised);
-  metric("cityroom_alarm_repeats_total", "counter", "Breaching changes folded into an active alarm.", s.updated);
-  metric("cityroom_alarms_cleared_total", "counter", "Alarms cleared (by rule or by hand).", s.cleared);
+  metric("cityroom_alarm_repeats_total", "counter",
+         "Breaching changes folded into an active alarm.", s.updated);
+  metric("cityroom_alarms_cleared_total", "counter", "Alarms cleared (by rule or by hand).",
+         s.cleared);
   metric("cityroom_alarms_escalated_total", "counter", "Alarms escalated.", s.escalated);
   metric("cityroom_alarm_changes_missed_total", "counter",
-         "Changes the alarms engine could not read: it fell behind the feed's ring.", s.changes_missed);
-  metric("cityroom_alarm_write_errors_total", "counter", "Alert writes that failed.", s.write_errors);
+         "Changes the alarms engine could not read: it fell behind the feed's ring.",
+         s.changes_missed);
+  metric("cityroom_alarm_write_errors_total", "counter", "Alert writes that failed.",
+         s.write_errors);
   metric("cityroom_alarm_engine_lag", "gauge", "Changes published but not yet evaluated.", s.lag);
   metric("cityroom_alarm_notifications_sent_total", "counter", "Alarm notifications sent.", n.sent);
-  metric("cityroom_alarm_notifications_failed_total", "counter", "Alarm notifications that failed.", n.failed);
+  metric("cityroom_alarm_notifications_failed_total", "counter", "Alarm notifications that failed.",
+         n.failed);
   metric("cityroom_alarm_notifications_dropped_total", "counter",
          "Alarm notifications refused (full queue).", n.dropped);
   return out;

@@ -35,8 +35,9 @@ struct Engine::Track {
 // every other kind (rate, absence, geofence, all-of) is evaluated on every change.
 struct Engine::TypeRules {
   struct Limits {
-    std::vector<std::pair<double, std::shared_ptr<const Rule>>> upward;    // above/atLeast, ascending
-    std::vector<std::pair<double, std::shared_ptr<const Rule>>> downward;  // below/atMost, descending
+    std::vector<std::pair<double, std::shared_ptr<const Rule>>> upward;  // above/atLeast, ascending
+    std::vector<std::pair<double, std::shared_ptr<const Rule>>>
+        downward;  // below/atMost, descending
   };
   std::map<std::string, Limits, std::less<>> thresholds;  // attribute IRI →
   std::vector<std::shared_ptr<const Rule>> others;

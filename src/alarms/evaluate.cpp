@@ -102,8 +102,9 @@ std::optional<double> number_of(const model::Entity& e, std::string_view iri) {
   return std::nullopt;
 }
 
-Outcome evaluate_change(const Rule& rule, const model::Entity* /*before*/, const model::Entity& after,
-                        bool active, base::Micros at, base::Micros now, TrackState& track) {
+Outcome evaluate_change(const Rule& rule, const model::Entity* /*before*/,
+                        const model::Entity& after, bool active, base::Micros at, base::Micros now,
+                        TrackState& track) {
   switch (rule.kind) {
     case Rule::Kind::kThreshold:
     case Rule::Kind::kAllOf:
@@ -119,8 +120,7 @@ Outcome evaluate_change(const Rule& rule, const model::Entity* /*before*/, const
   return {};
 }
 
-Outcome evaluate_silence(const Rule& rule, bool active, base::Micros now,
-                         const TrackState& track) {
+Outcome evaluate_silence(const Rule& rule, bool active, base::Micros now, const TrackState& track) {
   if (rule.kind != Rule::Kind::kAbsence || active) return {};
   const base::Micros silent = now - track.last_seen;
   if (silent <= rule.absence.period_us * static_cast<base::Micros>(rule.absence.periods)) {

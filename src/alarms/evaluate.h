@@ -31,9 +31,9 @@ std::optional<double> number_of(const model::Entity& e, std::string_view iri);
 // One change to an entity the rule's scope matches. Every change of an entity that carries the
 // rule's attribute counts as a message about it: two identical messages within one millisecond
 // leave identical entities (timestamps are kept to the millisecond), so comparing `before` and
-// `after` could not tell a burst of repeats from one message. `active`: the rule's alarm for this entity
-// is raised or acknowledged. `at`: the change's time (observedAt of the value when it has one,
-// else commit time) for rate windows; `now`: the engine clock, for absence.
+// `after` could not tell a burst of repeats from one message. `active`: the rule's alarm for this
+// entity is raised or acknowledged. `at`: the change's time (observedAt of the value when it has
+// one, else commit time) for rate windows; `now`: the engine clock, for absence.
 Outcome evaluate_change(const Rule& rule, const model::Entity* before, const model::Entity& after,
                         bool active, base::Micros at, base::Micros now, TrackState& track);
 

@@ -3,12 +3,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-
-#include <spdlog/spdlog.h>
 
 #include "alarms/alarms.h"
 
@@ -119,7 +118,9 @@ Notifier::Notifier(live::Transport* transport, Options options)
   worker_ = std::thread([this] { run_commands(); });
 }
 
-Notifier::~Notifier() { stop(); }
+Notifier::~Notifier() {
+  stop();
+}
 
 void Notifier::stop() {
   {
@@ -154,9 +155,8 @@ void Notifier::send(const Delivery& d, const AlarmEvent& event) {
   n.uri = d.target.uri;
   n.headers = {{"Content-Type", "application/json"}};
   n.body = std::move(body);
-  const bool accepted = transport_->send(std::move(n), [this](const live::SendOutcome& o) {
-    ++(o.delivered ? delivered_ : failed_);
-  });
+  const bool accepted = transport_->send(
+      std::move(n), [this](const live::SendOutcome& o) { ++(o.delivered ? delivered_ : failed_); });
   if (!accepted) ++dropped_;
 }
 

@@ -1,7 +1,7 @@
 // Parsing and validating rule and policy documents (formats: docs/ALARMS.md).
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "alarms/alarms.h"
 
@@ -67,15 +67,16 @@ base::Result<base::Micros> seconds(const json::object& o, std::string_view key,
   auto n = opt_number(o, key, where);
   if (!n) return std::unexpected(n.error());
   if (!*n || **n <= 0 || **n > kSecondsMax) {
-    return bad(fmt::format("{}.{}: must be a number of seconds above 0 and at most {}", where,
-                           key, kSecondsMax));
+    return bad(fmt::format("{}.{}: must be a number of seconds above 0 and at most {}", where, key,
+                           kSecondsMax));
   }
   return static_cast<base::Micros>(**n * 1e6);
 }
 
 base::Result<std::string> attribute(const json::object& o, std::string_view where) {
   auto a = json::get_string(o, "attribute");
-  if (!a || a->empty()) return bad(fmt::format("{}.attribute: required (an attribute name)", where));
+  if (!a || a->empty())
+    return bad(fmt::format("{}.attribute: required (an attribute name)", where));
   return std::string(*a);
 }
 
@@ -117,9 +118,10 @@ base::Result<Threshold> parse_threshold(const json::value& v, std::string_view w
   if (!clear) return std::unexpected(clear.error());
   if (*clear) {
     if (upward ? **clear > t.limit : **clear < t.limit) {
-      return bad(fmt::format("{}.{}: {} lies beyond the raising limit {}; hysteresis needs it "
-                             "on the other side",
-                             where, clear_key, **clear, t.limit));
+      return bad(
+          fmt::format("{}.{}: {} lies beyond the raising limit {}; hysteresis needs it "
+                      "on the other side",
+                      where, clear_key, **clear, t.limit));
     }
     t.clear_limit = *clear;
   }
@@ -139,8 +141,9 @@ base::Result<void> parse_condition(const json::object& doc, Rule& r,
     kinds += doc.contains(k) ? 1 : 0;
   }
   if (kinds != 1) {
-    return bad("rule: exactly one condition is required: threshold, rate, absence, geofence or "
-               "all");
+    return bad(
+        "rule: exactly one condition is required: threshold, rate, absence, geofence or "
+        "all");
   }
   if (const auto* v = doc.if_contains("threshold")) {
     r.kind = Rule::Kind::kThreshold;
@@ -167,7 +170,8 @@ base::Result<void> parse_condition(const json::object& doc, Rule& r,
     r.rate.iri = ctx.expand(*a);
     auto rise = opt_number(o, "rise", "rate");
     if (!rise) return std::unexpected(rise.error());
-    if (!*rise || **rise == 0) return bad("rate.rise: required, a non-zero number (negative: a fall)");
+    if (!*rise || **rise == 0)
+      return bad("rate.rise: required, a non-zero number (negative: a fall)");
     r.rate.rise = **rise;
     auto window = seconds(o, "withinSeconds", "rate");
     if (!window) return std::unexpected(window.error());
@@ -221,7 +225,8 @@ base::Result<void> parse_scope(const json::object& doc, Rule& r, const ldcontext
   }
   const auto& s = v->get_object();
   auto type = json::get_string(s, "type");
-  if (!type || type->empty()) return bad("scope.type: required (an entity type, e.g. \"FacilitySensor\")");
+  if (!type || type->empty())
+    return bad("scope.type: required (an entity type, e.g. \"FacilitySensor\")");
   for (const auto& [k, _] : s) {
     if (k != "type" && k != "ids" && k != "idPattern" && k != "q" && k != "area") {
       return bad(fmt::format("scope: unknown member '{}' (type, ids, idPattern, q, area)",
@@ -230,7 +235,8 @@ base::Result<void> parse_scope(const json::object& doc, Rule& r, const ldcontext
   }
   live::SelectorTerms terms;
   if (const auto* ids = s.if_contains("ids")) {
-    if (!ids->is_array() || ids->get_array().empty()) return bad("scope.ids: must be a non-empty array of entity ids");
+    if (!ids->is_array() || ids->get_array().empty())
+      return bad("scope.ids: must be a non-empty array of entity ids");
     for (const auto& id : ids->get_array()) {
       if (!id.is_string() || !base::is_uri(id.get_string())) {
         return bad("scope.ids: every element must be an entity id (a URI)");
@@ -249,7 +255,8 @@ base::Result<void> parse_scope(const json::object& doc, Rule& r, const ldcontext
   if (!q) return std::unexpected(q.error());
   terms.q = *q;
   if (const auto* area = s.if_contains("area")) {
-    if (!area->is_object()) return bad("scope.area: must be a geoQ object {georel, geometry, coordinates}");
+    if (!area->is_object())
+      return bad("scope.area: must be a geoQ object {georel, geometry, coordinates}");
     auto g = geo::parse_geoquery(area->get_object());
     if (!g) return bad("scope.area: " + g.error().detail);
     terms.geo = std::move(*g);
@@ -320,7 +327,8 @@ base::Result<Policy::QuietHours> parse_quiet_hours(const json::value& v) {
   }
   if (const auto* allow = o.if_contains("allow")) {
     q.allow.clear();
-    if (auto ok = severity_list(allow, "quietHours.allow", q.allow); !ok) return std::unexpected(ok.error());
+    if (auto ok = severity_list(allow, "quietHours.allow", q.allow); !ok)
+      return std::unexpected(ok.error());
   }
   return q;
 }
@@ -334,8 +342,14 @@ base::Result<void> parse_users(const json::value* v, std::vector<UserChoice>& ou
     }
     UserChoice c;
     c.id = std::string(*json::get_string(u.get_object(), "id"));
-    if (auto ok = severity_list(u.get_object().if_contains("severities"), "users[].severities", c.severities); !ok) return std::unexpected(ok.error());
-    if (auto ok = string_list(u.get_object().if_contains("departments"), "users[].departments", c.departments); !ok) return std::unexpected(ok.error());
+    if (auto ok = severity_list(u.get_object().if_contains("severities"), "users[].severities",
+                                c.severities);
+        !ok)
+      return std::unexpected(ok.error());
+    if (auto ok = string_list(u.get_object().if_contains("departments"), "users[].departments",
+                              c.departments);
+        !ok)
+      return std::unexpected(ok.error());
     out.push_back(std::move(c));
   }
   return {};
@@ -360,16 +374,19 @@ base::Result<Target> parse_target(const json::value& t, const std::string& where
   if (target.kind == Target::Kind::kWebhook || target.kind == Target::Kind::kMqtt) {
     auto uri = json::get_string(o, "uri");
     const std::string_view want = target.kind == Target::Kind::kMqtt ? "mqtt" : "http";
-    if (!uri || !(uri->starts_with(std::string(want) + "://") || uri->starts_with(std::string(want) + "s://"))) {
+    if (!uri || !(uri->starts_with(std::string(want) + "://") ||
+                  uri->starts_with(std::string(want) + "s://"))) {
       return bad(fmt::format("{}.uri: required, a {}:// or {}s:// URI", where, want, want));
     }
     target.uri = std::string(*uri);
   }
   if (target.kind == Target::Kind::kCommand) {
-    if (auto ok = string_list(o.if_contains("command"), where + ".command", target.command); !ok) return std::unexpected(ok.error());
+    if (auto ok = string_list(o.if_contains("command"), where + ".command", target.command); !ok)
+      return std::unexpected(ok.error());
     if (target.command.empty() || !target.command.front().starts_with("/")) {
-      return bad(where + ".command: required, an argv array whose first element is an "
-                         "absolute path");
+      return bad(where +
+                 ".command: required, an argv array whose first element is an "
+                 "absolute path");
     }
   }
   return target;
@@ -391,10 +408,14 @@ base::Result<void> parse_targets(const json::value* v, std::vector<Target>& out)
 
 std::string_view severity_name(Severity s) {
   switch (s) {
-    case Severity::kWarning: return "warning";
-    case Severity::kMinor: return "minor";
-    case Severity::kMajor: return "major";
-    case Severity::kCritical: return "critical";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kMinor:
+      return "minor";
+    case Severity::kMajor:
+      return "major";
+    case Severity::kCritical:
+      return "critical";
   }
   return "major";
 }
@@ -408,10 +429,14 @@ std::optional<Severity> parse_severity(std::string_view s) {
 
 bool Threshold::raises(double v) const {
   switch (op) {
-    case Op::kAbove: return v > limit;
-    case Op::kAtLeast: return v >= limit;
-    case Op::kBelow: return v < limit;
-    case Op::kAtMost: return v <= limit;
+    case Op::kAbove:
+      return v > limit;
+    case Op::kAtLeast:
+      return v >= limit;
+    case Op::kBelow:
+      return v < limit;
+    case Op::kAtMost:
+      return v <= limit;
   }
   return false;
 }
@@ -428,9 +453,9 @@ base::Result<Rule> parse_rule(const json::object& doc, std::string_view tenant,
     return bad(fmt::format("rule: larger than {} bytes", kRuleBytesMax));
   }
   static constexpr std::string_view kKnown[] = {
-      "id", "version", "name", "description", "severity", "category", "subCategory",
-      "department", "enabled", "scope", "threshold", "rate", "absence", "geofence", "all",
-      "escalation", "@context", "source"};
+      "id",          "version",    "name",    "description", "severity",  "category",
+      "subCategory", "department", "enabled", "scope",       "threshold", "rate",
+      "absence",     "geofence",   "all",     "escalation",  "@context",  "source"};
   for (const auto& [k, _] : doc) {
     if (std::find(std::begin(kKnown), std::end(kKnown), std::string_view(k)) == std::end(kKnown)) {
       return bad(fmt::format("rule: unknown member '{}'", std::string_view(k)));
@@ -452,10 +477,10 @@ base::Result<Rule> parse_rule(const json::object& doc, std::string_view tenant,
     return bad("severity: required, one of critical, major, minor, warning");
   }
   r.severity = *parse_severity(*sev);
-  for (auto [key, out] : {std::pair{"name", &r.name}, std::pair{"description", &r.description},
-                          std::pair{"category", &r.category},
-                          std::pair{"subCategory", &r.sub_category},
-                          std::pair{"department", &r.department}}) {
+  for (auto [key, out] :
+       {std::pair{"name", &r.name}, std::pair{"description", &r.description},
+        std::pair{"category", &r.category}, std::pair{"subCategory", &r.sub_category},
+        std::pair{"department", &r.department}}) {
     auto s = opt_string(doc, key, "rule");
     if (!s) return std::unexpected(s.error());
     *out = *s;
@@ -474,7 +499,8 @@ base::Result<Rule> parse_rule(const json::object& doc, std::string_view tenant,
     if (!after) return std::unexpected(after.error());
     r.escalate_after_us = *after;
     if (auto to = json::get_string(esc->get_object(), "severity")) {
-      if (!parse_severity(*to)) return bad("escalation.severity: one of critical, major, minor, warning");
+      if (!parse_severity(*to))
+        return bad("escalation.severity: one of critical, major, minor, warning");
       r.escalate_to = parse_severity(*to);
     }
   }
@@ -493,20 +519,25 @@ base::Result<Policy> parse_policy(const json::object& doc, std::string_view tena
   if (!id) return std::unexpected(id.error());
   p.id = *id;
   p.tenant = tenant;
-  if (auto ok = severity_list(doc.if_contains("severities"), "severities", p.severities); !ok) return std::unexpected(ok.error());
-  if (auto ok = string_list(doc.if_contains("departments"), "departments", p.departments); !ok) return std::unexpected(ok.error());
+  if (auto ok = severity_list(doc.if_contains("severities"), "severities", p.severities); !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = string_list(doc.if_contains("departments"), "departments", p.departments); !ok)
+    return std::unexpected(ok.error());
   if (const auto* ev = doc.if_contains("events")) {
     p.events.clear();
     if (auto ok = string_list(ev, "events", p.events); !ok) return std::unexpected(ok.error());
     for (const auto& e : p.events) {
       if (e != "raised" && e != "escalated" && e != "acknowledged" && e != "cleared") {
-        return bad(fmt::format("events: '{}' is not one of raised, escalated, acknowledged, "
-                               "cleared", e));
+        return bad(
+            fmt::format("events: '{}' is not one of raised, escalated, acknowledged, "
+                        "cleared",
+                        e));
       }
     }
   }
   if (const auto* area = doc.if_contains("area")) {
-    if (!area->is_object()) return bad("area: must be a geoQ object {georel, geometry, coordinates}");
+    if (!area->is_object())
+      return bad("area: must be a geoQ object {georel, geometry, coordinates}");
     auto g = geo::parse_geoquery(area->get_object());
     if (!g) return bad("area: " + g.error().detail);
     p.area = std::move(*g);
@@ -516,8 +547,10 @@ base::Result<Policy> parse_policy(const json::object& doc, std::string_view tena
     if (!q) return std::unexpected(q.error());
     p.quiet_hours = *q;
   }
-  if (auto ok = parse_users(doc.if_contains("users"), p.users); !ok) return std::unexpected(ok.error());
-  if (auto ok = parse_targets(doc.if_contains("targets"), p.targets); !ok) return std::unexpected(ok.error());
+  if (auto ok = parse_users(doc.if_contains("users"), p.users); !ok)
+    return std::unexpected(ok.error());
+  if (auto ok = parse_targets(doc.if_contains("targets"), p.targets); !ok)
+    return std::unexpected(ok.error());
   p.doc = doc;
   p.doc.erase("version");
   p.doc.erase("source");

@@ -1,8 +1,9 @@
 // cityroom's alarm routes (/cityroom/v1/alarms, docs/ALARMS.md): active alarms, acknowledge,
 // clear (write), and the rule and policy documents (GET: read; POST/PUT/DELETE: admin).
+#include "alarms/alarms.h"
+
 #include <fmt/format.h>
 
-#include "alarms/alarms.h"
 #include "api/call.h"
 #include "api/routes.h"
 
@@ -15,7 +16,8 @@ constexpr std::string_view kBase = "/cityroom/v1/alarms";
 constexpr std::size_t kNoteBytesMax = 4096;
 
 alarms::Engine* engine(Deps& deps, Call& call) {
-  if (!deps.alarms) call.fail(ErrorKind::kOperationNotSupported, "alarms are not enabled on this server");
+  if (!deps.alarms)
+    call.fail(ErrorKind::kOperationNotSupported, "alarms are not enabled on this server");
   return deps.alarms;
 }
 
@@ -31,8 +33,8 @@ bool admin(Deps& deps, Call& call) {
 
 std::optional<Call> start(Deps& deps, http::Request&& req, http::Respond respond, bool write,
                           bool body) {
-  auto call = prepare(std::move(req), std::move(respond), deps,
-                      {.read_only = !write, .has_body = body});
+  auto call =
+      prepare(std::move(req), std::move(respond), deps, {.read_only = !write, .has_body = body});
   if (!call) return std::nullopt;
   if (!engine(deps, *call)) return std::nullopt;
   if (body && !call->body.is_object()) {
@@ -75,9 +77,8 @@ void list_active(Deps& deps, http::Request&& req, http::Respond respond) {
   // sync=true: answer once every change committed before this request has been evaluated, so
   // a client that just wrote a breaching value sees its alarm.
   auto shared = std::make_shared<Call>(std::move(*call));
-  deps.alarms->when_caught_up([shared, &deps] {
-    json_reply(*shared, 200, deps.alarms->active(shared->tenant));
-  });
+  deps.alarms->when_caught_up(
+      [shared, &deps] { json_reply(*shared, 200, deps.alarms->active(shared->tenant)); });
 }
 
 void get_alarm(Deps& deps, http::Request&& req, http::Respond respond) {
@@ -104,7 +105,8 @@ void act(Deps& deps, http::Request&& req, http::Respond respond, bool clear) {
   }
   auto by = json::get_string(body, "by");
   if (!by || by->empty()) {
-    return call->fail(ErrorKind::kBadRequestData, "by: required, who acts on the alarm (a user id)");
+    return call->fail(ErrorKind::kBadRequestData,
+                      "by: required, who acts on the alarm (a user id)");
   }
   const auto* note_v = body.if_contains("note");
   if (note_v && (!note_v->is_string() || note_v->get_string().size() > kNoteBytesMax)) {

@@ -1,13 +1,12 @@
 // The engine inside the process: a real store and hub, the feed, a test clock, and a transport
 // that records what would have been sent. The engine's thread is not started: tests call
 // drain() and tick() so every step is deterministic.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
 #include <future>
-
-#include <fmt/format.h>
 
 #include "alarms/alarms.h"
 
@@ -56,7 +55,8 @@ constexpr std::string_view kTilt = R"({"id":"bridge-tilt","severity":"major","de
   "escalation":{"afterSeconds":600}})";
 
 struct Engine : ::testing::Test {
-  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("engine-" + base::random_hex(6));
+  std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("engine-" + base::random_hex(6));
   std::unique_ptr<store::Store> store;
   std::unique_ptr<ldcontext::ContextStore> contexts;
   std::unique_ptr<live::Feed> feed;
@@ -91,9 +91,7 @@ struct Engine : ::testing::Test {
     store->close();
   }
   // Every write submitted before has committed (the writer is FIFO).
-  void barrier() {
-    upsert("urn:ngsi-ld:Barrier:1", "Barrier", R"("n":1)");
-  }
+  void barrier() { upsert("urn:ngsi-ld:Barrier:1", "Barrier", R"("n":1)"); }
   void upsert(std::string_view id, std::string_view type, std::string_view attrs) {
     auto text = fmt::format(R"({{"id":"{}","type":"{}",{}}})", id, type, attrs);
     auto e = model::parse_entity(json::parse(text)->as_object(), *contexts->core(),
@@ -101,9 +99,8 @@ struct Engine : ::testing::Test {
     ASSERT_TRUE(e) << e.error().detail;
     std::vector<hub::BatchItem> items;
     items.push_back(hub::BatchItem{std::string(id), base::Result<model::Entity>(std::move(*e))});
-    auto r = sync<hub::BatchOutcome>([&](auto done) {
-      hub->batch("", hub::BatchKind::kUpsertUpdate, std::move(items), done);
-    });
+    auto r = sync<hub::BatchOutcome>(
+        [&](auto done) { hub->batch("", hub::BatchKind::kUpsertUpdate, std::move(items), done); });
     ASSERT_TRUE(r && r->errors.empty());
   }
   void tilt(std::string_view sensor, double value) {
@@ -113,14 +110,12 @@ struct Engine : ::testing::Test {
                        value));
   }
   base::Result<json::object> add_rule(std::string_view text) {
-    return sync<json::object>([&](auto done) {
-      engine->create_rule("", json::parse(text)->as_object(), done);
-    });
+    return sync<json::object>(
+        [&](auto done) { engine->create_rule("", json::parse(text)->as_object(), done); });
   }
   void add_policy(std::string_view text) {
-    auto r = sync<json::object>([&](auto done) {
-      engine->create_policy("", json::parse(text)->as_object(), done);
-    });
+    auto r = sync<json::object>(
+        [&](auto done) { engine->create_policy("", json::parse(text)->as_object(), done); });
     ASSERT_TRUE(r) << r.error().detail;
   }
   json::object only_active() {
@@ -141,7 +136,8 @@ struct Engine : ::testing::Test {
     }
     return nullptr;
   }
-  static constexpr std::string_view kAlert = "urn:ngsi-ld:Alert:bridge-tilt:urn:ngsi-ld:FacilitySensor:b1";
+  static constexpr std::string_view kAlert =
+      "urn:ngsi-ld:Alert:bridge-tilt:urn:ngsi-ld:FacilitySensor:b1";
 };
 
 TEST_F(Engine, ABurstOfIdenticalBreachesIsOneAlarmThatCountsThem) {
@@ -196,15 +192,19 @@ TEST_F(Engine, HysteresisClearsTheAlarmAndALaterBreachRaisesItAgainOnTheSameEnti
 TEST_F(Engine, ManyRulesOnOneTypeEachRaiseOnlyWhenTheirOwnLimitIsReached) {
   // The per-attribute limit index must find exactly the rules a value reaches, both ways.
   for (int i = 1; i <= 20; ++i) {
-    ASSERT_TRUE(add_rule(fmt::format(R"({{"id":"up-{}","severity":"minor","scope":{{"type":"FacilitySensor"}},
-        "threshold":{{"attribute":"tilt","above":{},"clearBelow":{}}}}})", i, i / 10.0, i / 10.0 - 0.05)));
-    ASSERT_TRUE(add_rule(fmt::format(R"({{"id":"down-{}","severity":"minor","scope":{{"type":"FacilitySensor"}},
-        "threshold":{{"attribute":"tilt","atMost":{}}}}})", i, -i / 10.0)));
+    ASSERT_TRUE(add_rule(
+        fmt::format(R"({{"id":"up-{}","severity":"minor","scope":{{"type":"FacilitySensor"}},
+        "threshold":{{"attribute":"tilt","above":{},"clearBelow":{}}}}})",
+                    i, i / 10.0, i / 10.0 - 0.05)));
+    ASSERT_TRUE(add_rule(
+        fmt::format(R"({{"id":"down-{}","severity":"minor","scope":{{"type":"FacilitySensor"}},
+        "threshold":{{"attribute":"tilt","atMost":{}}}}})",
+                    i, -i / 10.0)));
   }
   tilt("b1", 0.55);
   engine->drain();
   EXPECT_EQ(engine->active("").size(), 5u);  // up-1 … up-5
-  tilt("b1", 0.32);  // up-4, up-5 clear (below 0.35, 0.45); up-1..3 stay
+  tilt("b1", 0.32);                          // up-4, up-5 clear (below 0.35, 0.45); up-1..3 stay
   engine->drain();
   EXPECT_EQ(engine->active("").size(), 3u);
   tilt("b1", -0.7);  // every up clears; down-1 … down-7 raise
@@ -238,21 +238,20 @@ TEST_F(Engine, AcknowledgeAndClearByHand) {
   ASSERT_TRUE(cleared);
   EXPECT_EQ(cleared->at("clearedBy").as_string(), "kim");
   EXPECT_TRUE(engine->active("").empty());
-  auto again = sync<json::object>([&](auto done) {
-    engine->clear("", std::string(kAlert), "kim", "", done);
-  });
+  auto again = sync<json::object>(
+      [&](auto done) { engine->clear("", std::string(kAlert), "kim", "", done); });
   ASSERT_FALSE(again);
   EXPECT_EQ(again.error().kind, base::ErrorKind::kOperationNotSupported);
-  auto missing = sync<json::object>([&](auto done) {
-    engine->acknowledge("", "urn:ngsi-ld:Alert:nope", "kim", "", done);
-  });
+  auto missing = sync<json::object>(
+      [&](auto done) { engine->acknowledge("", "urn:ngsi-ld:Alert:nope", "kim", "", done); });
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().kind, base::ErrorKind::kResourceNotFound);
 }
 
 TEST_F(Engine, EscalatesWhenUnacknowledgedForTheSetTimeAndNotifies) {
   ASSERT_TRUE(add_rule(kTilt));
-  add_policy(R"({"id":"ops","events":["raised","escalated"],"targets":[{"kind":"webhook","uri":"http://127.0.0.1:9/hook"}]})");
+  add_policy(
+      R"({"id":"ops","events":["raised","escalated"],"targets":[{"kind":"webhook","uri":"http://127.0.0.1:9/hook"}]})");
   tilt("b1", 0.6);
   engine->drain();
   clock.now_ += 599 * kSecond;
@@ -277,9 +276,8 @@ TEST_F(Engine, AnAcknowledgedAlarmDoesNotEscalate) {
   ASSERT_TRUE(add_rule(kTilt));
   tilt("b1", 0.6);
   engine->drain();
-  ASSERT_TRUE(sync<json::object>([&](auto done) {
-    engine->acknowledge("", std::string(kAlert), "kim", "", done);
-  }));
+  ASSERT_TRUE(sync<json::object>(
+      [&](auto done) { engine->acknowledge("", std::string(kAlert), "kim", "", done); }));
   clock.now_ += 3600 * kSecond;
   engine->tick();
   EXPECT_FALSE(only_active().at("escalated").as_bool());
@@ -287,8 +285,10 @@ TEST_F(Engine, AnAcknowledgedAlarmDoesNotEscalate) {
 
 TEST_F(Engine, NotificationsGoWhereThePoliciesSay) {
   ASSERT_TRUE(add_rule(kTilt));
-  add_policy(R"({"id":"critical-only","severities":["critical"],"targets":[{"kind":"webhook","uri":"http://127.0.0.1:9/critical"}]})");
-  add_policy(R"({"id":"roads","departments":["roads"],"users":[{"id":"kim"},{"id":"lee","severities":["critical"]}],
+  add_policy(
+      R"({"id":"critical-only","severities":["critical"],"targets":[{"kind":"webhook","uri":"http://127.0.0.1:9/critical"}]})");
+  add_policy(
+      R"({"id":"roads","departments":["roads"],"users":[{"id":"kim"},{"id":"lee","severities":["critical"]}],
                  "targets":[{"kind":"mqtt","uri":"mqtt://127.0.0.1:9/city/alarms"}]})");
   tilt("b1", 0.6);
   engine->drain();
@@ -312,8 +312,9 @@ TEST_F(Engine, NotificationsGoWhereThePoliciesSay) {
 TEST_F(Engine, TheCommandGatewayGetsTheAlarmOnStdin) {
   const auto out = dir / "sms.json";
   ASSERT_TRUE(add_rule(kTilt));
-  add_policy(fmt::format(R"({{"id":"sms","targets":[{{"kind":"command","command":["/bin/sh","-c","cat > {}"]}}]}})",
-                         out.string()));
+  add_policy(fmt::format(
+      R"({{"id":"sms","targets":[{{"kind":"command","command":["/bin/sh","-c","cat > {}"]}}]}})",
+      out.string()));
   tilt("b1", 0.6);
   engine->drain();
   notifier->stop();  // drains the command queue
@@ -354,14 +355,12 @@ TEST_F(Engine, RulesAreVersionedAndABadRuleStoresNothing) {
   EXPECT_EQ(v1->at("version").as_uint64(), 1u);
   auto changed = json::parse(kTilt)->as_object();
   changed["severity"] = "critical";
-  auto v2 = sync<json::object>([&](auto done) {
-    engine->replace_rule("", "bridge-tilt", changed, 1, done);
-  });
+  auto v2 = sync<json::object>(
+      [&](auto done) { engine->replace_rule("", "bridge-tilt", changed, 1, done); });
   ASSERT_TRUE(v2) << v2.error().detail;
   EXPECT_EQ(v2->at("version").as_uint64(), 2u);
-  auto stale = sync<json::object>([&](auto done) {
-    engine->replace_rule("", "bridge-tilt", changed, 1, done);
-  });
+  auto stale = sync<json::object>(
+      [&](auto done) { engine->replace_rule("", "bridge-tilt", changed, 1, done); });
   ASSERT_FALSE(stale);
   EXPECT_NE(stale.error().detail.find("version conflict"), std::string::npos);
   EXPECT_EQ(engine->rule("", "bridge-tilt", 1)->at("severity").as_string(), "major");
@@ -393,7 +392,8 @@ TEST_F(Engine, ShippedRuleFilesLoadAndAStoredEditWins) {
   close();
   open();
   ASSERT_TRUE(engine->load(rules_dir));
-  EXPECT_EQ(engine->rule("", "bridge-tilt", std::nullopt)->at("source").as_string(), "bridges.json");
+  EXPECT_EQ(engine->rule("", "bridge-tilt", std::nullopt)->at("source").as_string(),
+            "bridges.json");
   std::ofstream(rules_dir / "broken.json") << "{\"rules\":[{\"id\":\"x\"}]}";
   auto r = engine->load(rules_dir);
   ASSERT_FALSE(r);

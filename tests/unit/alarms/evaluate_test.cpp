@@ -1,12 +1,11 @@
 // Rule evaluation replayed on recorded event sequences: threshold with hysteresis, rate of
 // change, absence with a controllable clock, geofence, all-of.
+#include "alarms/evaluate.h"
+
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
-
-#include <fmt/format.h>
-
-#include "alarms/evaluate.h"
 
 using namespace cityroom;
 using alarms::Verdict;
@@ -16,7 +15,8 @@ namespace {
 constexpr base::Micros kSecond = 1'000'000;
 
 struct Replay : ::testing::Test {
-  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("eval-" + base::random_hex(6));
+  std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("eval-" + base::random_hex(6));
   std::unique_ptr<ldcontext::ContextStore> contexts =
       std::move(*ldcontext::ContextStore::open({}, dir / "contexts"));
   void TearDown() override { std::filesystem::remove_all(dir); }
@@ -28,7 +28,8 @@ struct Replay : ::testing::Test {
   }
   model::Entity entity(std::string_view attrs) {
     auto text = fmt::format(R"({{"id":"urn:ngsi-ld:FacilitySensor:s1","type":"FacilitySensor",
-                                 "facilityKind":"bridge"{}}})", attrs);
+                                 "facilityKind":"bridge"{}}})",
+                            attrs);
     auto e = model::parse_entity(json::parse(text)->as_object(), *contexts->core(),
                                  {.mode = model::ParseMode::kEntity, .now = base::now_micros()});
     EXPECT_TRUE(e) << e.error().detail;
@@ -37,8 +38,8 @@ struct Replay : ::testing::Test {
 
   // Feeds each value as one change (before = the previous entity) and returns the verdicts as
   // a string: R raise, C clear, . nothing. The alarm is active between a raise and a clear.
-  std::string replay(const alarms::Rule& r, std::string_view attr, const std::vector<double>& values,
-                     base::Micros step = kSecond) {
+  std::string replay(const alarms::Rule& r, std::string_view attr,
+                     const std::vector<double>& values, base::Micros step = kSecond) {
     std::string out;
     alarms::TrackState track;
     std::optional<model::Entity> before;
@@ -118,16 +119,24 @@ TEST_F(Replay, AbsenceRaisesAfterNPeriodsOfSilenceAndClearsOnTheNextMessage) {
 }
 
 TEST_F(Replay, GeofenceEnterAndLeave) {
-  constexpr std::string_view kArea = R"({"type":"Polygon","coordinates":[[[127.0,37.0],[127.1,37.0],[127.1,37.1],[127.0,37.1],[127.0,37.0]]]})";
-  auto enter = rule(fmt::format(R"({{"id":"in","severity":"minor","scope":{{"type":"FacilitySensor"}},
-                    "geofence":{{"on":"enter","area":{}}}}})", kArea));
-  auto leave = rule(fmt::format(R"({{"id":"out","severity":"minor","scope":{{"type":"FacilitySensor"}},
-                    "geofence":{{"on":"leave","area":{}}}}})", kArea));
+  constexpr std::string_view kArea =
+      R"({"type":"Polygon","coordinates":[[[127.0,37.0],[127.1,37.0],[127.1,37.1],[127.0,37.1],[127.0,37.0]]]})";
+  auto enter =
+      rule(fmt::format(R"({{"id":"in","severity":"minor","scope":{{"type":"FacilitySensor"}},
+                    "geofence":{{"on":"enter","area":{}}}}})",
+                       kArea));
+  auto leave =
+      rule(fmt::format(R"({{"id":"out","severity":"minor","scope":{{"type":"FacilitySensor"}},
+                    "geofence":{{"on":"leave","area":{}}}}})",
+                       kArea));
   auto at = [&](double lon) {
-    return entity(fmt::format(R"(,"location":{{"type":"GeoProperty","value":{{"type":"Point","coordinates":[{},37.05]}}}})", lon));
+    return entity(fmt::format(
+        R"(,"location":{{"type":"GeoProperty","value":{{"type":"Point","coordinates":[{},37.05]}}}})",
+        lon));
   };
   const std::vector<double> path{126.9, 127.05, 127.06, 127.2, 127.05};
-  for (auto [r, want] : {std::pair{&enter, std::string(".RRCR")}, std::pair{&leave, std::string("...RC")}}) {
+  for (auto [r, want] :
+       {std::pair{&enter, std::string(".RRCR")}, std::pair{&leave, std::string("...RC")}}) {
     alarms::TrackState track;
     std::optional<model::Entity> before;
     bool active = false;

@@ -11,7 +11,8 @@ using namespace cityroom;
 namespace {
 
 struct Documents : ::testing::Test {
-  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / ("rules-" + base::random_hex(6));
+  std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) / ("rules-" + base::random_hex(6));
   std::unique_ptr<ldcontext::ContextStore> contexts =
       std::move(*ldcontext::ContextStore::open({}, dir / "contexts"));
   void TearDown() override { std::filesystem::remove_all(dir); }
@@ -34,39 +35,68 @@ struct Documents : ::testing::Test {
 
 TEST_F(Documents, BadRulesAreRefusedWithADetailNamingTheMember) {
   const std::string scope = R"("scope":{"type":"FacilitySensor"})";
-  EXPECT_NE(refusal(R"({"severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":1}})")
-                .find("\"id\" is required"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"a b","severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":1}})")
-                .find("id 'a b'"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"urgent",)" + scope + R"(,"threshold":{"attribute":"t","above":1}})")
-                .find("severity"), std::string::npos);
+  EXPECT_NE(
+      refusal(R"({"severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":1}})")
+          .find("\"id\" is required"),
+      std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"a b","severity":"major",)" + scope +
+                    R"(,"threshold":{"attribute":"t","above":1}})")
+                .find("id 'a b'"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"x","severity":"urgent",)" + scope +
+                    R"(,"threshold":{"attribute":"t","above":1}})")
+                .find("severity"),
+            std::string::npos);
   EXPECT_NE(refusal(R"({"id":"x","severity":"major","threshold":{"attribute":"t","above":1}})")
-                .find("scope"), std::string::npos);
+                .find("scope"),
+            std::string::npos);
   EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + "}").find("exactly one condition"),
             std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":"high"}})")
-                .find("threshold.above: must be a number"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":0.5,"clearBelow":0.6}})")
-                .find("hysteresis"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":0.5,"clearAbove":0.6}})")
-                .find("clearAbove"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"rate":{"attribute":"t","rise":10}})")
-                .find("rate.withinSeconds"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"absence":{"periodSeconds":-1}})")
-                .find("absence.periodSeconds"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"geofence":{"on":"enter","area":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}})")
-                .find("geofence.area"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major","scope":{"type":"FacilitySensor","q":"tilt>>"},"threshold":{"attribute":"t","above":1}})")
-                .find("scope"), std::string::npos);
-  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"threshold":{"attribute":"t","above":1},"colour":"red"})")
-                .find("unknown member 'colour'"), std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope +
+                    R"(,"threshold":{"attribute":"t","above":"high"}})")
+                .find("threshold.above: must be a number"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope +
+                    R"(,"threshold":{"attribute":"t","above":0.5,"clearBelow":0.6}})")
+                .find("hysteresis"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope +
+                    R"(,"threshold":{"attribute":"t","above":0.5,"clearAbove":0.6}})")
+                .find("clearAbove"),
+            std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope +
+                    R"(,"rate":{"attribute":"t","rise":10}})")
+                .find("rate.withinSeconds"),
+            std::string::npos);
+  EXPECT_NE(
+      refusal(R"({"id":"x","severity":"major",)" + scope + R"(,"absence":{"periodSeconds":-1}})")
+          .find("absence.periodSeconds"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(
+          R"({"id":"x","severity":"major",)" + scope +
+          R"(,"geofence":{"on":"enter","area":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1]]]}}})")
+          .find("geofence.area"),
+      std::string::npos);
+  EXPECT_NE(
+      refusal(
+          R"({"id":"x","severity":"major","scope":{"type":"FacilitySensor","q":"tilt>>"},"threshold":{"attribute":"t","above":1}})")
+          .find("scope"),
+      std::string::npos);
+  EXPECT_NE(refusal(R"({"id":"x","severity":"major",)" + scope +
+                    R"(,"threshold":{"attribute":"t","above":1},"colour":"red"})")
+                .find("unknown member 'colour'"),
+            std::string::npos);
 }
 
 TEST_F(Documents, AGoodRuleKeepsItsDocument) {
-  auto r = alarms::parse_rule(json::parse(R"({"id":"bridge-tilt","severity":"critical","name":"tilt",
+  auto r =
+      alarms::parse_rule(json::parse(R"({"id":"bridge-tilt","severity":"critical","name":"tilt",
       "scope":{"type":"FacilitySensor","q":"facilityKind==\"bridge\""},
       "threshold":{"attribute":"tilt","above":0.5,"clearBelow":0.4},
-      "escalation":{"afterSeconds":600}})")->as_object(), "", *contexts);
+      "escalation":{"afterSeconds":600}})")
+                             ->as_object(),
+                         "", *contexts);
   ASSERT_TRUE(r) << r.error().detail;
   EXPECT_EQ(r->severity, alarms::Severity::kCritical);
   EXPECT_EQ(*r->escalate_after_us, 600'000'000);
@@ -79,11 +109,16 @@ TEST_F(Documents, BadPoliciesAreRefused) {
   EXPECT_NE(policy_refusal(R"({"id":"p","targets":[{"kind":"fax"}]})").find("targets[0].kind"),
             std::string::npos);
   EXPECT_NE(policy_refusal(R"({"id":"p","targets":[{"kind":"webhook","uri":"ftp://x"}]})")
-                .find("targets[0].uri"), std::string::npos);
+                .find("targets[0].uri"),
+            std::string::npos);
   EXPECT_NE(policy_refusal(R"({"id":"p","targets":[{"kind":"command","command":["sms"]}]})")
-                .find("absolute path"), std::string::npos);
-  EXPECT_NE(policy_refusal(R"({"id":"p","quietHours":{"from":"25:00","to":"07:00"},"targets":[{"kind":"screen"}]})")
-                .find("quietHours"), std::string::npos);
+                .find("absolute path"),
+            std::string::npos);
+  EXPECT_NE(
+      policy_refusal(
+          R"({"id":"p","quietHours":{"from":"25:00","to":"07:00"},"targets":[{"kind":"screen"}]})")
+          .find("quietHours"),
+      std::string::npos);
 }
 
 alarms::Policy policy(std::string_view text) {
@@ -108,21 +143,25 @@ std::vector<std::string> targets(const std::vector<alarms::Delivery>& ds) {
 
 TEST(Routing, BySeverityDepartmentEventAndUsers) {
   std::vector<alarms::Policy> ps{
-      policy(R"({"id":"critical","severities":["critical"],"targets":[{"kind":"webhook","uri":"http://a/"}]})"),
-      policy(R"({"id":"roads","departments":["도로시설과"],"targets":[{"kind":"mqtt","uri":"mqtt://b/alarms"}]})"),
+      policy(
+          R"({"id":"critical","severities":["critical"],"targets":[{"kind":"webhook","uri":"http://a/"}]})"),
+      policy(
+          R"({"id":"roads","departments":["도로시설과"],"targets":[{"kind":"mqtt","uri":"mqtt://b/alarms"}]})"),
       policy(R"({"id":"people","users":[{"id":"kim","severities":["critical","major"]},
                                         {"id":"lee","departments":["환경과"]}],
                  "targets":[{"kind":"webhook","uri":"http://sms/"}]})")};
   const base::Micros noon = *base::parse_iso8601("2026-11-22T03:00:00Z");
   EXPECT_EQ(targets(alarms::route(ps, event(alarms::Severity::kCritical, "도로시설과"), noon)),
-            (std::vector<std::string>{"critical>http://a/", "roads>mqtt://b/alarms", "people>http://sms/"}));
+            (std::vector<std::string>{"critical>http://a/", "roads>mqtt://b/alarms",
+                                      "people>http://sms/"}));
   auto minor_env = alarms::route(ps, event(alarms::Severity::kMinor, "환경과"), noon);
   ASSERT_EQ(targets(minor_env), std::vector<std::string>{"people>http://sms/"});
   EXPECT_EQ(minor_env[0].recipients, std::vector<std::string>{"lee"});
   // Nobody wants a minor alarm of another department; acknowledgements are not in the defaults.
   EXPECT_TRUE(alarms::route(ps, event(alarms::Severity::kMinor, "치수과"), noon).empty());
-  EXPECT_EQ(targets(alarms::route(ps, event(alarms::Severity::kCritical, "x", "acknowledged"), noon)),
-            std::vector<std::string>{});
+  EXPECT_EQ(
+      targets(alarms::route(ps, event(alarms::Severity::kCritical, "x", "acknowledged"), noon)),
+      std::vector<std::string>{});
 }
 
 TEST(Routing, QuietHoursLetOnlyTheAllowedSeveritiesThrough) {
@@ -136,7 +175,8 @@ TEST(Routing, QuietHoursLetOnlyTheAllowedSeveritiesThrough) {
 }
 
 TEST(Routing, ByArea) {
-  std::vector<alarms::Policy> ps{policy(R"({"id":"gangnam","area":{"georel":"within","geometry":"Polygon",
+  std::vector<alarms::Policy> ps{
+      policy(R"({"id":"gangnam","area":{"georel":"within","geometry":"Polygon",
       "coordinates":[[[127.0,37.4],[127.2,37.4],[127.2,37.6],[127.0,37.6],[127.0,37.4]]]},
       "targets":[{"kind":"webhook","uri":"http://a/"}]})")};
   auto e = event(alarms::Severity::kMajor, "");
