@@ -28,6 +28,10 @@ namespace cityroom::catalog {
 class Catalog;
 }
 
+namespace cityroom::alarms {
+class Engine;
+}
+
 namespace cityroom::api {
 
 inline constexpr std::size_t kPageSizeDefault = 20;
@@ -103,6 +107,7 @@ struct Deps {
   simulator::Simulator* simulator = nullptr;     // null: /cityroom/v1/admin/simulator answers 503
   catalog::Catalog* catalog = nullptr;           // null: /cityroom/v1/datasets is empty
   std::optional<json::object> city;              // GET /cityroom/v1/city; none: 404
+  alarms::Engine* alarms = nullptr;              // null: the alarm routes answer 501
   // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
   std::vector<std::function<std::string()>> metric_sources;
 };
@@ -115,5 +120,7 @@ void register_streams(http::Router& router, Deps& deps);
 void register_simulator(http::Router& router, Deps& deps);
 // GET /cityroom/v1/city and /cityroom/v1/datasets[/{id}] (docs/CATALOG.md).
 void register_catalog(http::Router& router, Deps& deps);
+// /cityroom/v1/alarms: rules, policies, active alarms, acknowledge, clear (docs/ALARMS.md).
+void register_alarms(http::Router& router, Deps& deps);
 
 }  // namespace cityroom::api

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "access/cli.h"
+#include "alarms/alarms.h"
 #include "api/api.h"
 #include "app/listen_address.h"
 #include "catalog/catalog.h"
@@ -60,6 +61,7 @@ struct ServeOptions {
   double sim_rate = simulator::kRateDefault;
   std::string city;         // city file (data/cities/*.json); empty: no city
   access::ServeOptions access;
+  std::optional<std::string> rules_dir;  // alarm rules; unset: the city's, "" for none
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -144,6 +146,19 @@ void register_simulator_feeds(catalog::Catalog& catalog, simulator::Simulator& s
   });
 }
 
+// Alarm rules: --rules-dir, else the city's shipped rules (data/rules/<city id>) when present.
+std::filesystem::path find_rules_dir(const ServeOptions& o,
+                                     const std::optional<city::CityConfig>& c) {
+  if (o.rules_dir) return *o.rules_dir;
+  if (!c) return {};
+  std::error_code ec;
+  for (const std::filesystem::path root :
+       {std::filesystem::path(CITYROOM_DATA_DIR), std::filesystem::path("data")}) {
+    if (std::filesystem::is_directory(root / "rules" / c->id, ec)) return root / "rules" / c->id;
+  }
+  return {};
+}
+
 int serve(const ServeOptions& o, const char* argv0) {
   auto address = parse_listen_address(o.listen);
   if (!address) {
@@ -221,6 +236,15 @@ int serve(const ServeOptions& o, const char* argv0) {
   if (int rc = open_city(o.city, hub, **contexts, catalog, city_config, connector_runner); rc) {
     return rc;
   }
+  // Alarms read the same feed on their own thread; their Alerts are written through the hub.
+  alarms::SystemClock alarm_clock;
+  alarms::Notifier alarm_notifier(&transports);
+  alarms::Engine alarm_engine(hub, feed, **contexts, alarm_notifier, alarm_clock, {});
+  if (auto loaded = alarm_engine.load(find_rules_dir(o, city_config)); !loaded) {
+    std::cerr << "cityroom: alarm rules: " << loaded.error().detail << "\n";
+    return 2;
+  }
+  alarm_engine.start();
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -252,6 +276,8 @@ int serve(const ServeOptions& o, const char* argv0) {
       [&demo_simulator] { return simulator::prometheus_text(demo_simulator.status()); });
   deps.catalog = &catalog;
   if (city_config) deps.city = city::city_json(*city_config);
+  deps.alarms = &alarm_engine;
+  deps.metric_sources.push_back([&alarm_engine] { return alarm_engine.prometheus_text(); });
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
@@ -264,6 +290,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_simulator(router, deps);
   api::register_catalog(router, deps);
   (*access_setup)->wire(router, deps);
+  api::register_alarms(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -304,6 +331,8 @@ int serve(const ServeOptions& o, const char* argv0) {
   catalog.stop();
   server.stop(kShutdownGrace);
   streams.stop();
+  alarm_engine.stop();
+  alarm_notifier.stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
   feed.stop();
   transports.stop(kNotificationGrace);
@@ -550,6 +579,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   cityroom::access::add_serve_options(*serve, o.access);
   cityroom::access::Commands access_commands(cli);
+  serve->add_option("--rules-dir", o.rules_dir,
+                    "Folder of alarm rule and policy files (default: the city's "
+                    "data/rules/<city id> when present; \"\" for none; see docs/ALARMS.md)");
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
