@@ -21,6 +21,7 @@
 #include "live/subscriptions.h"
 #include "live/transports.h"
 #include "store/store.h"
+#include "webapp/webapp.h"
 
 #ifndef CITYROOM_VERSION
 #define CITYROOM_VERSION "0.0.0"
@@ -46,6 +47,7 @@ struct ServeOptions {
   bool synchronous_full = false;
   std::string notify_ca_file;  // extra CA bundle for https notification endpoints
   std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
+  std::string web_dir;  // the built screens (web/dist); empty: found like the contexts
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -144,6 +146,20 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
   api::register_streams(router, deps);
+  {  // the screens at `/`: --web-dir, next to the installed binary, else the source tree's build
+    std::error_code exe_ec;
+    const auto exe = std::filesystem::canonical(std::filesystem::path(argv0), exe_ec);
+    const auto web_dir = webapp::find_web_dir(
+        o.web_dir, {exe_ec ? std::filesystem::path() : exe.parent_path() / "../share/cityroom/web",
+                    std::filesystem::path(CITYROOM_DATA_DIR) / "../web/dist",
+                    std::filesystem::path("web/dist")});
+    auto site = web_dir.empty() ? base::Result<std::shared_ptr<const webapp::Site>>(
+                                      webapp::Site::placeholder("no web/dist was found"))
+                                : webapp::Site::load(web_dir);
+    if (!site) spdlog::warn("screens not served: {}", site.error().detail);
+    webapp::register_routes(router, access,
+                            site ? *site : webapp::Site::placeholder(site.error().detail));
+  }
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -285,6 +301,9 @@ int main(int argc, char** argv) {
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
+  serve->add_option("--web-dir", o.web_dir,
+                    "Folder of the built screens served at / (default: web/dist, found next to "
+                    "the binary or in the source tree)");
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");
