@@ -140,7 +140,8 @@ export async function fetchStateAt(type: string, at: Date, max = 3000): Promise<
         const last = vv?.values?.[vv.values.length - 1] ?? vv?.objects?.[vv.objects.length - 1];
         if (Array.isArray(last)) state[k] = last[0];
       }
-      out.set(String(e.id), state);
+      // listed with no instance before `at`: the entity did not exist yet (or had no values)
+      if (Object.keys(state).length) out.set(String(e.id), state);
     }
     if (list.length < 1000) break;
   }

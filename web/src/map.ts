@@ -96,7 +96,12 @@ export class CityMap {
       fadeDuration: 0,
     });
     this.map.touchZoomRotate.disableRotation();
-    this.ready = new Promise((resolve) => this.map.on('load', () => { this.setup(); resolve(); }));
+    this.ready = new Promise((resolve) => this.map.on('load', () => {
+      this.setup();
+      for (const s of this.data.keys()) this.dirty.add(s);  // data that came before the map
+      this.flush();
+      resolve();
+    }));
   }
 
   private setup(): void {
@@ -164,11 +169,13 @@ export class CityMap {
       },
     });
 
+    // In order of precedence under a finger: single things, then clusters, then lines, then areas.
     const pickable = ['vehicles-points', 'er-points', 'facilities-points', 'hotspots-points', 'cctv-points', 'bikes-points', 'roadworks-point', 'roadworks-line', 'roads-line', 'dongs-fill'];
     const clusters = POINT_SOURCES.filter((p) => p.cluster).map((p) => `${p.id}-clusters`);
+    const order = [...pickable.slice(0, 7), ...clusters, ...pickable.slice(7)];
     m.on('click', (ev) => {
       const box: [maplibregl.PointLike, maplibregl.PointLike] = [[ev.point.x - 12, ev.point.y - 12], [ev.point.x + 12, ev.point.y + 12]];
-      const layers = [...clusters, ...pickable].filter((l) => m.getLayer(l) && m.getLayoutProperty(l, 'visibility') !== 'none');
+      const layers = order.filter((l) => m.getLayer(l) && m.getLayoutProperty(l, 'visibility') !== 'none');
       const hits = m.queryRenderedFeatures(box, { layers });
       if (!hits.length) return;
       // the most specific thing under the finger: points before lines before areas
@@ -286,11 +293,16 @@ export class CityMap {
   }
 
   // Test and soak hook: the screen position of the first rendered feature of a layer.
+  // Only a feature a finger can reach: on the canvas, not under the legend, a card or a marker.
   firstRenderedPoint(layer: string): { x: number; y: number } | null {
-    const f = this.map.queryRenderedFeatures({ layers: [layer] })[0];
-    if (!f || f.geometry.type !== 'Point') return null;
-    const p = this.map.project(f.geometry.coordinates as [number, number]);
-    const r = this.map.getCanvas().getBoundingClientRect();
-    return { x: r.left + p.x, y: r.top + p.y };
+    const canvas = this.map.getCanvas();
+    const r = canvas.getBoundingClientRect();
+    for (const f of this.map.queryRenderedFeatures({ layers: [layer] })) {
+      if (f.geometry.type !== 'Point') continue;
+      const p = this.map.project(f.geometry.coordinates as [number, number]);
+      const x = r.left + p.x, y = r.top + p.y;
+      if (document.elementFromPoint(x, y) === canvas) return { x, y };
+    }
+    return null;
   }
 }

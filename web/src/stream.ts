@@ -35,6 +35,7 @@ export class LiveStream {
   private stopped = false;
   online = false;
   messages = 0;
+  slowestMessageMs = 0;  // parse + apply + listeners of one message, for the figures
 
   constructor(private url = defaultUrl()) {}
 
@@ -85,8 +86,10 @@ export class LiveStream {
     ws.onmessage = (ev) => {
       this.lastMessage = Date.now();
       this.messages++;
+      const t0 = performance.now();
       try {
         this.handle(JSON.parse(String(ev.data)));
+        this.slowestMessageMs = Math.max(this.slowestMessageMs, performance.now() - t0);
       } catch (e) {
         console.warn('stream: unreadable message', e);
       }
