@@ -35,7 +35,7 @@ const PANEL_QUERIES: Record<string, string[]> = {
 };
 type Metric = 'none' | 'caseCount' | 'pm10' | 'requests';
 const VIEWS: Record<ViewName, { layers: LayerId[]; metric: Metric; roads: 'speed' | 'snow' }> = {
-  home: { layers: ['dongs', 'cctv', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'], metric: 'caseCount', roads: 'speed' },
+  home: { layers: ['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'], metric: 'caseCount', roads: 'speed' },
   cctv: { layers: ['dongs', 'cctv', 'hotspots'], metric: 'none', roads: 'speed' },
   air: { layers: ['dongs', 'facilities'], metric: 'pm10', roads: 'speed' },
   ambulance: { layers: ['dongs', 'roads', 'vehicles', 'er'], metric: 'none', roads: 'speed' },
@@ -318,6 +318,7 @@ class Wall {
     this.dirtyQueries.add(query);
     if (query === 'datasets') this.mergeDatasets();
     if (kind === 'delta') this.noteEvents(query, ups);
+    else if (query === 'alerts' || query === 'disasters') this.pastEvents(query, ups);
     else if (query === 'vehicles') for (const v of ups) this.dispatchSeen.set(v.id, String(v.dispatchStatus));
     if (query === 'alerts') this.speakCritical(ups, kind === 'snapshot');
     this.schedule();
@@ -336,6 +337,18 @@ class Wall {
       else if (query === 'roadworks') this.event(`${t('roadworks')}: ${e.description ?? name} (${code(e.status)})`, 'sev-warning');
       else if (query === 'datasets' && e.freshness && e.freshness !== 'fresh' && e.freshness !== 'simulated') this.event(`${t('dataset')} ${localName(e.name) || name}: ${e.freshness}`, 'sev-minor');
     }
+  }
+
+  // What was already going on when the screen opened, at the times the data says.
+  private pastEvents(query: string, list: Entity[]): void {
+    for (const e of list) {
+      const at = Date.parse(String(e.dateIssued ?? e.issuedAt ?? '')) || Date.now();
+      if (query === 'alerts' && e.status !== 'cleared') this.events.push({ at, text: `[${code(e.severity)}] ${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
+      if (query === 'disasters') this.events.push({ at, text: String(e.message ?? e.id), cls: 'sev-major' });
+    }
+    this.events.sort((a, b) => b.at - a.at);
+    this.events.length = Math.min(this.events.length, 60);
+    this.dirtyPanels = true;
   }
 
   private speakCritical(ups: Entity[], snapshot: boolean): void {
@@ -444,7 +457,7 @@ class Wall {
         const lvl = r.congestionLevel;
         const s = currentSpeed(r, hour);
         colour = lvl === 'jammed' ? '#b71c1c' : lvl === 'congested' ? '#ff3b3b' : lvl === 'slow' ? '#ffb300' : lvl === 'free' ? '#3ddc84' :
-          s == null ? '#6b7c93' : s < 15 ? '#ff3b3b' : s < 25 ? '#ff8c1a' : s < 40 ? '#ffd23f' : '#3ddc84';
+          s == null ? '#41566e' : s < 15 ? '#ff3b3b' : s < 25 ? '#ff8c1a' : s < 40 ? '#ffd23f' : '#3ddc84';
       }
       out.push({ type: 'Feature', geometry: g, properties: { id: r.id, colour } });
     }

@@ -74,7 +74,7 @@ export class CityMap {
   private frame = 0;
   private labels: maplibregl.Marker[] = [];
   private clusterMarkers = new Map<string, maplibregl.Marker>();
-  private visible = new Set<LayerId>(['dongs', 'cctv', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er']);
+  private visible = new Set<LayerId>(['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er']);
   onPick: (layer: string, id: string) => void = () => {};
   ready: Promise<void>;
 
@@ -129,7 +129,11 @@ export class CityMap {
     m.addLayer({
       id: 'roads-line', type: 'line', source: 'roads',
       layout: { 'line-cap': 'round', 'line-join': 'round' },
-      paint: { 'line-color': ['coalesce', ['get', 'colour'], '#6b7c93'], 'line-width': ['interpolate', ['linear'], ['zoom'], 11, 1.5 * k, 15, 5 * k] },
+      paint: {
+        'line-color': ['coalesce', ['get', 'colour'], '#6b7c93'],
+        // links without a speed recede; the coloured ones are what the eye should find
+        'line-width': ['interpolate', ['linear'], ['zoom'], 11, ['case', ['==', ['get', 'colour'], '#41566e'], 0.8 * k, 1.8 * k], 15, ['case', ['==', ['get', 'colour'], '#41566e'], 2 * k, 5 * k]],
+      },
     });
     m.addLayer({
       id: 'roadworks-line', type: 'line', source: 'roadworks',

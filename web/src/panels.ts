@@ -86,7 +86,7 @@ export const PANELS: PanelSpec[] = [
       const g = Math.max(...obs.map((o) => num(o.pm10Grade) ?? 0));
       return big(fmt(avg(pm10)), 'µg/m³ PM10', GRADE_CLASS[g] ?? '') +
         row('PM2.5', `${fmt(avg(pm25))} µg/m³`) +
-        row(t('worstDong'), `${localName(worst.areaName ?? worst.name ?? '') || String(worst.id).split(':').pop()} ${fmt(num(worst.pm10))}`) +
+        row(t('worstDong'), `${areaName(v, worst)} ${fmt(num(worst.pm10))} µg/m³`) +
         (g ? row('', code(g), GRADE_CLASS[g]) : '');
     },
   },
@@ -109,7 +109,10 @@ export const PANELS: PanelSpec[] = [
     render: (v) => {
       const sensors = v.list('sensors');
       const abnormal = sensors.filter(sensorAlarm);
-      return big(fmt(abnormal.length), `/ ${fmt(sensors.length)} ${t('sensors')}`, abnormal.length ? 'bad' : 'good') +
+      const head = sensors.length
+        ? big(fmt(abnormal.length), `${t('abnormal')} / ${fmt(sensors.length)} ${t('sensors')}`, abnormal.length ? 'verybad' : 'good')
+        : `<div class="nodata">${t('sensors')}: ${t('noData')}</div>`;
+      return head +
         row(t('bridges'), fmt(v.list('bridges').length)) +
         row(t('markets'), fmt(v.list('markets').length)) +
         abnormal.slice(0, 2).map((s) => row(t('abnormal'), String(s.name ?? s.id).slice(0, 28), 'bad')).join('');
@@ -140,6 +143,14 @@ export const PANELS: PanelSpec[] = [
     },
   },
 ];
+
+// The dong an observation belongs to, by its refArea (or the admin code its id ends with).
+function areaName(v: View, e: Entity): string {
+  const ref = typeof e.refArea === 'string' ? e.refArea : `urn:ngsi-ld:AdministrativeArea:${String(e.id).split(':').pop()}`;
+  const d = v.list('dongs').find((x) => x.id === ref);
+  const n = localName(d?.name ?? e.areaName ?? e.name ?? '').trim();
+  return n ? n.slice(n.lastIndexOf(' ') + 1) : String(e.id).split(':').pop() ?? '';
+}
 
 export function sensorAlarm(s: Entity): boolean {
   return (num(s.tilt) ?? 0) > 0.5 || (num(s.crackWidth) ?? 0) > 0.3 || (num(s.vibration) ?? 0) > 10 ||

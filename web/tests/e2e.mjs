@@ -3,7 +3,7 @@
 import { chromium } from 'playwright-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { arg, CHROMIUM, CHROMIUM_ARGS, LINKS, ngsi, requireBuilt, ROOT, startServer } from './server.mjs';
+import { arg, CHROMIUM, CHROMIUM_ARGS, LINKS, ngsi, requireBuilt, ROOT, seedLive, startServer } from './server.mjs';
 
 const bin = arg('bin', join(ROOT, 'build/release/src/app/cityroom'));
 const out = arg('out', join(ROOT, 'web/test-output'));
@@ -157,6 +157,20 @@ try {
     await page.waitForFunction(() => document.querySelector('.panel[data-panel=dispatch] .st-transporting'), null, { timeout: 5000 });
   });
 
+  await test('a panel turns stale or shows a simulated badge as the catalog says', async () => {
+    await ngsi(server.url, 'POST', '/entities', {
+      id: 'urn:ngsi-ld:Dataset:e2e-roads', type: 'Dataset', name: '도로 속도 (테스트)', entityTypes: ['RoadSegment'],
+      freshness: 'stale', lastSuccess: new Date(Date.now() - 3 * 3600_000).toISOString(),
+    });
+    await ngsi(server.url, 'POST', '/entities', {
+      id: 'urn:ngsi-ld:Dataset:e2e-119', type: 'Dataset', name: '119 구급 (시뮬레이션)', entityTypes: ['Vehicle'], freshness: 'simulated',
+    });
+    await page.waitForSelector('.panel[data-panel=traffic].is-stale .badge.stale', { timeout: 5000 });
+    await page.waitForSelector('.panel[data-panel=dispatch] .badge.sim', { timeout: 5000 });
+    const src = await page.textContent('.panel[data-panel=traffic] .src');
+    assert(src.includes('도로 속도 (테스트)'), `the panel does not name its dataset: ${src}`);
+  });
+
   await test('the English toggle switches the UI language', async () => {
     await page.click('.lang-btn');
     await page.waitForFunction(() => document.querySelector('.panel[data-panel=traffic] h2')?.textContent === 'Road traffic');
@@ -174,6 +188,7 @@ try {
   });
 
   await tablet.context.close();
+  await seedLive(server.url);
 
   for (const [name, viewport, opts] of [
     ['wall', { width: 3840, height: 1560 }, { touch: true }],
@@ -182,6 +197,9 @@ try {
   ]) {
     await test(`screenshot of the ${name} layout`, async () => {
       const w = await openWall(viewport, opts);
+      await w.page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.map.loaded());
+      await w.page.waitForTimeout(700);
+      await w.page.screenshot({ path: join(out, `wall-${name}.png`) });
       if (name === 'wall') {
         figures.firstLiveMsWall = await w.page.evaluate(() => window.__wall.metrics.firstLiveMs);
         // every layer on, then the longest task seen
@@ -190,9 +208,6 @@ try {
         Object.assign(figures, await w.page.evaluate(() => { const m = window.__wall.metrics; return { mapIdleMsWall: m.mapIdleMs, longestTaskMsWall: m.longestTaskMs, longTasksWall: m.longTasks, slowestRenderMsWall: m.slowestRenderMs, slowestMessageMsWall: window.__wall.stream.slowestMessageMs }; }));
       }
       if (name === 'tablet') figures.firstLiveMsTablet = await w.page.evaluate(() => window.__wall.metrics.firstLiveMs);
-      await w.page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.map.loaded());
-      await w.page.waitForTimeout(700);
-      await w.page.screenshot({ path: join(out, `wall-${name}.png`) });
       assert(w.errors.length === 0, w.errors.join('\n'));
       await w.context.close();
     });
