@@ -501,7 +501,8 @@ class Wall {
     const unit = this.metric === 'pm10' ? '㎍' : this.metric === 'requests' ? '건' : '';
     this.map.setDongs(this.list('dongs'), values, (el, d) => {
       const v = values.get(d.id);
-      el.innerHTML = `<span class="n">${esc(dongName(d))}</span>${v != null ? `<span class="v">${v.toLocaleString('ko-KR')}${unit}</span>` : ''}`;
+      const html = `<span class="n">${esc(dongName(d))}</span>${v != null ? `<span class="v">${v.toLocaleString('ko-KR')}${unit}</span>` : ''}`;
+      if (el.innerHTML !== html) el.innerHTML = html;
     });
   }
 

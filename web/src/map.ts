@@ -24,6 +24,8 @@ export const DISPATCH_COLOURS: Record<string, string> = {
   returning: '#9fb3c8',
 };
 
+const MAP_REFRESH_MS = 250;
+
 const POINT_SOURCES: { id: LayerId; colour: string; radius: number; cluster: boolean }[] = [
   { id: 'cctv', colour: '#4fc3f7', radius: 7, cluster: true },
   { id: 'bikes', colour: '#8bc34a', radius: 7, cluster: true },
@@ -72,7 +74,7 @@ export class CityMap {
   private data = new Map<string, Feature[]>();
   private dirty = new Set<string>();
   private frame = 0;
-  private labels: maplibregl.Marker[] = [];
+  private labels = new Map<string, maplibregl.Marker>();
   private clusterMarkers = new Map<string, maplibregl.Marker>();
   private visible = new Set<LayerId>(['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er']);
   onPick: (layer: string, id: string) => void = () => {};
@@ -232,14 +234,22 @@ export class CityMap {
     }
   }
 
+  // Each setData makes MapLibre re-tile the source and repaint the whole canvas (3840 px wide on
+  // the wall), so sources refresh at most MAP_REFRESH_MS apart whatever the rate of deltas;
+  // a change still shows within that plus one frame.
   setFeatures(source: string, features: Feature[]): void {
     this.data.set(source, features);
     this.dirty.add(source);
-    if (!this.frame) this.frame = requestAnimationFrame(() => this.flush());
+    if (this.frame) return;
+    const wait = Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now());
+    this.frame = window.setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
   }
+
+  private lastFlush = -Infinity;
 
   private flush(): void {
     this.frame = 0;
+    this.lastFlush = performance.now();
     for (const s of this.dirty) {
       const src = this.map.getSource(s) as GeoJSONSource | undefined;
       if (src) src.setData({ type: 'FeatureCollection', features: this.data.get(s) ?? [] });
@@ -252,22 +262,27 @@ export class CityMap {
     const gu: Feature[] = [];
     let max = 0;
     for (const v of values.values()) max = Math.max(max, v);
-    for (const l of this.labels) l.remove();
-    this.labels = [];
+    const keep = new Set<string>();
     for (const d of dongs) {
       const g = geometryOf(d);
       if (!g) continue;
       if (d.adminLevel === 'gu') { gu.push({ type: 'Feature', geometry: g, properties: { id: d.id } }); continue; }
       const v = values.get(d.id);
       feats.push({ type: 'Feature', geometry: g, properties: { id: d.id, name: localName(d.name), v: v == null ? null : max > 0 ? v / max : 0 } });
-      const c = centroid(g);
-      if (c) {
+      // Labels are kept per dong and only their text changes: no marker churn per delta.
+      let mk = this.labels.get(d.id);
+      if (!mk) {
+        const c = centroid(g);
+        if (!c) continue;
         const el = document.createElement('div');
         el.className = 'dong-label';
-        onLabel(el, d);
-        this.labels.push(new maplibregl.Marker({ element: el }).setLngLat(c).addTo(this.map));
+        mk = new maplibregl.Marker({ element: el }).setLngLat(c).addTo(this.map);
+        this.labels.set(d.id, mk);
       }
+      keep.add(d.id);
+      onLabel(mk.getElement(), d);
     }
+    for (const [id, mk] of this.labels) if (!keep.has(id)) { mk.remove(); this.labels.delete(id); }
     this.setFeatures('dongs', feats);
     this.setFeatures('gu', gu);
   }

@@ -61,6 +61,20 @@ async function openWall(viewport, opts = {}) {
 }
 
 try {
+  await test('the city context resolves offline (Link header and the stream context parameter)', async () => {
+    const link = '<https://cityroom.dev/ns/city-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"';
+    for (const type of ['RoadSegment', 'Camera', 'PointOfInterest']) {
+      const r = await fetch(`${server.url}/ngsi-ld/v1/entities?type=${type}&limit=1&options=keyValues`, { headers: { Link: link } });
+      const body = await r.text();
+      assert(r.status === 200, `${type}: ${r.status} ${body}`);
+      const [e] = JSON.parse(body);
+      assert(e && e.type === type, `${type} does not read back by its short name: ${JSON.stringify(e).slice(0, 200)}`);
+    }
+    const sse = await fetch(`${server.url}/live/v1/stream?type=Bridge&options=keyValues&context=${encodeURIComponent('https://cityroom.dev/ns/city-context.jsonld')}`);
+    assert(sse.status === 200, `stream with context=: ${sse.status}`);
+    await sse.body.cancel();
+  });
+
   await test('under the served CSP the wall loads its map and live data without errors', async () => {
     const strict = await openWall({ width: 1280, height: 800 }, { strictCsp: true });
     await strict.page.waitForSelector('.panel[data-panel=traffic] .big .value');
