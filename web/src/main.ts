@@ -6,7 +6,7 @@ import { City, Dataset, Entity, fetchCity, fetchDatasets, fetchStateAt } from '.
 import { Card } from './card';
 import { parseCommand, speak, speechRecognition, ViewName } from './commands';
 import { code, getLang, localName, setLang, t, timeOf } from './i18n';
-import { bboxOf, CityMap, geometryOf, LayerId } from './map';
+import { bboxOf, CityMap, DISPATCH_COLOURS, geometryOf, LayerId } from './map';
 import { currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
 import { LiveStream, Watch } from './stream';
 
@@ -132,7 +132,7 @@ class Wall {
       <div class="offline hidden" role="alert"></div>
       <main>
         <div class="panels"></div>
-        <div class="mapwrap"><div id="map"></div><div class="legend"></div><div class="view-name"></div></div>
+        <div class="mapwrap"><div id="map"></div><div class="legend"></div><div class="view-name"></div><div class="key"></div></div>
         <aside class="timeline"><h2></h2><ol></ol></aside>
       </main>
       <div class="replaybar hidden"><span class="label"></span><input type="range" min="0" max="1440" step="1" value="0" /><b class="at"></b><button type="button" class="live-btn"></button></div>
@@ -217,6 +217,8 @@ class Wall {
       const l = b.dataset.layer as LayerId;
       this.map.setVisible(l, !this.map.isVisible(l));
       b.classList.toggle('on', this.map.isVisible(l));
+      this.dirtyQueries.add('dongs');  // the colour key follows the layers shown
+      this.schedule();
     }));
     el.querySelector('select')!.addEventListener('change', (ev) => {
       this.metric = (ev.target as HTMLSelectElement).value as Metric;
@@ -392,7 +394,7 @@ class Wall {
     this.frame = 0;
     metrics.renders++;
     const q = this.dirtyQueries;
-    if (q.has('dongs') || q.has('air') || q.has('requests')) this.renderDongs();
+    if (q.has('dongs') || q.has('air') || q.has('requests') || q.has('vehicles')) this.renderDongs();
     if (q.has('roads')) this.renderRoads();
     const points: [string, string][] = [['cctv', 'cctv'], ['bikes', 'bikes'], ['hotspots', 'hotspots'], ['er', 'er'], ['vehicles', 'vehicles']];
     for (const [query, source] of points) if (q.has(query)) this.map.setFeatures(source, this.pointFeatures(this.list(query)));
@@ -496,8 +498,32 @@ class Wall {
     return values;
   }
 
+  // The colour key: what the road colours, the dong shades and the ambulance dots mean.
+  private renderKey(values: Map<string, number>): void {
+    const el = this.root.querySelector('.key') as HTMLElement;
+    const sw = (c: string, label: string) => `<span class="sw"><i style="background:${c}"></i>${esc(label)}</span>`;
+    const parts: string[] = [];
+    if (this.map.isVisible('roads')) {
+      parts.push(this.roadMode === 'snow'
+        ? `<div><b>${t('snow')}</b>${sw(SNOW_COLOURS.scheduled, code('scheduled'))}${sw(SNOW_COLOURS.inProgress, code('inProgress'))}${sw(SNOW_COLOURS.done, code('done'))}</div>`
+        : `<div><b>${t('roads')}</b>${sw('#ff3b3b', '<15')}${sw('#ff8c1a', '15–25')}${sw('#ffd23f', '25–40')}${sw('#3ddc84', '≥40 km/h')}</div>`);
+    }
+    if (this.metric !== 'none' && values.size) {
+      const vs = [...values.values()];
+      const label = this.metric === 'requests' ? t('requestsByDong') : t(this.metric);
+      parts.push(`<div><b>${esc(label)}</b><span class="ramp"></span><span>0 – ${Math.max(...vs).toLocaleString('ko-KR')}</span></div>`);
+    }
+    if (this.map.isVisible('vehicles') && this.list('vehicles').length) {
+      parts.push(`<div><b>${t('ambulances')}</b>${Object.entries(DISPATCH_COLOURS).map(([k, c]) => sw(c, code(k))).join('')}</div>`);
+    }
+    const html = parts.join('');
+    if (el.innerHTML !== html) el.innerHTML = html;
+    el.hidden = !html;
+  }
+
   private renderDongs(): void {
     const values = this.dongValues();
+    this.renderKey(values);
     const unit = this.metric === 'pm10' ? '㎍' : this.metric === 'requests' ? '건' : '';
     this.map.setDongs(this.list('dongs'), values, (el, d) => {
       const v = values.get(d.id);
