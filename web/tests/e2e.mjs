@@ -163,6 +163,29 @@ try {
     assert(timeline.includes('현장도착'), 'the state change is not in the event timeline');
   });
 
+  await test('an accident hotspot card lists its nearest CCTV, with a placeholder where there is no stream', async () => {
+    const id = await page.evaluate(() => [...window.__wall.stream.entities('hotspots').keys()][0]);
+    await page.evaluate((i) => window.__wall.wall.pick('hotspots', i), id);
+    await page.waitForFunction(() => document.querySelector('.card ul.cctv li b'), null, { timeout: 10000 });
+    const items = await page.$$eval('.card ul.cctv li', (els) => els.map((e) => e.textContent));
+    assert(items.length >= 1 && items.length <= 5, `expected 1-5 cameras, got ${items.length}`);
+    assert(items.every((t) => /\d+ m/.test(t) && t.includes('영상 스트림 없음')), `cameras without distance or placeholder: ${items}`);
+    await page.click('.card .close');
+  });
+
+  await test('a card charts the last 24 hours from the temporal API', async () => {
+    const id = 'urn:ngsi-ld:AirQualityObserved:e2e';
+    for (const [i, v] of [[3, 40], [2, 55], [1, 72]]) {
+      await ngsi(server.url, 'POST', '/entityOperations/upsert', [{ id, type: 'AirQualityObserved', pm10: { value: v, observedAt: new Date(Date.now() - i * 3600_000).toISOString() } }],
+        '<https://smart-data-models.github.io/dataModel.Environment/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"');
+    }
+    await page.evaluate((i) => window.__wall.wall.card.open({ id: i, type: 'AirQualityObserved', pm10: 72 }), id);
+    await page.waitForSelector('.card .chart canvas', { timeout: 15000 });
+    const legend = await page.evaluate(() => document.querySelector('.card .chart').textContent);
+    assert(!legend.includes('이력 없음'), 'the card says there is no history');
+    await page.click('.card .close');
+  });
+
   await test('a dropped connection shows the offline banner and resumes with what it missed', async () => {
     await page.evaluate(() => window.__wall.stream.drop());
     await page.waitForSelector('.offline:not(.hidden)', { timeout: 3000 });
