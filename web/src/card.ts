@@ -13,7 +13,7 @@ let echartsLib: Promise<typeof import('./chart')> | null = null;
 function show(v: unknown, key: string): string {
   if (v == null) return '—';
   if (CODED.has(key)) return code(v);
-  if (typeof v === 'number') return v.toLocaleString('ko-KR', { maximumFractionDigits: 2 });
+  if (typeof v === 'number') return /year|code|id$|num$/i.test(key) ? String(v) : v.toLocaleString('ko-KR', { maximumFractionDigits: 2 });
   if (typeof v === 'object') {
     const s = JSON.stringify(v);
     return s.length > 80 ? s.slice(0, 77) + '…' : s;
@@ -63,7 +63,10 @@ export class Card {
     const series = await fetchHistory(id);
     if (this.currentId !== id) return;
     const chartEl = this.el.querySelector('.chart') as HTMLElement;
-    if (!series.length || series.every((s) => s.points.length < 2)) {
+    // Grades and codes are not quantities to draw.
+    const drawable = series.filter((s) => s.points.length >= 2 && !/grade|code|year/i.test(s.attr));
+    if (!drawable.length) {
+      chartEl.classList.add('empty');
       chartEl.innerHTML = `<div class="muted">${t('noHistory')}</div>`;
       return;
     }
@@ -71,7 +74,7 @@ export class Card {
     const { drawChart } = await echartsLib;
     if (this.currentId !== id) return;
     chartEl.innerHTML = '';
-    this.disposeChart = drawChart(chartEl, series.filter((s) => s.points.length >= 2).slice(0, 3));
+    this.disposeChart = drawChart(chartEl, drawable.slice(0, 3));
   }
 
   private async fillCctv(e: Entity): Promise<void> {

@@ -532,8 +532,14 @@ class Wall {
     });
   }
 
+  // A card's title for observations that carry no name of their own: their dong and kind.
   private decorate(e: Entity): Entity {
-    return e;
+    if (localName(e.name)) return e;
+    const ref = typeof e.refArea === 'string' ? e.refArea : `urn:ngsi-ld:AdministrativeArea:${e.id.split(':').pop()}`;
+    const d = this.stream.entities('dongs').get(ref);
+    if (!d) return e;
+    const kind = e.type === 'AirQualityObserved' ? t('air') : e.type === 'WeatherObserved' ? t('weather') : '';
+    return { ...e, name: `${dongName(d)} ${kind}`.trim() };
   }
 
   private renderPanels(): void {
@@ -558,7 +564,7 @@ class Wall {
     const query = layer === 'facilities' ? ['sensors', 'bridges', 'markets'] : layer === 'dongs' ? ['dongs'] : [layer];
     for (const q of query) {
       const e = this.list(q).find((x) => x.id === id);
-      if (e) { void this.card.open(e); return; }
+      if (e) { void this.card.open(this.decorate(e)); return; }
     }
   }
 
