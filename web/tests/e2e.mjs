@@ -32,7 +32,13 @@ function assert(cond, msg) {
 }
 
 const server = await startServer(bin);
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+let browser;
+try {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+} catch (e) {
+  await server.stop();
+  throw e;
+}
 // cityroom's own routes that other issues add answer 404 on a server without them; the wall
 // falls back (default city, empty catalog), but Chromium still logs the 404.
 const optionalRoutes = [];
