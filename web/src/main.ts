@@ -33,7 +33,8 @@ const PANEL_QUERIES: Record<string, string[]> = {
   alerts: ['alerts', 'disasters'], traffic: ['roads'], air: ['air'], weather: ['weather'],
   safety: ['sensors', 'bridges', 'markets'], dispatch: ['vehicles'], complaints: ['requests'],
 };
-type Metric = 'none' | 'caseCount' | 'pm10' | 'requests';
+// 'attr:<name>': any other numeric attribute the dongs carry (population statistics, ...).
+type Metric = 'none' | 'caseCount' | 'pm10' | 'requests' | `attr:${string}`;
 const VIEWS: Record<ViewName, { layers: LayerId[]; metric: Metric; roads: 'speed' | 'snow' }> = {
   home: { layers: ['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'], metric: 'caseCount', roads: 'speed' },
   cctv: { layers: ['dongs', 'cctv', 'hotspots'], metric: 'none', roads: 'speed' },
@@ -211,8 +212,9 @@ class Wall {
   private renderLegend(): void {
     const el = this.root.querySelector('.legend') as HTMLElement;
     if (!this.map) return;
+    this.metricChoices = this.metrics().join();
     el.innerHTML = ALL_LAYERS.map((l) => `<button type="button" data-layer="${l}" class="${this.map.isVisible(l) ? 'on' : ''}">${esc(t(LAYER_LABEL[l]))}</button>`).join('') +
-      `<select class="metric" aria-label="${t('choropleth')}">${(['none', 'caseCount', 'pm10', 'requests'] as Metric[]).map((m) => `<option value="${m}" ${m === this.metric ? 'selected' : ''}>${t('choropleth')}: ${m === 'none' ? t('none') : t(m === 'requests' ? 'requestsByDong' : m)}</option>`).join('')}</select>`;
+      `<select class="metric" aria-label="${t('choropleth')}">${this.metrics().map((m) => `<option value="${esc(m)}" ${m === this.metric ? 'selected' : ''}>${t('choropleth')}: ${esc(metricLabel(m))}</option>`).join('')}</select>`;
     el.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
       const l = b.dataset.layer as LayerId;
       this.map.setVisible(l, !this.map.isVisible(l));
@@ -226,6 +228,20 @@ class Wall {
       this.schedule();
     });
     this.root.querySelector('.view-name')!.textContent = this.view === 'home' ? '' : this.viewTitle(this.view);
+  }
+
+  // The choropleth's choices: the known live numbers, then every other numeric attribute found
+  // on the dongs (identifiers and grid numbers left out).
+  private metrics(): Metric[] {
+    const known: Metric[] = ['none', 'caseCount', 'pm10', 'requests'];
+    const extra = new Set<string>();
+    for (const d of this.stream.entities('dongs').values()) {
+      if (d.adminLevel === 'gu') continue;
+      for (const [k, v] of Object.entries(d)) if (typeof v === 'number' && k !== 'caseCount' && !/grid|code|^kma/i.test(k)) extra.add(k);
+    }
+    const all = [...known, ...[...extra].sort().map((k) => `attr:${k}` as Metric)];
+    if (!all.includes(this.metric)) all.push(this.metric);
+    return all;
   }
 
   private viewTitle(v: ViewName): string {
@@ -305,6 +321,7 @@ class Wall {
   }
 
   private fitted = false;
+  private metricChoices = '';
 
   private changed(query: string, kind: string, ups: Entity[]): void {
     this.lastUpdate.set(query, Date.now());
@@ -319,6 +336,7 @@ class Wall {
     }
     this.dirtyQueries.add(query);
     if (query === 'datasets') this.mergeDatasets();
+    if (query === 'dongs' && this.map && this.metrics().join() !== this.metricChoices) this.renderLegend();
     if (kind === 'delta') this.noteEvents(query, ups);
     else if (query === 'alerts' || query === 'disasters') this.pastEvents(query, ups);
     else if (query === 'vehicles') for (const v of ups) this.dispatchSeen.set(v.id, String(v.dispatchStatus));
@@ -487,6 +505,9 @@ class Wall {
         const ref = typeof a.refArea === 'string' ? a.refArea : `urn:ngsi-ld:AdministrativeArea:${String(a.id).split(':').pop()}`;
         if (typeof a.pm10 === 'number') values.set(ref, a.pm10);
       }
+    } else if (this.metric.startsWith('attr:')) {
+      const key = this.metric.slice(5);
+      for (const d of dongs) if (typeof d[key] === 'number') values.set(d.id, d[key] as number);
     } else if (this.metric === 'requests') {
       const today = new Date(this.replayAt ?? Date.now()).toISOString().slice(0, 10);
       for (const d of dongs) values.set(d.id, 0);
@@ -510,7 +531,7 @@ class Wall {
     }
     if (this.metric !== 'none' && values.size) {
       const vs = [...values.values()];
-      const label = this.metric === 'requests' ? t('requestsByDong') : t(this.metric);
+      const label = metricLabel(this.metric);
       parts.push(`<div><b>${esc(label)}</b><span class="ramp"></span><span>0 – ${Math.max(...vs).toLocaleString('ko-KR')}</span></div>`);
     }
     if (this.map.isVisible('vehicles') && this.list('vehicles').length) {
@@ -578,6 +599,11 @@ class Wall {
 function dongName(d: Entity): string {
   const n = localName(d.name).trim();
   return n.slice(n.lastIndexOf(' ') + 1);
+}
+function metricLabel(m: Metric): string {
+  if (m === 'none') return t('none');
+  if (m === 'requests') return t('requestsByDong');
+  return m.startsWith('attr:') ? m.slice(5) : t(m);
 }
 function focusPanel(v: ViewName): string {
   return { home: '', cctv: 'alerts', air: 'air', ambulance: 'dispatch', snow: 'traffic', complaints: 'complaints', traffic: 'traffic' }[v];

@@ -214,6 +214,17 @@ try {
     assert(src.includes('도로 속도 (테스트)'), `the panel does not name its dataset: ${src}`);
   });
 
+  await test('the dongs can be shaded by any numeric attribute they carry', async () => {
+    await ngsi(server.url, 'POST', '/entityOperations/upsert?options=update', [
+      { id: 'urn:ngsi-ld:AdministrativeArea:1168064000', type: 'AdministrativeArea', population: 31234 },
+      { id: 'urn:ngsi-ld:AdministrativeArea:1168051000', type: 'AdministrativeArea', population: 17000 },
+    ]);
+    await page.waitForSelector('.legend select option[value="attr:population"]', { state: 'attached', timeout: 5000 });
+    await page.selectOption('.legend select', 'attr:population');
+    await page.waitForFunction(() => [...document.querySelectorAll('.dong-label')].some((l) => l.textContent.includes('역삼1동') && l.textContent.includes('31,234')), null, { timeout: 5000 });
+    await page.selectOption('.legend select', 'caseCount');
+  });
+
   await test('the English toggle switches the UI language', async () => {
     await page.click('.lang-btn');
     await page.waitForFunction(() => document.querySelector('.panel[data-panel=traffic] h2')?.textContent === 'Road traffic');
