@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/web.sh  # the screens served at / (web/dist)
 export CCACHE_DIR="${CCACHE_DIR:-$HOME/.cache/cityroom-ccache}"
 # Paths relative to the checkout, so clones and worktrees share cache hits.
 export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$PWD}"

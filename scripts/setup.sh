@@ -13,6 +13,7 @@ PACKAGES=(
   libjemalloc-dev
   libmosquitto-dev mosquitto mosquitto-clients
   python3 wrk curl procps
+  chromium fonts-noto-cjk
 )
 
 missing=()

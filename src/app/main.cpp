@@ -30,6 +30,7 @@
 #include "live/transports.h"
 #include "simulator/simulator.h"
 #include "store/store.h"
+#include "webapp/webapp.h"
 
 #ifndef CITYROOM_VERSION
 #define CITYROOM_VERSION "0.0.0"
@@ -62,6 +63,7 @@ struct ServeOptions {
   std::string city;         // city file (data/cities/*.json); empty: no city
   access::ServeOptions access;
   std::optional<std::string> rules_dir;  // alarm rules; unset: the city's, "" for none
+  std::string web_dir;  // the built screens (web/dist); empty: found like the contexts
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -291,6 +293,20 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_catalog(router, deps);
   (*access_setup)->wire(router, deps);
   api::register_alarms(router, deps);
+  {  // the screens at `/`: --web-dir, next to the installed binary, else the source tree's build
+    std::error_code exe_ec;
+    const auto exe = std::filesystem::canonical(std::filesystem::path(argv0), exe_ec);
+    const auto web_dir = webapp::find_web_dir(
+        o.web_dir, {exe_ec ? std::filesystem::path() : exe.parent_path() / "../share/cityroom/web",
+                    std::filesystem::path(CITYROOM_DATA_DIR) / "../web/dist",
+                    std::filesystem::path("web/dist")});
+    auto site = web_dir.empty() ? base::Result<std::shared_ptr<const webapp::Site>>(
+                                      webapp::Site::placeholder("no web/dist was found"))
+                                : webapp::Site::load(web_dir);
+    if (!site) spdlog::warn("screens not served: {}", site.error().detail);
+    webapp::register_routes(router, (*access_setup)->access(),
+                            site ? *site : webapp::Site::placeholder(site.error().detail));
+  }
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -582,6 +598,9 @@ int main(int argc, char** argv) {
   serve->add_option("--rules-dir", o.rules_dir,
                     "Folder of alarm rule and policy files (default: the city's "
                     "data/rules/<city id> when present; \"\" for none; see docs/ALARMS.md)");
+  serve->add_option("--web-dir", o.web_dir,
+                    "Folder of the built screens served at / (default: web/dist, found next to "
+                    "the binary or in the source tree)");
   cityroom::app::ImportOptions io;
   auto* import = cli.add_subcommand("import", "Load CSV/GeoJSON files into entities through a "
                                               "declarative mapping (see docs/IMPORT.md)");

@@ -1,0 +1,642 @@
+// The wall: wires the live stream, the map, the panels, the card, commands and replay.
+import '@fontsource/noto-sans-kr/400.css';
+import '@fontsource/noto-sans-kr/700.css';
+import './style.css';
+import { City, Dataset, Entity, fetchCity, fetchDatasets, fetchStateAt } from './api';
+import { Card } from './card';
+import { parseCommand, speak, speechRecognition, ViewName } from './commands';
+import { code, getLang, localName, setLang, t, timeOf } from './i18n';
+import { bboxOf, CityMap, DISPATCH_COLOURS, geometryOf, LayerId } from './map';
+import { currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
+import { LiveStream, Watch } from './stream';
+
+const WATCHES: Watch[] = [
+  { query: 'dongs', type: 'AdministrativeArea' },
+  { query: 'cctv', type: 'Camera', attrs: 'name,location,streamURL' },
+  { query: 'bikes', type: 'BikeHireDockingStation', attrs: 'name,location' },
+  { query: 'hotspots', type: 'AccidentHotspot' },
+  { query: 'roads', type: 'RoadSegment', attrs: 'name,location,averageSpeed,congestionLevel,snowRemovalStatus,speedHourly,averageSpeedWeekday' },
+  { query: 'vehicles', type: 'Vehicle' },
+  { query: 'roadworks', type: 'RoadWork' },
+  { query: 'alerts', type: 'Alert' },
+  { query: 'disasters', type: 'DisasterMessage' },
+  { query: 'air', type: 'AirQualityObserved' },
+  { query: 'weather', type: 'WeatherObserved' },
+  { query: 'sensors', type: 'FacilitySensor' },
+  { query: 'bridges', type: 'Bridge', attrs: 'name,location' },
+  { query: 'markets', type: 'PointOfInterest', q: 'category=="traditionalMarket","traditional_market"' },
+  { query: 'er', type: 'PointOfInterest', q: 'category=="emergencyRoom","emergency_medical"' },
+  { query: 'requests', type: 'ServiceRequest' },
+  { query: 'datasets', type: 'Dataset' },
+];
+const PANEL_QUERIES: Record<string, string[]> = {
+  alerts: ['alerts', 'disasters'], traffic: ['roads'], air: ['air'], weather: ['weather'],
+  safety: ['sensors', 'bridges', 'markets'], dispatch: ['vehicles'], complaints: ['requests'],
+};
+// 'attr:<name>': any other numeric attribute the dongs carry (population statistics, ...).
+type Metric = 'none' | 'caseCount' | 'pm10' | 'requests' | `attr:${string}`;
+const VIEWS: Record<ViewName, { layers: LayerId[]; metric: Metric; roads: 'speed' | 'snow' }> = {
+  home: { layers: ['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'], metric: 'caseCount', roads: 'speed' },
+  cctv: { layers: ['dongs', 'cctv', 'hotspots'], metric: 'none', roads: 'speed' },
+  air: { layers: ['dongs', 'facilities'], metric: 'pm10', roads: 'speed' },
+  ambulance: { layers: ['dongs', 'roads', 'vehicles', 'er'], metric: 'none', roads: 'speed' },
+  snow: { layers: ['dongs', 'roads', 'roadworks'], metric: 'none', roads: 'snow' },
+  complaints: { layers: ['dongs'], metric: 'requests', roads: 'speed' },
+  traffic: { layers: ['dongs', 'roads', 'roadworks'], metric: 'none', roads: 'speed' },
+};
+const ALL_LAYERS: LayerId[] = ['dongs', 'cctv', 'bikes', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'];
+const LAYER_LABEL: Record<LayerId, string> = { dongs: 'dongs', cctv: 'cctv', bikes: 'bikes', hotspots: 'hotspots', roads: 'roads', vehicles: 'ambulances', roadworks: 'roadworks', facilities: 'safety', er: 'er' };
+const SNOW_COLOURS: Record<string, string> = { none: '#3a4a5e', scheduled: '#ff5252', inProgress: '#ffd23f', done: '#3ddc84' };
+
+// Inline icons: the Korean font has no emoji and nothing may be fetched from outside.
+const svg = (d: string) => `<svg viewBox="0 0 24 24" width="1.2em" height="1.2em" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${d}</svg>`;
+const ICON = {
+  mic: svg('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>'),
+  replay: svg('<path d="M3 12a9 9 0 1 0 3-6.7"/><path d="M3 4v5h5"/><path d="M12 7v5l3 2"/>'),
+  sound: svg('<path d="M4 9v6h4l5 4V5L8 9z"/><path d="M16 9a4 4 0 0 1 0 6M19 6a8 8 0 0 1 0 12"/>'),
+  muted: svg('<path d="M4 9v6h4l5 4V5L8 9z"/><path d="M17 9l5 6M22 9l-5 6"/>'),
+};
+
+const metrics = { firstLiveMs: -1, mapIdleMs: -1, longestTaskMs: 0, longTasks: 0, renders: 0, slowestRenderMs: 0 };
+try {
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      metrics.longTasks++;
+      metrics.longestTaskMs = Math.max(metrics.longestTaskMs, e.duration);
+    }
+  }).observe({ type: 'longtask', buffered: true });
+} catch { /* no longtask timing in this browser */ }
+
+class Wall {
+  stream = new LiveStream();
+  map!: CityMap;
+  card!: Card;
+  datasets: Dataset[] = [];
+  catalogDatasets: Dataset[] = [];
+  view: ViewName = 'home';
+  metric: Metric = 'caseCount';
+  roadMode: 'speed' | 'snow' = 'speed';
+  lastUpdate = new Map<string, number>();
+  replayAt: Date | null = null;
+  replayState = new Map<string, Map<string, Record<string, unknown>>>();
+  muted = localStorage.getItem('cityroom.muted') === '1';
+  spoken = new Set<string>();
+  dispatchSeen = new Map<string, string>();
+  events: { at: number; text: string; cls: string }[] = [];
+  dirtyPanels = false;
+  dirtyQueries = new Set<string>();
+  frame = 0;
+  root!: HTMLElement;
+
+  constructor(private city: City) {}
+
+  async start(): Promise<void> {
+    document.title = `${t('live')} ${localName(this.city.name)}`;
+    this.root = document.getElementById('app')!;
+    this.root.innerHTML = this.shell();
+    this.layout();
+    window.addEventListener('resize', () => this.layout());
+    this.map = new CityMap(this.root.querySelector('#map') as HTMLElement, this.city);
+    this.card = new Card(this.root.querySelector('.mapwrap') as HTMLElement);
+    this.map.onPick = (layer, id) => this.pick(layer, id);
+    this.bindControls();
+    // The stream starts while the map loads: panels paint from the first snapshots at once,
+    // the map's sources take their data as soon as they exist.
+    this.stream.onChange((query, kind, ups) => this.changed(query, kind, ups));
+    this.stream.onStatus((online) => {
+      this.root.querySelector('.offline')!.classList.toggle('hidden', online);
+      this.event(online ? '실시간 연결됨' : '실시간 연결 끊김', online ? 'ok' : 'bad');
+    });
+    for (const w of WATCHES) this.stream.watch(w);
+    this.stream.start();
+    void this.map.ready.then(() => this.applyView('home', false));
+    this.catalogDatasets = await fetchDatasets();
+    this.mergeDatasets();
+    setInterval(() => this.tick(), 1000);
+  }
+
+  private shell(): string {
+    return `
+      <header class="topbar">
+        <h1><span class="live-dot"></span><span class="title"></span></h1>
+        <form class="cmd" autocomplete="off">
+          <input name="c" type="text" aria-label="command" />
+          <button type="button" class="mic" title="voice">${ICON.mic}</button>
+        </form>
+        <nav class="tools">
+          <button type="button" class="replay-btn"></button>
+          <button type="button" class="mute-btn"></button>
+          <button type="button" class="lang-btn"></button>
+          <span class="clock"></span>
+        </nav>
+      </header>
+      <div class="offline hidden" role="alert"></div>
+      <main>
+        <div class="panels"></div>
+        <div class="mapwrap"><div id="map"></div><div class="legend"></div><div class="view-name"></div><div class="key"></div></div>
+        <aside class="timeline"><h2></h2><ol></ol></aside>
+      </main>
+      <div class="replaybar hidden"><span class="label"></span><input type="range" min="0" max="1440" step="1" value="0" /><b class="at"></b><button type="button" class="live-btn"></button></div>
+      <div class="toast hidden"></div>`;
+  }
+
+  private texts(): void {
+    const r = this.root;
+    r.querySelector('.title')!.textContent = `${t('live')} ${localName(this.city.name)}`;
+    (r.querySelector('.cmd input') as HTMLInputElement).placeholder = t('command');
+    r.querySelector('.replay-btn')!.innerHTML = `${ICON.replay}<span>${t('replay')}</span>`;
+    r.querySelector('.mute-btn')!.innerHTML = this.muted ? `${ICON.muted}<span>${t('mute')}</span>` : `${ICON.sound}<span>${t('unmute')}</span>`;
+    r.querySelector('.lang-btn')!.textContent = getLang() === 'ko' ? 'English' : '한국어';
+    r.querySelector('.offline')!.textContent = t('offline');
+    r.querySelector('.timeline h2')!.textContent = t('timeline');
+    r.querySelector('.replaybar .label')!.textContent = t('replayAt');
+    r.querySelector('.replaybar .live-btn')!.textContent = t('backToLive');
+    this.renderLegend();
+  }
+
+  private layout(): void {
+    const w = window.innerWidth, h = window.innerHeight;
+    const kind = w < 760 ? 'phone' : w / h >= 1.9 && w >= 1600 ? 'wall' : 'tablet';
+    document.documentElement.dataset.layout = kind;
+    this.map?.map.resize();
+  }
+
+  private bindControls(): void {
+    const r = this.root;
+    const form = r.querySelector('form.cmd') as HTMLFormElement;
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      const input = form.elements.namedItem('c') as HTMLInputElement;
+      this.runCommand(input.value);
+      input.value = '';
+      input.blur();
+    });
+    const mic = r.querySelector('.mic') as HTMLButtonElement;
+    const rec = speechRecognition(getLang() === 'ko' ? 'ko-KR' : 'en-US');
+    if (!rec) mic.hidden = true;
+    else {
+      rec.onresult = (ev: any) => this.runCommand(String(ev.results?.[0]?.[0]?.transcript ?? ''));
+      rec.onend = () => mic.classList.remove('on');
+      rec.onerror = () => mic.classList.remove('on');
+      mic.addEventListener('click', () => { mic.classList.add('on'); this.toast(t('listening')); rec.start(); });
+    }
+    r.querySelector('.mute-btn')!.addEventListener('click', () => {
+      this.muted = !this.muted;
+      localStorage.setItem('cityroom.muted', this.muted ? '1' : '0');
+      if (this.muted && 'speechSynthesis' in window) speechSynthesis.cancel();
+      this.texts();
+    });
+    r.querySelector('.lang-btn')!.addEventListener('click', () => {
+      setLang(getLang() === 'ko' ? 'en' : 'ko');
+      this.texts();
+      this.renderAll();
+    });
+    r.querySelector('.replay-btn')!.addEventListener('click', () => r.querySelector('.replaybar')!.classList.toggle('hidden'));
+    const slider = r.querySelector('.replaybar input') as HTMLInputElement;
+    let debounce = 0;
+    slider.addEventListener('input', () => {
+      const minutes = Number(slider.value);
+      const at = new Date(Date.now() - minutes * 60_000);
+      r.querySelector('.replaybar .at')!.textContent = minutes ? `${at.toISOString().slice(0, 10)} ${timeOf(at.toISOString())}` : t('live');
+      clearTimeout(debounce);
+      debounce = window.setTimeout(() => void this.replay(minutes ? at : null), 250);
+    });
+    r.querySelector('.replaybar .live-btn')!.addEventListener('click', () => {
+      slider.value = '0';
+      slider.dispatchEvent(new Event('input'));
+      r.querySelector('.replaybar')!.classList.add('hidden');
+    });
+    this.texts();
+  }
+
+  private renderLegend(): void {
+    const el = this.root.querySelector('.legend') as HTMLElement;
+    if (!this.map) return;
+    this.metricChoices = this.metrics().join();
+    el.innerHTML = ALL_LAYERS.map((l) => `<button type="button" data-layer="${l}" class="${this.map.isVisible(l) ? 'on' : ''}">${esc(t(LAYER_LABEL[l]))}</button>`).join('') +
+      `<select class="metric" aria-label="${t('choropleth')}">${this.metrics().map((m) => `<option value="${esc(m)}" ${m === this.metric ? 'selected' : ''}>${t('choropleth')}: ${esc(metricLabel(m))}</option>`).join('')}</select>`;
+    el.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
+      const l = b.dataset.layer as LayerId;
+      this.map.setVisible(l, !this.map.isVisible(l));
+      b.classList.toggle('on', this.map.isVisible(l));
+      this.dirtyQueries.add('dongs');  // the colour key follows the layers shown
+      this.schedule();
+    }));
+    el.querySelector('select')!.addEventListener('change', (ev) => {
+      this.metric = (ev.target as HTMLSelectElement).value as Metric;
+      this.dirtyQueries.add('dongs');
+      this.schedule();
+    });
+    this.root.querySelector('.view-name')!.textContent = this.view === 'home' ? '' : this.viewTitle(this.view);
+  }
+
+  // The choropleth's choices: the known live numbers, then every other numeric attribute found
+  // on the dongs (identifiers and grid numbers left out).
+  private metrics(): Metric[] {
+    const known: Metric[] = ['none', 'caseCount', 'pm10', 'requests'];
+    const extra = new Set<string>();
+    for (const d of this.stream.entities('dongs').values()) {
+      if (d.adminLevel === 'gu') continue;
+      for (const [k, v] of Object.entries(d)) if (typeof v === 'number' && k !== 'caseCount' && !/grid|code|^kma/i.test(k)) extra.add(k);
+    }
+    const all = [...known, ...[...extra].sort().map((k) => `attr:${k}` as Metric)];
+    if (!all.includes(this.metric)) all.push(this.metric);
+    return all;
+  }
+
+  private viewTitle(v: ViewName): string {
+    return { home: t('home'), cctv: t('cctv'), air: t('air'), ambulance: t('dispatch'), snow: t('snow'), complaints: t('complaints'), traffic: t('traffic') }[v];
+  }
+
+  applyView(v: ViewName, fit = true): void {
+    this.view = v;
+    const spec = VIEWS[v];
+    for (const l of ALL_LAYERS) this.map.setVisible(l, spec.layers.includes(l));
+    this.metric = spec.metric;
+    this.roadMode = spec.roads;
+    document.documentElement.dataset.view = v;
+    this.dirtyQueries.add('dongs').add('roads');
+    this.schedule();
+    this.renderLegend();
+    if (fit && this.city.bbox) this.map.fitTo(this.city.bbox);
+    this.root.querySelectorAll('.panel').forEach((p) => p.classList.toggle('focus', focusPanel(v) === (p as HTMLElement).dataset.panel));
+  }
+
+  runCommand(text: string): void {
+    const dongs = this.list('dongs').filter((d) => d.adminLevel !== 'gu');
+    const cmd = parseCommand(text, dongs.map(dongName));
+    if (cmd.kind === 'view') {
+      this.applyView(cmd.view);
+      this.toast(this.viewTitle(cmd.view));
+    } else if (cmd.kind === 'dong') {
+      const d = dongs.find((x) => dongName(x) === cmd.name);
+      const g = d && geometryOf(d);
+      const bb = g && bboxOf(g);
+      if (d && bb) {
+        this.map.fitTo(bb, 80);
+        void this.card.open(this.decorate(d));
+        this.toast(cmd.name);
+      }
+    } else if (text.trim()) {
+      this.toast(`${t('unknownCommand')}: ${cmd.text}`);
+    }
+  }
+
+  private toast(text: string): void {
+    const el = this.root.querySelector('.toast') as HTMLElement;
+    el.textContent = text;
+    el.classList.remove('hidden');
+    clearTimeout((el as any)._t);
+    (el as any)._t = setTimeout(() => el.classList.add('hidden'), 2500);
+  }
+
+  // Entities of a query as the screen should show them: live, or laid over by the replayed past.
+  list(query: string): Entity[] {
+    const live = [...this.stream.entities(query).values()];
+    if (!this.replayAt) return live;
+    const type = WATCHES.find((w) => w.query === query)?.type ?? '';
+    const past = this.replayState.get(type);
+    if (!past) return live;
+    const keepAll = query === 'dongs' || query === 'roads';
+    const out: Entity[] = [];
+    for (const e of live) {
+      const p = past.get(e.id);
+      if (p) out.push({ ...e, ...p });
+      else if (keepAll) out.push(stripLive(e));
+    }
+    return out;
+  }
+
+  private async replay(at: Date | null): Promise<void> {
+    this.replayAt = at;
+    document.documentElement.classList.toggle('replaying', !!at);
+    if (at) {
+      const types = ['Vehicle', 'AirQualityObserved', 'WeatherObserved', 'Alert', 'DisasterMessage', 'FacilitySensor', 'RoadSegment', 'AdministrativeArea', 'ServiceRequest', 'RoadWork'];
+      const states = await Promise.all(types.map((ty) => fetchStateAt(ty, at)));
+      if (this.replayAt !== at) return;
+      this.replayState = new Map(types.map((ty, i) => [ty, states[i]]));
+    }
+    for (const w of WATCHES) this.dirtyQueries.add(w.query);
+    this.schedule();
+  }
+
+  private fitted = false;
+  private metricChoices = '';
+
+  private changed(query: string, kind: string, ups: Entity[]): void {
+    this.lastUpdate.set(query, Date.now());
+    if (query === 'dongs' && !this.fitted) {
+      const gu = ups.find((d) => d.adminLevel === 'gu');
+      const bb = gu && geometryOf(gu) && bboxOf(geometryOf(gu)!);
+      if (bb) {
+        this.city.bbox = bb;
+        this.fitted = true;
+        this.map.map.fitBounds(bb, { padding: 24, duration: 0 });
+      }
+    }
+    this.dirtyQueries.add(query);
+    if (query === 'datasets') this.mergeDatasets();
+    if (query === 'dongs' && this.map && this.metrics().join() !== this.metricChoices) this.renderLegend();
+    if (kind === 'delta') this.noteEvents(query, ups);
+    else if (query === 'alerts' || query === 'disasters') this.pastEvents(query, ups);
+    else if (query === 'vehicles') for (const v of ups) this.dispatchSeen.set(v.id, String(v.dispatchStatus));
+    if (query === 'alerts') this.speakCritical(ups, kind === 'snapshot');
+    this.schedule();
+  }
+
+  private noteEvents(query: string, ups: Entity[]): void {
+    for (const e of ups) {
+      const name = localName(e.name) || e.id.split(':').pop();
+      if (query === 'alerts') this.event(`[${code(e.severity)}] ${e.description ?? e.category ?? name} — ${code(e.status)}`, `sev-${e.severity}`);
+      else if (query === 'disasters') this.event(`${e.message ?? name}`, 'sev-major');
+      else if (query === 'vehicles') {
+        const prev = this.dispatchSeen.get(e.id);
+        if (prev !== String(e.dispatchStatus)) this.event(`${t('ambulances')} ${name}: ${code(e.dispatchStatus)}`, `st-${e.dispatchStatus}`);
+        this.dispatchSeen.set(e.id, String(e.dispatchStatus));
+      } else if (query === 'sensors' && sensorAlarm(e)) this.event(`${t('abnormal')}: ${name}`, 'sev-critical');
+      else if (query === 'roadworks') this.event(`${t('roadworks')}: ${e.description ?? name} (${code(e.status)})`, 'sev-warning');
+      else if (query === 'datasets' && e.freshness && e.freshness !== 'fresh' && e.freshness !== 'simulated') this.event(`${t('dataset')} ${localName(e.name) || name}: ${e.freshness}`, 'sev-minor');
+    }
+  }
+
+  // What was already going on when the screen opened, at the times the data says.
+  private pastEvents(query: string, list: Entity[]): void {
+    for (const e of list) {
+      const at = Date.parse(String(e.dateIssued ?? e.issuedAt ?? '')) || Date.now();
+      if (query === 'alerts' && e.status !== 'cleared') this.events.push({ at, text: `[${code(e.severity)}] ${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
+      if (query === 'disasters') this.events.push({ at, text: String(e.message ?? e.id), cls: 'sev-major' });
+    }
+    this.events.sort((a, b) => b.at - a.at);
+    this.events.length = Math.min(this.events.length, 60);
+    this.dirtyPanels = true;
+  }
+
+  private speakCritical(ups: Entity[], snapshot: boolean): void {
+    for (const a of ups) {
+      if (a.severity !== 'critical' || a.status === 'cleared' || a.status === 'acknowledged') continue;
+      const key = `${a.id}|${a.dateIssued ?? ''}`;
+      if (this.spoken.has(key)) continue;
+      this.spoken.add(key);
+      if (!snapshot && !this.muted) speak(String(a.description ?? a.category ?? '긴급 경보'), getLang() === 'ko' ? 'ko-KR' : 'en-US');
+    }
+  }
+
+  private event(text: string, cls: string): void {
+    this.events.unshift({ at: Date.now(), text, cls });
+    this.events.length = Math.min(this.events.length, 60);
+    this.dirtyPanels = true;
+    this.schedule();
+  }
+
+  private mergeDatasets(): void {
+    const live = this.list('datasets') as unknown as Dataset[];
+    const byId = new Map<string, Dataset>();
+    for (const d of this.catalogDatasets) byId.set(d.id, d);
+    for (const d of live) byId.set(String(d.id).replace(/^urn:ngsi-ld:Dataset:/, ''), { ...d, id: String(d.id).replace(/^urn:ngsi-ld:Dataset:/, '') });
+    this.datasets = [...byId.values()];
+    this.dirtyPanels = true;
+  }
+
+  private schedule(): void {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.render());
+  }
+
+  private renderAll(): void {
+    for (const w of WATCHES) this.dirtyQueries.add(w.query);
+    this.dirtyPanels = true;
+    this.schedule();
+  }
+
+  private render(): void {
+    const t0 = performance.now();
+    this.frame = 0;
+    metrics.renders++;
+    const q = this.dirtyQueries;
+    if (q.has('dongs') || q.has('air') || q.has('requests') || q.has('vehicles')) this.renderDongs();
+    if (q.has('roads')) this.renderRoads();
+    const points: [string, string][] = [['cctv', 'cctv'], ['bikes', 'bikes'], ['hotspots', 'hotspots'], ['er', 'er'], ['vehicles', 'vehicles']];
+    for (const [query, source] of points) if (q.has(query)) this.map.setFeatures(source, this.pointFeatures(this.list(query)));
+    if (q.has('sensors') || q.has('bridges') || q.has('markets')) this.renderFacilities();
+    if (q.has('roadworks') || q.has('roads')) this.renderRoadworks();
+    if (q.size || this.dirtyPanels) this.renderPanels();
+    q.clear();
+    this.dirtyPanels = false;
+    const t1 = performance.now();
+    metrics.slowestRenderMs = Math.max(metrics.slowestRenderMs, t1 - t0);
+    // "First live data painted": the frame after the panels and map sources got the first
+    // snapshots; the map's own first complete frame (all layers drawn) is mapIdleMs.
+    if (metrics.firstLiveMs < 0 && this.stream.entities('dongs').size && this.stream.entities('roads').size) {
+      metrics.firstLiveMs = 0;
+      requestAnimationFrame(() => { metrics.firstLiveMs = performance.now(); });
+      this.map.map.once('idle', () => { metrics.mapIdleMs = performance.now(); });
+    }
+  }
+
+  private pointFeatures(list: Entity[]): GeoJSON.Feature[] {
+    const out: GeoJSON.Feature[] = [];
+    for (const e of list) {
+      const g = geometryOf(e);
+      if (!g || g.type !== 'Point') continue;
+      out.push({ type: 'Feature', geometry: g, properties: { id: e.id, dispatchStatus: e.dispatchStatus ?? null } });
+    }
+    return out;
+  }
+
+  private renderFacilities(): void {
+    // Sensors sit at their facility: their own location, or the facility's they refer to.
+    const facilities = new Map<string, Entity>();
+    for (const f of [...this.list('bridges'), ...this.list('markets')]) facilities.set(f.id, f);
+    const out: GeoJSON.Feature[] = [];
+    const covered = new Set<string>();
+    for (const s of this.list('sensors')) {
+      const ref = typeof s.refFacility === 'string' ? s.refFacility : null;
+      let g = geometryOf(s) ?? (ref ? geometryOf(facilities.get(ref) ?? ({} as Entity)) : null);
+      if (g && g.type !== 'Point') g = { type: 'Point', coordinates: firstCoord(g) };
+      if (!g) continue;
+      if (ref) covered.add(ref);
+      out.push({ type: 'Feature', geometry: g, properties: { id: s.id, alarm: sensorAlarm(s) } });
+    }
+    for (const f of facilities.values()) {
+      if (covered.has(f.id)) continue;
+      const g = geometryOf(f);
+      if (!g) continue;
+      out.push({ type: 'Feature', geometry: g.type === 'Point' ? g : { type: 'Point', coordinates: firstCoord(g) }, properties: { id: f.id, alarm: false } });
+    }
+    this.map.setFeatures('facilities', out);
+  }
+
+  private renderRoads(): void {
+    const hour = (this.replayAt ?? new Date()).getHours();
+    const out: GeoJSON.Feature[] = [];
+    for (const r of this.list('roads')) {
+      const g = geometryOf(r);
+      if (!g) continue;
+      let colour: string;
+      if (this.roadMode === 'snow') colour = SNOW_COLOURS[String(r.snowRemovalStatus ?? 'none')] ?? SNOW_COLOURS.none;
+      else {
+        const lvl = r.congestionLevel;
+        const s = currentSpeed(r, hour);
+        colour = lvl === 'jammed' ? '#b71c1c' : lvl === 'congested' ? '#ff3b3b' : lvl === 'slow' ? '#ffb300' : lvl === 'free' ? '#3ddc84' :
+          s == null ? '#41566e' : s < 15 ? '#ff3b3b' : s < 25 ? '#ff8c1a' : s < 40 ? '#ffd23f' : '#3ddc84';
+      }
+      out.push({ type: 'Feature', geometry: g, properties: { id: r.id, colour } });
+    }
+    this.map.setFeatures('roads', out);
+  }
+
+  private renderRoadworks(): void {
+    const roads = this.stream.entities('roads');
+    const out: GeoJSON.Feature[] = [];
+    for (const w of this.list('roadworks')) {
+      if (w.status === 'finished') continue;
+      const g = geometryOf(w) ?? (typeof w.refRoadSegment === 'string' ? geometryOf(roads.get(w.refRoadSegment) ?? ({} as Entity)) : null);
+      if (g) out.push({ type: 'Feature', geometry: g, properties: { id: w.id } });
+    }
+    this.map.setFeatures('roadworks', out);
+  }
+
+  private dongValues(): Map<string, number> {
+    const values = new Map<string, number>();
+    const dongs = this.list('dongs');
+    if (this.metric === 'caseCount') {
+      for (const d of dongs) if (typeof d.caseCount === 'number') values.set(d.id, d.caseCount);
+    } else if (this.metric === 'pm10') {
+      for (const a of this.list('air')) {
+        const ref = typeof a.refArea === 'string' ? a.refArea : `urn:ngsi-ld:AdministrativeArea:${String(a.id).split(':').pop()}`;
+        if (typeof a.pm10 === 'number') values.set(ref, a.pm10);
+      }
+    } else if (this.metric.startsWith('attr:')) {
+      const key = this.metric.slice(5);
+      for (const d of dongs) if (typeof d[key] === 'number') values.set(d.id, d[key] as number);
+    } else if (this.metric === 'requests') {
+      const today = new Date(this.replayAt ?? Date.now()).toISOString().slice(0, 10);
+      for (const d of dongs) values.set(d.id, 0);
+      for (const r of this.list('requests')) {
+        if (String(r.requestedAt ?? '').slice(0, 10) !== today || typeof r.refArea !== 'string') continue;
+        values.set(r.refArea, (values.get(r.refArea) ?? 0) + 1);
+      }
+    }
+    return values;
+  }
+
+  // The colour key: what the road colours, the dong shades and the ambulance dots mean.
+  private renderKey(values: Map<string, number>): void {
+    const el = this.root.querySelector('.key') as HTMLElement;
+    const sw = (c: string, label: string) => `<span class="sw"><i style="background:${c}"></i>${esc(label)}</span>`;
+    const parts: string[] = [];
+    if (this.map.isVisible('roads')) {
+      parts.push(this.roadMode === 'snow'
+        ? `<div><b>${t('snow')}</b>${sw(SNOW_COLOURS.scheduled, code('scheduled'))}${sw(SNOW_COLOURS.inProgress, code('inProgress'))}${sw(SNOW_COLOURS.done, code('done'))}</div>`
+        : `<div><b>${t('roads')}</b>${sw('#ff3b3b', '<15')}${sw('#ff8c1a', '15–25')}${sw('#ffd23f', '25–40')}${sw('#3ddc84', '≥40 km/h')}</div>`);
+    }
+    if (this.metric !== 'none' && values.size) {
+      const vs = [...values.values()];
+      const label = metricLabel(this.metric);
+      parts.push(`<div><b>${esc(label)}</b><span class="ramp"></span><span>0 – ${Math.max(...vs).toLocaleString('ko-KR')}</span></div>`);
+    }
+    if (this.map.isVisible('vehicles') && this.list('vehicles').length) {
+      parts.push(`<div><b>${t('ambulances')}</b>${Object.entries(DISPATCH_COLOURS).map(([k, c]) => sw(c, code(k))).join('')}</div>`);
+    }
+    const html = parts.join('');
+    if (el.innerHTML !== html) el.innerHTML = html;
+    el.hidden = !html;
+  }
+
+  private renderDongs(): void {
+    const values = this.dongValues();
+    this.renderKey(values);
+    const unit = this.metric === 'pm10' ? '㎍' : this.metric === 'requests' ? '건' : '';
+    this.map.setDongs(this.list('dongs'), values, (el, d) => {
+      const v = values.get(d.id);
+      const html = `<span class="n">${esc(dongName(d))}</span>${v != null ? `<span class="v">${v.toLocaleString('ko-KR')}${unit}</span>` : ''}`;
+      if (el.innerHTML !== html) el.innerHTML = html;
+    });
+  }
+
+  // A card's title for observations that carry no name of their own: their dong and kind.
+  private decorate(e: Entity): Entity {
+    if (localName(e.name)) return e;
+    const ref = typeof e.refArea === 'string' ? e.refArea : `urn:ngsi-ld:AdministrativeArea:${e.id.split(':').pop()}`;
+    const d = this.stream.entities('dongs').get(ref);
+    if (!d) return e;
+    const kind = e.type === 'AirQualityObserved' ? t('air') : e.type === 'WeatherObserved' ? t('weather') : '';
+    return { ...e, name: `${dongName(d)} ${kind}`.trim() };
+  }
+
+  private renderPanels(): void {
+    const view: View = { list: (q) => this.list(q), asOf: this.replayAt };
+    const html = PANELS.map((p) => {
+      const qs = PANEL_QUERIES[p.id] ?? [];
+      const last = Math.max(0, ...qs.map((q) => this.lastUpdate.get(q) ?? 0)) || null;
+      return renderPanel(p, view, this.datasets, last);
+    }).join('');
+    const panels = this.root.querySelector('.panels') as HTMLElement;
+    panels.innerHTML = html;
+    panels.querySelectorAll('.panel').forEach((p) => {
+      const id = (p as HTMLElement).dataset.panel!;
+      p.classList.toggle('focus', focusPanel(this.view) === id);
+      p.addEventListener('click', () => this.applyView(panelView(id)));
+    });
+    const ol = this.root.querySelector('.timeline ol') as HTMLElement;
+    ol.innerHTML = this.events.map((e) => `<li class="${esc(e.cls)}"><time>${esc(timeOf(e.at))}</time><span>${esc(e.text)}</span></li>`).join('');
+  }
+
+  private pick(layer: string, id: string): void {
+    const query = layer === 'facilities' ? ['sensors', 'bridges', 'markets'] : layer === 'dongs' ? ['dongs'] : [layer];
+    for (const q of query) {
+      const e = this.list(q).find((x) => x.id === id);
+      if (e) { void this.card.open(this.decorate(e)); return; }
+    }
+  }
+
+  private tick(): void {
+    const now = new Date();
+    this.root.querySelector('.clock')!.textContent = now.toLocaleString(getLang() === 'ko' ? 'ko-KR' : 'en-GB', { timeZone: 'Asia/Seoul', month: 'short', day: 'numeric', weekday: 'short', hour: '2-digit', minute: '2-digit', hour12: false });
+  }
+}
+
+// "서울특별시 강남구 신사동" → "신사동": the dong is what the mayor says and reads.
+function dongName(d: Entity): string {
+  const n = localName(d.name).trim();
+  return n.slice(n.lastIndexOf(' ') + 1);
+}
+function metricLabel(m: Metric): string {
+  if (m === 'none') return t('none');
+  if (m === 'requests') return t('requestsByDong');
+  return m.startsWith('attr:') ? m.slice(5) : t(m);
+}
+function focusPanel(v: ViewName): string {
+  return { home: '', cctv: 'alerts', air: 'air', ambulance: 'dispatch', snow: 'traffic', complaints: 'complaints', traffic: 'traffic' }[v];
+}
+function panelView(p: string): ViewName {
+  return ({ alerts: 'home', traffic: 'traffic', air: 'air', weather: 'home', safety: 'home', dispatch: 'ambulance', complaints: 'complaints' } as Record<string, ViewName>)[p] ?? 'home';
+}
+function firstCoord(g: GeoJSON.Geometry): [number, number] {
+  let c: any = 'coordinates' in g ? g.coordinates : [0, 0];
+  while (Array.isArray(c[0])) c = c[0];
+  return [c[0], c[1]];
+}
+// A static entity at a time it had no recorded live values: its live attributes blanked.
+function stripLive(e: Entity): Entity {
+  const { averageSpeed: _a, congestionLevel: _c, snowRemovalStatus: _s, caseCount: _k, ...rest } = e;
+  return rest as Entity;
+}
+
+async function main(): Promise<void> {
+  setLang(getLang());
+  const city = await fetchCity();
+  const wall = new Wall(city);
+  (window as any).__wall = {
+    wall,
+    metrics,
+    get map() { return wall.map?.map; },
+    stream: wall.stream,
+    runCommand: (s: string) => wall.runCommand(s),
+    screenPointOf: (layer: string) => wall.map.firstRenderedPoint(layer),
+    get view() { return wall.view; },
+    get cardId() { return wall.card?.currentId ?? null; },
+  };
+  await wall.start();
+}
+
+void main();

@@ -1,0 +1,327 @@
+// The offline map: no tiles, no glyph server, nothing fetched from outside. The base is the
+// city's own boundaries (dong polygons and the gu outline) from the hub; names and cluster
+// counts are HTML markers because MapLibre's text needs glyph files we do not ship.
+// Layers are GeoJSON sources refreshed at most once per animation frame whatever the rate of
+// deltas, so a burst of changes costs one setData per source.
+import maplibregl, { GeoJSONSource, LngLatBoundsLike, Map as MlMap, MapGeoJSONFeature } from 'maplibre-gl';
+import 'maplibre-gl/dist/maplibre-gl.css';
+import { City, Entity } from './api';
+import { localName } from './i18n';
+
+export type LayerId = 'dongs' | 'cctv' | 'bikes' | 'hotspots' | 'roads' | 'vehicles' | 'roadworks' | 'facilities' | 'er';
+export type RoadMode = 'speed' | 'snow';
+
+type Geometry = GeoJSON.Geometry;
+type Feature = GeoJSON.Feature;
+
+export const DISPATCH_COLOURS: Record<string, string> = {
+  available: '#3ddc84',
+  ordered: '#ffd23f',
+  enRoute: '#ff8c1a',
+  onScene: '#ff3b3b',
+  transporting: '#d65bff',
+  atHospital: '#4aa8ff',
+  returning: '#9fb3c8',
+};
+
+const MAP_REFRESH_MS = 250;
+
+const POINT_SOURCES: { id: LayerId; colour: string; radius: number; cluster: boolean }[] = [
+  { id: 'cctv', colour: '#4fc3f7', radius: 7, cluster: true },
+  { id: 'bikes', colour: '#8bc34a', radius: 7, cluster: true },
+  { id: 'hotspots', colour: '#ff5252', radius: 10, cluster: true },
+  { id: 'facilities', colour: '#ffb300', radius: 8, cluster: false },
+  { id: 'er', colour: '#ffffff', radius: 11, cluster: false },
+];
+
+export function geometryOf(e: Entity): Geometry | null {
+  const loc = e.location as Geometry | undefined;
+  return loc && typeof loc === 'object' && 'type' in loc ? loc : null;
+}
+
+function centroid(g: Geometry): [number, number] | null {
+  let sx = 0, sy = 0, n = 0;
+  const visit = (c: unknown): void => {
+    if (Array.isArray(c) && typeof c[0] === 'number') {
+      sx += c[0] as number; sy += c[1] as number; n++;
+    } else if (Array.isArray(c)) c.forEach(visit);
+  };
+  if (g.type === 'Polygon') visit(g.coordinates[0]);
+  else if (g.type === 'MultiPolygon') {
+    // the largest ring: dongs with islands keep their label on the main part
+    let best = g.coordinates[0];
+    for (const p of g.coordinates) if (p[0].length > best[0].length) best = p;
+    visit(best[0]);
+  } else if ('coordinates' in g) visit(g.coordinates);
+  return n ? [sx / n, sy / n] : null;
+}
+
+export function bboxOf(g: Geometry): [number, number, number, number] | null {
+  let w = 180, s = 90, e = -180, n = -90, any = false;
+  const visit = (c: unknown): void => {
+    if (Array.isArray(c) && typeof c[0] === 'number') {
+      any = true;
+      w = Math.min(w, c[0] as number); e = Math.max(e, c[0] as number);
+      s = Math.min(s, c[1] as number); n = Math.max(n, c[1] as number);
+    } else if (Array.isArray(c)) c.forEach(visit);
+  };
+  if ('coordinates' in g) visit(g.coordinates);
+  return any ? [w, s, e, n] : null;
+}
+
+export class CityMap {
+  readonly map: MlMap;
+  private data = new Map<string, Feature[]>();
+  private dirty = new Set<string>();
+  private frame = 0;
+  private labels = new Map<string, maplibregl.Marker>();
+  private clusterMarkers = new Map<string, maplibregl.Marker>();
+  private visible = new Set<LayerId>(['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er']);
+  onPick: (layer: string, id: string) => void = () => {};
+  ready: Promise<void>;
+
+  constructor(container: HTMLElement, city: City) {
+    this.map = new maplibregl.Map({
+      container,
+      style: {
+        version: 8,
+        sources: {},
+        layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#0b1220' } }],
+      },
+      center: city.centre,
+      zoom: city.zoom,
+      attributionControl: false,
+      dragRotate: false,
+      pitchWithRotate: false,
+      maxZoom: 18,
+      minZoom: 9,
+      fadeDuration: 0,
+    });
+    this.map.touchZoomRotate.disableRotation();
+    this.ready = new Promise((resolve) => this.map.on('load', () => {
+      this.setup();
+      for (const s of this.data.keys()) this.dirty.add(s);  // data that came before the map
+      this.flush();
+      resolve();
+    }));
+  }
+
+  private setup(): void {
+    const m = this.map;
+    // Sizes follow the layout's type size, so targets stay touchable on the wall (≥15 mm).
+    const unit = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
+    const k = unit / 15;
+    const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
+    m.addSource('dongs', { type: 'geojson', data: empty });
+    m.addSource('gu', { type: 'geojson', data: empty });
+    m.addSource('roads', { type: 'geojson', data: empty });
+    m.addSource('roadworks', { type: 'geojson', data: empty });
+    m.addSource('vehicles', { type: 'geojson', data: empty });
+    m.addLayer({
+      id: 'dongs-fill', type: 'fill', source: 'dongs',
+      paint: {
+        'fill-color': ['case', ['==', ['typeof', ['get', 'v']], 'number'],
+          ['interpolate', ['linear'], ['get', 'v'], 0, '#143a5a', 0.25, '#1f6f8b', 0.5, '#e0c341', 0.75, '#f28b30', 1, '#e5383b'],
+          '#132033'],
+        'fill-opacity': 0.75,
+      },
+    });
+    m.addLayer({ id: 'dongs-line', type: 'line', source: 'dongs', paint: { 'line-color': '#5d7a99', 'line-width': 1.2 } });
+    m.addLayer({ id: 'gu-line', type: 'line', source: 'gu', paint: { 'line-color': '#c9d8ea', 'line-width': 3 } });
+    m.addLayer({
+      id: 'roads-line', type: 'line', source: 'roads',
+      layout: { 'line-cap': 'round', 'line-join': 'round' },
+      paint: {
+        'line-color': ['coalesce', ['get', 'colour'], '#6b7c93'],
+        // links without a speed recede; the coloured ones are what the eye should find
+        'line-width': ['interpolate', ['linear'], ['zoom'], 11, ['case', ['==', ['get', 'colour'], '#41566e'], 0.8 * k, 1.8 * k], 15, ['case', ['==', ['get', 'colour'], '#41566e'], 2 * k, 5 * k]],
+      },
+    });
+    m.addLayer({
+      id: 'roadworks-line', type: 'line', source: 'roadworks',
+      paint: { 'line-color': '#ff9800', 'line-width': 6, 'line-dasharray': [1, 1] },
+    });
+    m.addLayer({
+      id: 'roadworks-point', type: 'circle', source: 'roadworks', filter: ['==', ['geometry-type'], 'Point'],
+      paint: { 'circle-color': '#ff9800', 'circle-radius': 10, 'circle-stroke-color': '#000', 'circle-stroke-width': 2 },
+    });
+    for (const p of POINT_SOURCES) {
+      m.addSource(p.id, { type: 'geojson', data: empty, cluster: p.cluster, clusterRadius: 60, clusterMaxZoom: 16 });
+      if (p.cluster) {
+        m.addLayer({
+          id: `${p.id}-clusters`, type: 'circle', source: p.id, filter: ['has', 'point_count'],
+          paint: {
+            'circle-color': p.colour, 'circle-opacity': 0.85,
+            'circle-radius': ['interpolate', ['linear'], ['get', 'point_count'], 2, 0.9 * unit, 100, 1.3 * unit, 1000, 1.8 * unit],
+            'circle-stroke-color': '#0b1220', 'circle-stroke-width': 2,
+          },
+        });
+      }
+      m.addLayer({
+        id: `${p.id}-points`, type: 'circle', source: p.id, filter: ['!', ['has', 'point_count']],
+        paint: {
+          'circle-color': p.id === 'facilities' ? ['case', ['==', ['get', 'alarm'], true], '#ff1744', p.colour] : p.colour,
+          'circle-radius': ['interpolate', ['linear'], ['zoom'], 11, p.radius * 0.7 * k, 16, p.radius * 1.5 * k],
+          'circle-stroke-color': '#0b1220', 'circle-stroke-width': 2,
+        },
+      });
+    }
+    m.addLayer({
+      id: 'vehicles-points', type: 'circle', source: 'vehicles',
+      paint: {
+        'circle-color': ['match', ['get', 'dispatchStatus'], ...Object.entries(DISPATCH_COLOURS).flat(), '#9fb3c8'] as any,
+        'circle-radius': ['interpolate', ['linear'], ['zoom'], 11, 9 * k, 16, 16 * k],
+        'circle-stroke-color': '#ffffff', 'circle-stroke-width': 3,
+      },
+    });
+
+    // In order of precedence under a finger: single things, then clusters, then lines, then areas.
+    const pickable = ['vehicles-points', 'er-points', 'facilities-points', 'hotspots-points', 'cctv-points', 'bikes-points', 'roadworks-point', 'roadworks-line', 'roads-line', 'dongs-fill'];
+    const clusters = POINT_SOURCES.filter((p) => p.cluster).map((p) => `${p.id}-clusters`);
+    const order = [...pickable.slice(0, 7), ...clusters, ...pickable.slice(7)];
+    m.on('click', (ev) => {
+      const box: [maplibregl.PointLike, maplibregl.PointLike] = [[ev.point.x - 12, ev.point.y - 12], [ev.point.x + 12, ev.point.y + 12]];
+      const layers = order.filter((l) => m.getLayer(l) && m.getLayoutProperty(l, 'visibility') !== 'none');
+      const hits = m.queryRenderedFeatures(box, { layers });
+      if (!hits.length) return;
+      // the most specific thing under the finger: points before lines before areas
+      hits.sort((a, b) => layers.indexOf(a.layer.id) - layers.indexOf(b.layer.id));
+      const f = hits[0];
+      if (f.layer.id.endsWith('-clusters')) this.expandCluster(f);
+      else this.onPick(f.layer.id.split('-')[0], String(f.properties?.id ?? ''));
+    });
+    m.on('mousemove', (ev) => {
+      const layers = [...clusters, ...pickable.filter((l) => l !== 'dongs-fill')].filter((l) => m.getLayer(l));
+      m.getCanvas().style.cursor = m.queryRenderedFeatures(ev.point, { layers }).length ? 'pointer' : '';
+    });
+    m.on('moveend', () => this.updateClusterMarkers());
+    m.on('sourcedata', (e) => { if (e.isSourceLoaded && POINT_SOURCES.some((p) => p.id === e.sourceId)) this.updateClusterMarkers(); });
+  }
+
+  private expandCluster(f: MapGeoJSONFeature): void {
+    const src = this.map.getSource(f.source) as GeoJSONSource;
+    const clusterId = f.properties?.cluster_id as number;
+    src.getClusterExpansionZoom(clusterId).then((zoom) => {
+      const g = f.geometry as GeoJSON.Point;
+      this.map.easeTo({ center: g.coordinates as [number, number], zoom: Math.min(zoom + 0.5, 18), duration: 400 });
+    });
+  }
+
+  // Counts on clusters as HTML (no glyphs needed), only for clusters on screen.
+  private updateClusterMarkers(): void {
+    const seen = new Set<string>();
+    for (const p of POINT_SOURCES) {
+      if (!p.cluster || !this.visible.has(p.id) || !this.map.getSource(p.id)) continue;
+      for (const f of this.map.querySourceFeatures(p.id, { filter: ['has', 'point_count'] })) {
+        const key = `${p.id}:${f.properties?.cluster_id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const count = Number(f.properties?.point_count ?? 0);
+        let mk = this.clusterMarkers.get(key);
+        const lnglat = (f.geometry as GeoJSON.Point).coordinates as [number, number];
+        if (!mk) {
+          const el = document.createElement('div');
+          el.className = 'cluster-count';
+          mk = new maplibregl.Marker({ element: el }).setLngLat(lnglat).addTo(this.map);
+          this.clusterMarkers.set(key, mk);
+        }
+        mk.setLngLat(lnglat);
+        mk.getElement().textContent = count >= 1000 ? `${(count / 1000).toFixed(1)}k` : String(count);
+      }
+    }
+    for (const [k, mk] of this.clusterMarkers) {
+      if (!seen.has(k)) { mk.remove(); this.clusterMarkers.delete(k); }
+    }
+  }
+
+  // Each setData makes MapLibre re-tile the source and repaint the whole canvas (3840 px wide on
+  // the wall), so sources refresh at most MAP_REFRESH_MS apart whatever the rate of deltas;
+  // a change still shows within that plus one frame.
+  setFeatures(source: string, features: Feature[]): void {
+    this.data.set(source, features);
+    this.dirty.add(source);
+    if (this.frame) return;
+    const wait = Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now());
+    this.frame = window.setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+  }
+
+  private lastFlush = -Infinity;
+
+  private flush(): void {
+    this.frame = 0;
+    this.lastFlush = performance.now();
+    for (const s of this.dirty) {
+      const src = this.map.getSource(s) as GeoJSONSource | undefined;
+      if (src) src.setData({ type: 'FeatureCollection', features: this.data.get(s) ?? [] });
+    }
+    this.dirty.clear();
+  }
+
+  setDongs(dongs: Entity[], values: Map<string, number>, onLabel: (el: HTMLElement, e: Entity) => void): void {
+    const feats: Feature[] = [];
+    const gu: Feature[] = [];
+    let max = 0;
+    for (const v of values.values()) max = Math.max(max, v);
+    const keep = new Set<string>();
+    for (const d of dongs) {
+      const g = geometryOf(d);
+      if (!g) continue;
+      if (d.adminLevel === 'gu') { gu.push({ type: 'Feature', geometry: g, properties: { id: d.id } }); continue; }
+      const v = values.get(d.id);
+      feats.push({ type: 'Feature', geometry: g, properties: { id: d.id, name: localName(d.name), v: v == null ? null : max > 0 ? v / max : 0 } });
+      // Labels are kept per dong and only their text changes: no marker churn per delta.
+      let mk = this.labels.get(d.id);
+      if (!mk) {
+        const c = centroid(g);
+        if (!c) continue;
+        const el = document.createElement('div');
+        el.className = 'dong-label';
+        mk = new maplibregl.Marker({ element: el }).setLngLat(c).addTo(this.map);
+        this.labels.set(d.id, mk);
+      }
+      keep.add(d.id);
+      onLabel(mk.getElement(), d);
+    }
+    for (const [id, mk] of this.labels) if (!keep.has(id)) { mk.remove(); this.labels.delete(id); }
+    this.setFeatures('dongs', feats);
+    this.setFeatures('gu', gu);
+  }
+
+  setVisible(layer: LayerId, on: boolean): void {
+    if (on) this.visible.add(layer); else this.visible.delete(layer);
+    const ids: Record<LayerId, string[]> = {
+      dongs: ['dongs-fill', 'dongs-line'],
+      cctv: ['cctv-clusters', 'cctv-points'],
+      bikes: ['bikes-clusters', 'bikes-points'],
+      hotspots: ['hotspots-clusters', 'hotspots-points'],
+      roads: ['roads-line'],
+      vehicles: ['vehicles-points'],
+      roadworks: ['roadworks-line', 'roadworks-point'],
+      facilities: ['facilities-points'],
+      er: ['er-points'],
+    };
+    for (const id of ids[layer]) if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
+    this.updateClusterMarkers();
+  }
+  isVisible(layer: LayerId): boolean {
+    return this.visible.has(layer);
+  }
+
+  fitTo(bbox: [number, number, number, number], padding = 40): void {
+    this.map.fitBounds(bbox as LngLatBoundsLike, { padding, duration: 500, maxZoom: 16 });
+  }
+
+  // Test and soak hook: the screen position of the first rendered feature of a layer.
+  // Only a feature a finger can reach: on the canvas, not under the legend, a card or a marker.
+  firstRenderedPoint(layer: string): { x: number; y: number } | null {
+    const canvas = this.map.getCanvas();
+    const r = canvas.getBoundingClientRect();
+    for (const f of this.map.queryRenderedFeatures({ layers: [layer] })) {
+      if (f.geometry.type !== 'Point') continue;
+      const p = this.map.project(f.geometry.coordinates as [number, number]);
+      const x = r.left + p.x, y = r.top + p.y;
+      if (document.elementFromPoint(x, y) === canvas) return { x, y };
+    }
+    return null;
+  }
+}

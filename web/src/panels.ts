@@ -1,0 +1,191 @@
+// The "실시간 <city>" panels: each one a summary of one or more live queries, naming its
+// dataset and the time of its last update, greyed and labelled when the catalog says the data
+// is stale or failed, badged when it is simulated.
+import { Dataset, Entity } from './api';
+import { code, localName, t, timeOf } from './i18n';
+
+export interface PanelSpec {
+  id: string;
+  title: string;           // i18n key
+  types: string[];         // entity types it summarises (for the catalog lookup)
+  render: (view: View) => string;  // inner HTML of the body
+}
+
+// What the panels read: the live store, or the replayed past.
+export interface View {
+  list(query: string): Entity[];
+  asOf: Date | null;  // null: live
+}
+
+export function esc(s: unknown): string {
+  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+function avg(xs: number[]): number | null {
+  return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null;
+}
+function big(value: string, unit = '', cls = ''): string {
+  return `<div class="big ${cls}"><span class="value">${esc(value)}</span><span class="unit">${esc(unit)}</span></div>`;
+}
+function row(label: string, value: string, cls = ''): string {
+  return `<div class="row ${cls}"><span>${esc(label)}</span><b>${esc(value)}</b></div>`;
+}
+function fmt(v: number | null, digits = 0): string {
+  return v == null ? '—' : v.toLocaleString('ko-KR', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+export function currentSpeed(e: Entity, hour = new Date().getHours()): number | null {
+  const live = num(e.averageSpeed);
+  if (live != null) return live;
+  const hourly = e.speedHourly;
+  if (Array.isArray(hourly)) return num(hourly[hour]);
+  if (hourly && typeof hourly === 'object') return num((hourly as Record<string, unknown>)[String(hour)] ?? (hourly as Record<string, unknown>)[String(hour).padStart(2, '0')]);
+  return num(e.averageSpeedWeekday);
+}
+
+const GRADE_CLASS = ['', 'good', 'moderate', 'bad', 'verybad'];
+
+export const PANELS: PanelSpec[] = [
+  {
+    id: 'alerts', title: 'alerts', types: ['Alert', 'DisasterMessage'],
+    render: (v) => {
+      const alerts = v.list('alerts').filter((a) => a.status !== 'cleared');
+      const order = ['critical', 'major', 'minor', 'warning'];
+      alerts.sort((a, b) => order.indexOf(String(a.severity)) - order.indexOf(String(b.severity)));
+      const msgs = v.list('disasters').sort((a, b) => String(b.issuedAt ?? '').localeCompare(String(a.issuedAt ?? '')));
+      if (!alerts.length && !msgs.length) return `<div class="calm">${t('noAlerts')}</div>`;
+      const items = [
+        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)}" data-id="${esc(a.id)}"><span class="tag">${esc(code(a.severity))}</span>${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
+        ...msgs.slice(0, 3).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
+      ];
+      return `<ul class="alerts">${items.join('')}</ul>`;
+    },
+  },
+  {
+    id: 'traffic', title: 'traffic', types: ['RoadSegment'],
+    render: (v) => {
+      const roads = v.list('roads');
+      const speeds = roads.map((r) => currentSpeed(r)).filter((x): x is number => x != null);
+      const congested = roads.filter((r) => r.congestionLevel === 'congested' || r.congestionLevel === 'jammed' || (currentSpeed(r) ?? 99) < 15).length;
+      const a = avg(speeds);
+      return big(fmt(a), 'km/h', a != null && a < 20 ? 'bad' : a != null && a < 30 ? 'moderate' : 'good') +
+        row(t('congested'), `${fmt(congested)} / ${fmt(roads.length)}`);
+    },
+  },
+  {
+    id: 'air', title: 'air', types: ['AirQualityObserved'],
+    render: (v) => {
+      const obs = v.list('air');
+      if (!obs.length) return `<div class="nodata">${t('noData')}</div>`;
+      const pm10 = obs.map((o) => num(o.pm10)).filter((x): x is number => x != null);
+      const pm25 = obs.map((o) => num(o.pm25)).filter((x): x is number => x != null);
+      const worst = obs.reduce((w, o) => ((num(o.pm10) ?? -1) > (num(w.pm10) ?? -1) ? o : w), obs[0]);
+      const g = Math.max(...obs.map((o) => num(o.pm10Grade) ?? 0));
+      return big(fmt(avg(pm10)), 'µg/m³ PM10', GRADE_CLASS[g] ?? '') +
+        row('PM2.5', `${fmt(avg(pm25))} µg/m³`) +
+        row(t('worstDong'), `${areaName(v, worst)} ${fmt(num(worst.pm10))} µg/m³`) +
+        (g ? row('', code(g), GRADE_CLASS[g]) : '');
+    },
+  },
+  {
+    id: 'weather', title: 'weather', types: ['WeatherObserved'],
+    render: (v) => {
+      const obs = v.list('weather');
+      if (!obs.length) return `<div class="nodata">${t('noData')}</div>`;
+      const m = (k: string) => avg(obs.map((o) => num(o[k])).filter((x): x is number => x != null));
+      const snow = m('snowHeight');
+      return big(fmt(m('temperature'), 1), '°C') +
+        row('습도', `${fmt((m('relativeHumidity') ?? NaN) * 100)} %`) +
+        row('강수', `${fmt(m('precipitation'), 1)} mm/h`) +
+        row('풍속', `${fmt(m('windSpeed'), 1)} m/s`) +
+        (snow ? row('적설', `${fmt(snow, 1)} cm`, 'bad') : '');
+    },
+  },
+  {
+    id: 'safety', title: 'safety', types: ['FacilitySensor', 'Bridge', 'PointOfInterest'],
+    render: (v) => {
+      const sensors = v.list('sensors');
+      const abnormal = sensors.filter(sensorAlarm);
+      const head = sensors.length
+        ? big(fmt(abnormal.length), `${t('abnormal')} / ${fmt(sensors.length)} ${t('sensors')}`, abnormal.length ? 'verybad' : 'good')
+        : `<div class="nodata">${t('sensors')}: ${t('noData')}</div>`;
+      return head +
+        row(t('bridges'), fmt(v.list('bridges').length)) +
+        row(t('markets'), fmt(v.list('markets').length)) +
+        abnormal.slice(0, 2).map((s) => row(t('abnormal'), String(s.name ?? s.id).slice(0, 28), 'bad')).join('');
+    },
+  },
+  {
+    id: 'dispatch', title: 'dispatch', types: ['Vehicle'],
+    render: (v) => {
+      const amb = v.list('vehicles');
+      const by = new Map<string, number>();
+      for (const a of amb) by.set(String(a.dispatchStatus ?? 'available'), (by.get(String(a.dispatchStatus ?? 'available')) ?? 0) + 1);
+      const busy = amb.length - (by.get('available') ?? 0);
+      const states = ['ordered', 'enRoute', 'onScene', 'transporting', 'atHospital', 'returning', 'available'];
+      return big(fmt(busy), `/ ${fmt(amb.length)} ${t('ambulances')}`, busy ? 'moderate' : 'good') +
+        `<div class="chips">${states.filter((s) => by.get(s)).map((s) => `<span class="chip st-${s}">${esc(code(s))} <b>${by.get(s)}</b></span>`).join('')}</div>`;
+    },
+  },
+  {
+    id: 'complaints', title: 'complaints', types: ['ServiceRequest'],
+    render: (v) => {
+      const today = new Date(v.asOf ?? Date.now()).toISOString().slice(0, 10);
+      const reqs = v.list('requests').filter((r) => String(r.requestedAt ?? '').slice(0, 10) === today);
+      const open = reqs.filter((r) => r.status !== 'closed').length;
+      const byName = new Map<string, number>();
+      for (const r of reqs) byName.set(String(r.serviceName ?? r.serviceCode ?? '기타'), (byName.get(String(r.serviceName ?? r.serviceCode ?? '기타')) ?? 0) + 1);
+      const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 2);
+      return big(fmt(reqs.length), '건') + row(t('open'), fmt(open)) + top.map(([n, c]) => row(n, fmt(c))).join('');
+    },
+  },
+];
+
+// The dong an observation belongs to, by its refArea (or the admin code its id ends with).
+function areaName(v: View, e: Entity): string {
+  const ref = typeof e.refArea === 'string' ? e.refArea : `urn:ngsi-ld:AdministrativeArea:${String(e.id).split(':').pop()}`;
+  const d = v.list('dongs').find((x) => x.id === ref);
+  const n = localName(d?.name ?? e.areaName ?? e.name ?? '').trim();
+  return n ? n.slice(n.lastIndexOf(' ') + 1) : String(e.id).split(':').pop() ?? '';
+}
+
+export function sensorAlarm(s: Entity): boolean {
+  return (num(s.tilt) ?? 0) > 0.5 || (num(s.crackWidth) ?? 0) > 0.3 || (num(s.vibration) ?? 0) > 10 ||
+    (num(s.smokeDensity) ?? 0) > 10 || (num(s.temperature) ?? 0) > 60;
+}
+
+// Freshness of a panel from the catalog: the worst of its datasets.
+export function panelFreshness(types: string[], datasets: Dataset[]): { freshness: string; names: string[]; last: string | null } {
+  const ds = datasets.filter((d) => (d.entityTypes ?? []).some((x) => types.includes(x)));
+  const rank = ['failed', 'unreachable', 'stale', 'not-configured', 'simulated', 'fresh'];
+  let worst = 'fresh';
+  let last: string | null = null;
+  for (const d of ds) {
+    const f = d.freshness ?? 'fresh';
+    if (rank.indexOf(f) >= 0 && rank.indexOf(f) < rank.indexOf(worst)) worst = f;
+    if (d.lastSuccess && (!last || d.lastSuccess > last)) last = d.lastSuccess;
+  }
+  const simulated = ds.some((d) => d.freshness === 'simulated');
+  return { freshness: worst === 'fresh' && simulated ? 'simulated' : worst, names: ds.map((d) => localName(d.name ?? d.id)), last };
+}
+
+export function renderPanel(p: PanelSpec, view: View, datasets: Dataset[], lastUpdate: number | null): string {
+  const f = panelFreshness(p.types, datasets);
+  const simulated = datasets.some((d) => d.freshness === 'simulated' && (d.entityTypes ?? []).some((x) => p.types.includes(x)));
+  const staleCls = f.freshness === 'stale' || f.freshness === 'failed' || f.freshness === 'unreachable' ? 'is-stale' : '';
+  const badge = [
+    simulated ? `<span class="badge sim">${t('simulated')}</span>` : '',
+    f.freshness === 'stale' ? `<span class="badge stale">${t('stale')}</span>` : '',
+    f.freshness === 'failed' || f.freshness === 'unreachable' ? `<span class="badge failed">${t('failed')}</span>` : '',
+  ].join('');
+  const when = view.asOf ? view.asOf.toISOString() : f.last && (!lastUpdate || Date.parse(f.last) > lastUpdate) ? f.last : lastUpdate;
+  const source = f.names.length ? f.names.join(', ') : p.types.join(', ');
+  return `<section class="panel ${staleCls}" data-panel="${p.id}">
+    <header><h2>${esc(t(p.title))}</h2>${badge}</header>
+    <div class="body">${p.render(view)}</div>
+    <footer><span class="src">${esc(source)}</span><span class="when">${t('updated')} ${esc(timeOf(when as any))}</span></footer>
+  </section>`;
+}

@@ -1,0 +1,278 @@
+// The wall as a user sees it, against a real cityroom with the Gangnam demo (ctest: web_e2e).
+// Writes screenshots of the three layouts and the measured figures to --out.
+import { chromium } from 'playwright-core';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { arg, CHROMIUM, CHROMIUM_ARGS, LINKS, ngsi, requireBuilt, ROOT, seedLive, startServer } from './server.mjs';
+
+const bin = arg('bin', join(ROOT, 'build/release/src/app/cityroom'));
+const out = arg('out', join(ROOT, 'web/test-output'));
+mkdirSync(out, { recursive: true });
+const missing = requireBuilt();
+if (missing) {
+  console.log(`web_e2e: skipped: ${missing}`);
+  process.exit(77);
+}
+
+const results = [];
+const figures = {};
+async function test(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push([name, true]);
+    console.log(`ok - ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push([name, false]);
+    console.log(`FAIL - ${name}: ${e?.stack ?? e}`);
+  }
+}
+function assert(cond, msg) {
+  if (!cond) throw new Error(msg);
+}
+
+const server = await startServer(bin);
+let browser;
+try {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+} catch (e) {
+  await server.stop();
+  throw e;
+}
+// cityroom's own routes that other issues add answer 404 on a server without them; the wall
+// falls back (default city, empty catalog), but Chromium still logs the 404.
+const optionalRoutes = [];
+for (const p of ['/cityroom/v1/city', '/cityroom/v1/datasets']) {
+  if ((await fetch(server.url + p)).status === 404) optionalRoutes.push(p);
+}
+
+async function openWall(viewport, opts = {}) {
+  // Playwright 1.49 (the last for Node 18) evaluates waitForFunction predicates with eval, which
+  // the server's CSP forbids; the first test loads the page under the real CSP without it.
+  const context = await browser.newContext({ viewport, hasTouch: !!opts.touch, isMobile: !!opts.mobile, locale: 'ko-KR', timezoneId: 'Asia/Seoul', bypassCSP: !opts.strictCsp });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    const where = m.location()?.url ?? '';
+    if (optionalRoutes.some((p) => where.endsWith(p))) return;
+    errors.push(`console: ${m.text()} ${where}`);
+  });
+  page.on('request', (r) => { if (!r.url().startsWith(server.url) && !/^(data|blob):/.test(r.url())) errors.push(`external request: ${r.url()}`); });
+  await page.goto(server.url + '/');
+  if (opts.strictCsp) await page.waitForSelector('.dong-label .n:text("역삼1동")', { timeout: 60000 });
+  else await page.waitForFunction(() => window.__wall?.metrics.firstLiveMs > 0 && window.__wall.metrics.mapIdleMs > 0, null, { timeout: 60000 });
+  return { page, context, errors };
+}
+
+try {
+  await test('the city context resolves offline (Link header and the stream context parameter)', async () => {
+    const link = '<https://cityroom.dev/ns/city-context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"';
+    for (const type of ['RoadSegment', 'Camera', 'PointOfInterest']) {
+      const r = await fetch(`${server.url}/ngsi-ld/v1/entities?type=${type}&limit=1&options=keyValues`, { headers: { Link: link } });
+      const body = await r.text();
+      assert(r.status === 200, `${type}: ${r.status} ${body}`);
+      const [e] = JSON.parse(body);
+      assert(e && e.type === type, `${type} does not read back by its short name: ${JSON.stringify(e).slice(0, 200)}`);
+    }
+    const sse = await fetch(`${server.url}/live/v1/stream?type=Bridge&options=keyValues&context=${encodeURIComponent('https://cityroom.dev/ns/city-context.jsonld')}`);
+    assert(sse.status === 200, `stream with context=: ${sse.status}`);
+    await sse.body.cancel();
+  });
+
+  await test('under the served CSP the wall loads its map and live data without errors', async () => {
+    const strict = await openWall({ width: 1280, height: 800 }, { strictCsp: true });
+    await strict.page.waitForSelector('.panel[data-panel=traffic] .big .value');
+    await strict.page.waitForTimeout(1500);  // map tiles of GeoJSON, workers, fonts
+    await strict.context.close();
+    assert(strict.errors.length === 0, strict.errors.join('\n'));
+  });
+
+  const tablet = await openWall({ width: 1280, height: 800 }, { touch: true });
+  const { page } = tablet;
+
+  await test('the page loads without console errors or requests leaving the server', async () => {
+    await page.waitForTimeout(500);
+    assert(tablet.errors.length === 0, tablet.errors.join('\n'));
+  });
+
+  await test("the map shows Gangnam's 22 dongs with their names", async () => {
+    const labels = await page.$$eval('.dong-label .n', (els) => els.map((e) => e.textContent));
+    assert(labels.length === 22, `expected 22 dong labels, got ${labels.length}`);
+    for (const n of ['역삼1동', '압구정동', '세곡동']) assert(labels.includes(n), `${n} missing from ${labels}`);
+    const rendered = await page.evaluate(() => new Set(window.__wall.map.queryRenderedFeatures({ layers: ['dongs-fill'] }).map((f) => f.properties.id)).size);
+    assert(rendered === 22, `expected 22 dong polygons rendered, got ${rendered}`);
+  });
+
+  await test('a typed command switches the view', async () => {
+    await page.fill('form.cmd input', '미세먼지');
+    await page.press('form.cmd input', 'Enter');
+    await page.waitForFunction(() => window.__wall.view === 'air');
+    assert((await page.textContent('.view-name')) === '대기질', 'view name is not shown');
+    assert(await page.evaluate(() => window.__wall.map.getLayoutProperty('cctv-points', 'visibility') === 'none'), 'CCTV still shown in the air view');
+    await page.fill('form.cmd input', '역삼1동');
+    await page.press('form.cmd input', 'Enter');
+    await page.waitForFunction(() => window.__wall.cardId === 'urn:ngsi-ld:AdministrativeArea:1168064000');
+    await page.click('.card .close');
+    await page.fill('form.cmd input', 'CCTV 보여줘');
+    await page.press('form.cmd input', 'Enter');
+    await page.waitForFunction(() => window.__wall.view === 'cctv');
+  });
+
+  await test('touching a CCTV cluster zooms in and touching a camera opens its card', async () => {
+    await page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.screenPointOf('cctv-clusters'));
+    const z0 = await page.evaluate(() => window.__wall.map.getZoom());
+    const p = await page.evaluate(() => window.__wall.screenPointOf('cctv-clusters'));
+    await page.touchscreen.tap(p.x, p.y);
+    await page.waitForFunction((z) => window.__wall.map.getZoom() > z + 0.5 && !window.__wall.map.isMoving(), z0, { timeout: 10000 });
+    // Keep expanding until single cameras are on screen (dense streets need a few steps).
+    for (let i = 0; i < 8; i++) {
+      await page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.map.loaded());
+      await page.waitForTimeout(200);
+      if (await page.evaluate(() => window.__wall.screenPointOf('cctv-points'))) break;
+      const c = await page.evaluate(() => window.__wall.screenPointOf('cctv-clusters'));
+      if (c) await page.touchscreen.tap(c.x, c.y);
+    }
+    const cam = await page.evaluate(() => window.__wall.screenPointOf('cctv-points'));
+    assert(cam, 'no single camera on screen after expanding clusters');
+    await page.touchscreen.tap(cam.x, cam.y);
+    await page.waitForFunction(() => (window.__wall.cardId ?? '').startsWith('urn:ngsi-ld:Camera:'), null, { timeout: 5000 });
+    const card = await page.textContent('.card');
+    assert(card.includes('Camera'), 'card does not name the type');
+    await page.click('.card .close');
+  });
+
+  await test('an entity written through the API appears on screen (live stream)', async () => {
+    await page.fill('form.cmd input', '실시간 강남');
+    await page.press('form.cmd input', 'Enter');
+    const text = `테스트 경보 ${Date.now()}`;
+    const t0 = Date.now();
+    await ngsi(server.url, 'POST', '/entities', {
+      id: 'urn:ngsi-ld:Alert:e2e:1', type: 'Alert', category: 'security', subCategory: 'flood', severity: 'critical',
+      description: text, status: 'raised', dateIssued: new Date().toISOString(),
+      location: { type: 'Point', coordinates: [127.036, 37.5] },
+    }, LINKS.alert);
+    await page.waitForFunction((s) => document.querySelector('.panel[data-panel=alerts]')?.textContent.includes(s), text, { timeout: 5000, polling: 'raf' });
+    figures.alertOnScreenMs = Date.now() - t0;
+    // A change to an existing entity: an ambulance changes state.
+    await ngsi(server.url, 'POST', '/entities', {
+      id: 'urn:ngsi-ld:Vehicle:119:e2e', type: 'Vehicle', vehicleType: 'ambulance', name: '강남1',
+      dispatchStatus: 'available', location: { type: 'Point', coordinates: [127.03, 37.49] },
+    }, LINKS.transport);
+    await page.waitForFunction(() => document.querySelector('.panel[data-panel=dispatch] .st-available'), null, { timeout: 5000 });
+    const t1 = Date.now();
+    await ngsi(server.url, 'PATCH', '/entities/urn:ngsi-ld:Vehicle:119:e2e', { dispatchStatus: 'onScene' }, LINKS.transport);
+    await page.waitForFunction(() => document.querySelector('.panel[data-panel=dispatch] .st-onScene'), null, { timeout: 5000, polling: 'raf' });
+    figures.patchOnScreenMs = Date.now() - t1;
+    const timeline = await page.textContent('.timeline');
+    assert(timeline.includes('현장도착'), 'the state change is not in the event timeline');
+  });
+
+  await test('an accident hotspot card lists its nearest CCTV, with a placeholder where there is no stream', async () => {
+    const id = await page.evaluate(() => [...window.__wall.stream.entities('hotspots').keys()][0]);
+    await page.evaluate((i) => window.__wall.wall.pick('hotspots', i), id);
+    await page.waitForFunction(() => document.querySelector('.card ul.cctv li b'), null, { timeout: 10000 });
+    const items = await page.$$eval('.card ul.cctv li', (els) => els.map((e) => e.textContent));
+    assert(items.length >= 1 && items.length <= 5, `expected 1-5 cameras, got ${items.length}`);
+    assert(items.every((t) => /\d+ m/.test(t) && t.includes('영상 스트림 없음')), `cameras without distance or placeholder: ${items}`);
+    await page.click('.card .close');
+  });
+
+  await test('a card charts the last 24 hours from the temporal API', async () => {
+    const id = 'urn:ngsi-ld:AirQualityObserved:e2e';
+    for (const [i, v] of [[3, 40], [2, 55], [1, 72]]) {
+      await ngsi(server.url, 'POST', '/entityOperations/upsert', [{ id, type: 'AirQualityObserved', pm10: { value: v, observedAt: new Date(Date.now() - i * 3600_000).toISOString() } }],
+        '<https://smart-data-models.github.io/dataModel.Environment/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"');
+    }
+    await page.evaluate((i) => window.__wall.wall.card.open({ id: i, type: 'AirQualityObserved', pm10: 72 }), id);
+    await page.waitForSelector('.card .chart canvas', { timeout: 15000 });
+    const legend = await page.evaluate(() => document.querySelector('.card .chart').textContent);
+    assert(!legend.includes('이력 없음'), 'the card says there is no history');
+    await page.click('.card .close');
+  });
+
+  await test('a dropped connection shows the offline banner and resumes with what it missed', async () => {
+    await page.evaluate(() => window.__wall.stream.drop());
+    await page.waitForSelector('.offline:not(.hidden)', { timeout: 3000 });
+    await ngsi(server.url, 'PATCH', '/entities/urn:ngsi-ld:Vehicle:119:e2e', { dispatchStatus: 'transporting' }, LINKS.transport);
+    await page.waitForSelector('.offline.hidden', { state: 'attached', timeout: 15000 });
+    await page.waitForFunction(() => document.querySelector('.panel[data-panel=dispatch] .st-transporting'), null, { timeout: 5000 });
+  });
+
+  await test('a panel turns stale or shows a simulated badge as the catalog says', async () => {
+    await ngsi(server.url, 'POST', '/entities', {
+      id: 'urn:ngsi-ld:Dataset:e2e-roads', type: 'Dataset', name: '도로 속도 (테스트)', entityTypes: ['RoadSegment'],
+      freshness: 'stale', lastSuccess: new Date(Date.now() - 3 * 3600_000).toISOString(),
+    });
+    await ngsi(server.url, 'POST', '/entities', {
+      id: 'urn:ngsi-ld:Dataset:e2e-119', type: 'Dataset', name: '119 구급 (시뮬레이션)', entityTypes: ['Vehicle'], freshness: 'simulated',
+    });
+    await page.waitForSelector('.panel[data-panel=traffic].is-stale .badge.stale', { timeout: 5000 });
+    await page.waitForSelector('.panel[data-panel=dispatch] .badge.sim', { timeout: 5000 });
+    const src = await page.textContent('.panel[data-panel=traffic] .src');
+    assert(src.includes('도로 속도 (테스트)'), `the panel does not name its dataset: ${src}`);
+  });
+
+  await test('the dongs can be shaded by any numeric attribute they carry', async () => {
+    await ngsi(server.url, 'POST', '/entityOperations/upsert?options=update', [
+      { id: 'urn:ngsi-ld:AdministrativeArea:1168064000', type: 'AdministrativeArea', population: 31234 },
+      { id: 'urn:ngsi-ld:AdministrativeArea:1168051000', type: 'AdministrativeArea', population: 17000 },
+    ]);
+    await page.waitForSelector('.legend select option[value="attr:population"]', { state: 'attached', timeout: 5000 });
+    await page.selectOption('.legend select', 'attr:population');
+    await page.waitForFunction(() => [...document.querySelectorAll('.dong-label')].some((l) => l.textContent.includes('역삼1동') && l.textContent.includes('31,234')), null, { timeout: 5000 });
+    await page.selectOption('.legend select', 'caseCount');
+  });
+
+  await test('the English toggle switches the UI language', async () => {
+    await page.click('.lang-btn');
+    await page.waitForFunction(() => document.querySelector('.panel[data-panel=traffic] h2')?.textContent === 'Road traffic');
+    await page.click('.lang-btn');
+  });
+
+  await test('replay turns the panels back to a past minute', async () => {
+    await page.click('.replay-btn');
+    await page.$eval('.replaybar input', (el) => { el.value = '600'; el.dispatchEvent(new Event('input')); });
+    await page.waitForFunction(() => document.documentElement.classList.contains('replaying'));
+    // Ten hours ago neither the test alert nor the ambulance existed.
+    await page.waitForFunction(() => !document.querySelector('.panel[data-panel=dispatch] .st-transporting'), null, { timeout: 10000 });
+    await page.click('.replaybar .live-btn');
+    await page.waitForFunction(() => document.querySelector('.panel[data-panel=dispatch] .st-transporting'), null, { timeout: 10000 });
+  });
+
+  await tablet.context.close();
+  await seedLive(server.url);
+
+  for (const [name, viewport, opts] of [
+    ['wall', { width: 3840, height: 1560 }, { touch: true }],
+    ['tablet', { width: 1280, height: 800 }, { touch: true }],
+    ['phone', { width: 390, height: 844 }, { touch: true, mobile: true }],
+  ]) {
+    await test(`screenshot of the ${name} layout`, async () => {
+      const w = await openWall(viewport, opts);
+      await w.page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.map.loaded());
+      await w.page.waitForTimeout(700);
+      await w.page.screenshot({ path: join(out, `wall-${name}.png`) });
+      if (name === 'wall') {
+        figures.firstLiveMsWall = await w.page.evaluate(() => window.__wall.metrics.firstLiveMs);
+        // every layer on, then the longest task seen
+        await w.page.$$eval('.legend button:not(.on)', (bs) => bs.forEach((b) => b.click()));
+        await w.page.waitForTimeout(1500);
+        Object.assign(figures, await w.page.evaluate(() => { const m = window.__wall.metrics; return { mapIdleMsWall: m.mapIdleMs, longestTaskMsWall: m.longestTaskMs, longTasksWall: m.longTasks, slowestRenderMsWall: m.slowestRenderMs, slowestMessageMsWall: window.__wall.stream.slowestMessageMs }; }));
+      }
+      if (name === 'tablet') figures.firstLiveMsTablet = await w.page.evaluate(() => window.__wall.metrics.firstLiveMs);
+      assert(w.errors.length === 0, w.errors.join('\n'));
+      await w.context.close();
+    });
+  }
+} finally {
+  await browser.close();
+  await server.stop();
+}
+
+writeFileSync(join(out, 'figures.json'), JSON.stringify(figures, null, 1));
+console.log('figures:', JSON.stringify(figures));
+const passed = results.filter((r) => r[1]).length;
+console.log(`${passed} passed, ${results.length - passed} failed`);
+process.exit(passed === results.length ? 0 : 1);
