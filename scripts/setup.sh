@@ -12,6 +12,7 @@ PACKAGES=(
   libjemalloc-dev
   libmosquitto-dev mosquitto mosquitto-clients
   python3 wrk curl procps
+  libxml2-dev
 )
 
 missing=()

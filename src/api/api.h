@@ -17,6 +17,10 @@
 #include "live/streams.h"
 #include "live/subscriptions.h"
 
+namespace cityroom::governance {
+class Governance;
+}
+
 namespace cityroom::api {
 
 inline constexpr std::size_t kPageSizeDefault = 20;
@@ -50,6 +54,7 @@ struct Deps {
   std::string version;
   live::Subscriptions* subscriptions = nullptr;  // null: the subscription routes answer 501
   live::Streams* streams = nullptr;              // null: no /live/v1/stream
+  governance::Governance* governance = nullptr;  // null: pledges/requests/Open311 answer 422/501
   // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
   std::vector<std::function<std::string()>> metric_sources;
 };
@@ -58,5 +63,7 @@ void register_ngsi_ld(http::Router& router, Deps& deps);
 void register_system(http::Router& router, Deps& deps);
 // GET /live/v1/stream: screen streams over WebSocket or Server-Sent Events (docs/STREAMS.md).
 void register_streams(http::Router& router, Deps& deps);
+// /cityroom/v1 pledges, search, requests and /open311/v2 (docs/GOVERNANCE.md).
+void register_governance(http::Router& router, Deps& deps);
 
 }  // namespace cityroom::api

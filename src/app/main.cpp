@@ -11,6 +11,7 @@
 
 #include "api/api.h"
 #include "app/listen_address.h"
+#include "governance/governance.h"
 #include "http/http.h"
 #include "hub/hub.h"
 #include "ingest/import.h"
@@ -46,6 +47,7 @@ struct ServeOptions {
   bool synchronous_full = false;
   std::string notify_ca_file;  // extra CA bundle for https notification endpoints
   std::string mqtt_config;  // MQTT ingestion config file; empty: no MQTT
+  std::string open311_config;  // Open311 service catalogue; empty: the shipped one if found
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -119,6 +121,19 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
   subscriptions.start();
   live::Streams streams(feed, hub, **contexts);
+  // Pledges, requests to the mayor (Open311) and Korean search (docs/GOVERNANCE.md).
+  std::filesystem::path open311_config = o.open311_config;
+  for (const char* dir : {CITYROOM_DATA_DIR, "data"}) {
+    const auto candidate = std::filesystem::path(dir) / "governance" / "open311.json";
+    if (open311_config.empty() && std::filesystem::exists(candidate, ec)) open311_config = candidate;
+  }
+  auto governance = governance::Governance::open(
+      hub, feed, (*contexts)->core(), {.data_dir = o.data_dir, .open311_config = open311_config});
+  if (!governance) {
+    std::cerr << "cityroom: governance: " << governance.error().detail << "\n";
+    return 1;
+  }
+  (*governance)->start();
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -135,6 +150,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::Deps deps{hub, **contexts, access, metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
+  deps.governance = governance->get();
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
@@ -144,6 +160,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   api::register_ngsi_ld(router, deps);
   api::register_system(router, deps);
   api::register_streams(router, deps);
+  api::register_governance(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -173,6 +190,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   if (mqtt_ingest) mqtt_ingest->stop();
   server.stop(kShutdownGrace);
   streams.stop();
+  (*governance)->stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
   feed.stop();
   transports.stop(kNotificationGrace);
@@ -301,7 +319,20 @@ int main(int argc, char** argv) {
   import->add_flag("--dry-run", io.dry_run, "Read and map only; write nothing");
   import->add_option("--errors-shown", io.errors_shown, "Bad rows listed per mapping")
       ->capture_default_str();
+  serve->add_option("--open311-config", o.open311_config,
+                    "Open311 service catalogue (default: data/governance/open311.json)");
+  std::string pledge_file, pledge_data_dir = "./var", pledge_city;
+  auto* gov = cli.add_subcommand("governance", "Governance data (see docs/GOVERNANCE.md)");
+  gov->require_subcommand(1);
+  auto* import_pledges = gov->add_subcommand("import-pledges", "Load a pledge table (CSV)");
+  import_pledges->add_option("FILE", pledge_file, "The pledge CSV")->required();
+  import_pledges->add_option("--data-dir", pledge_data_dir, "Store to write (server stopped)")
+      ->capture_default_str();
+  import_pledges->add_option("--city", pledge_city, "Id part (default: from pledges_<city>_*.csv)");
   CLI11_PARSE(cli, argc, argv);
+  if (import_pledges->parsed()) {
+    return cityroom::governance::import_pledges_command(pledge_file, pledge_data_dir, pledge_city);
+  }
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   if (import->parsed()) return cityroom::app::import_files(io, argv[0]);
   return 0;

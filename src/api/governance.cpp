@@ -1,0 +1,353 @@
+// /cityroom/v1 routes of the governance module (docs/GOVERNANCE.md): the pledge tracker
+// (list, summary, one pledge, its change history, staff update, CSV import), Korean search,
+// request statistics and the staff workflow on requests to the mayor (status lookup, assign,
+// notes, close, reopen, contact). Thin: parse → governance/ → hub → JSON. Every route passes
+// prepare() (tenant, Access check as read or write).
+#include <fmt/format.h>
+
+#include "api/call.h"
+#include "api/routes.h"
+#include "governance/entity_view.h"
+#include "governance/governance.h"
+
+namespace cityroom::api {
+namespace {
+
+namespace gov = governance;
+using base::ErrorKind;
+
+constexpr std::size_t kPledgesMax = 10'000;  // one city's pledges; a summary reads them all
+
+void reply(Call& call, int status, const json::value& body) {
+  call.respond(http::Response::json(status, json::serialize(body)));
+}
+
+gov::Governance* governance_of(Call& call) {
+  if (!call.deps->governance) {
+    call.fail(ErrorKind::kOperationNotSupported, "governance is not enabled on this server");
+  }
+  return call.deps->governance;
+}
+
+// "{id}" may be the full URN or the part after "urn:ngsi-ld:<Type>:".
+std::string full_id(std::string_view id, std::string_view type) {
+  if (id.starts_with("urn:")) return std::string(id);
+  return fmt::format("urn:ngsi-ld:{}:{}", type, id);
+}
+
+bool is_pledge(const model::Entity& e) {
+  const auto types = model::entity_types(e);
+  return std::find(types.begin(), types.end(), gov::iri(gov::kPledgeType)) != types.end();
+}
+
+json::object public_pledge(gov::Governance& g, const model::Entity& e) {
+  json::object kv = gov::key_values(g.core(), e);
+  kv["statusLabel"] = gov::pledge_status_label(gov::str(kv, "status"));
+  return kv;
+}
+
+base::Result<std::vector<model::Entity>> all_of_type(Call& call, std::string_view type) {
+  store::EntityQuery q;
+  q.any_of_types = std::vector<std::string>{gov::iri(type)};
+  q.limit = kPledgesMax;
+  auto r = call.deps->hub.query(call.tenant, q);
+  if (!r) return std::unexpected(r.error());
+  return std::move(r->entities);
+}
+
+void list_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto all = all_of_type(*call, gov::kPledgeType);
+  if (!all) return call->fail(all.error());
+  json::array out;
+  for (const auto& e : *all) {
+    auto kv = public_pledge(*g, e);
+    bool keep = true;
+    for (std::string_view f : {"field", "status", "department"}) {
+      if (const std::string* want = call->request.query_param(f)) {
+        keep = keep && gov::str(kv, f) == *want;
+      }
+    }
+    if (keep) out.push_back(std::move(kv));
+  }
+  std::stable_sort(out.begin(), out.end(), [](const json::value& a, const json::value& b) {
+    const auto& ao = a.as_object();
+    const auto& bo = b.as_object();
+    const auto key = [](const json::object& o) {
+      return std::pair{gov::num(o, "fieldNo").value_or(0), gov::num(o, "seqInField").value_or(0)};
+    };
+    return key(ao) < key(bo);
+  });
+  reply(*call, 200, out);
+}
+
+void pledge_summary(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto all = all_of_type(*call, gov::kPledgeType);
+  if (!all) return call->fail(all.error());
+  std::vector<json::object> kvs;
+  for (const auto& e : *all) kvs.push_back(gov::key_values(g->core(), e));
+  reply(*call, 200, gov::pledge_summary(kvs));
+}
+
+void get_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string id = full_id(call->request.param("id"), gov::kPledgeType);
+  auto e = deps.hub.get(call->tenant, id);
+  if (!e) return call->fail(e.error());
+  if (!*e || !is_pledge(**e)) {
+    return call->fail(ErrorKind::kResourceNotFound, fmt::format("no pledge '{}'", id));
+  }
+  auto body = public_pledge(*g, **e);
+  body["historyUrl"] = fmt::format("/cityroom/v1/pledges/{}/history", id);
+  reply(*call, 200, body);
+}
+
+// Who changed what when: the hub's history of the pledge's attributes, newest first.
+void pledge_history(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string id = full_id(call->request.param("id"), gov::kPledgeType);
+  store::HistoryQuery q;
+  q.entity_id = id;
+  q.time_property = store::HistoryQuery::TimeProperty::kModifiedAt;
+  q.limit = 10'000;
+  auto series = deps.hub.history(call->tenant, q);
+  if (!series) return call->fail(series.error());
+  if (series->empty()) {
+    return call->fail(ErrorKind::kResourceNotFound, fmt::format("no history for pledge '{}'", id));
+  }
+  // Group the points of one write (same modification time) into one change.
+  std::map<base::Micros, json::object, std::greater<>> changes;
+  for (const auto& s : *series) {
+    const std::string name = g->core().compact(s.attribute);
+    for (const auto& row : s.rows) {
+      auto& c = changes[row.time];
+      c[name] = row.value;
+    }
+  }
+  json::array out;
+  for (auto& [at, values] : changes) {
+    json::object change{{"at", base::format_iso8601(at)}};
+    if (auto* by = values.if_contains("modifiedBy")) change["by"] = *by;
+    if (auto* note = values.if_contains("changeNote")) change["note"] = *note;
+    values.erase("modifiedBy");
+    values.erase("changeNote");
+    change["changed"] = std::move(values);
+    out.push_back(std::move(change));
+  }
+  reply(*call, 200, out);
+}
+
+void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps,
+                      {.read_only = false, .has_body = true});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
+  auto fragment = gov::pledge_update_fragment(call->body.as_object());
+  if (!fragment) return call->fail(fragment.error());
+  // A changeNote belongs to one change: without one, the previous note must not look like
+  // this change's.
+  if (!fragment->contains("changeNote")) (*fragment)["changeNote"] = "";
+  const std::string id = full_id(call->request.param("id"), gov::kPledgeType);
+  auto existing = deps.hub.get(call->tenant, id);
+  if (!existing) return call->fail(existing.error());
+  if (!*existing || !is_pledge(**existing)) {
+    return call->fail(ErrorKind::kResourceNotFound, fmt::format("no pledge '{}'", id));
+  }
+  auto entity = gov::to_entity(g->core(), *fragment, true);
+  if (!entity) return call->fail(entity.error());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.append_attrs(shared->tenant, id, std::move(*entity), false,
+                        [shared, g, id](base::Result<hub::AttrsOutcome> r) {
+                          if (!r) return shared->fail(r.error());
+                          auto e = shared->deps->hub.get(shared->tenant, id);
+                          if (!e || !*e) return reply(*shared, 200, json::object{{"id", id}});
+                          reply(*shared, 200, public_pledge(*g, **e));
+                        });
+}
+
+void import_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string* ct = call->request.header("content-type");
+  if (!ct || !ct->starts_with("text/csv")) {
+    return call->fail(ErrorKind::kUnsupportedMediaType,
+                      "send the pledge table as Content-Type: text/csv (UTF-8)");
+  }
+  const std::string* city = call->request.query_param("city");
+  const std::string* by = call->request.query_param("by");
+  if (!city || city->empty() || city->find_first_of(":/?# %") != std::string::npos) {
+    return call->fail(ErrorKind::kBadRequestData,
+                      "city (the id part, e.g. city=boryeong) is required");
+  }
+  auto shared = std::make_shared<Call>(std::move(*call));
+  gov::import_pledges(deps.hub, g->core(), shared->tenant, shared->request.body, *city,
+                      by && !by->empty() ? *by : std::string("import"),
+                      [shared](base::Result<gov::PledgeImportReport> r) {
+                        if (!r) return shared->fail(r.error());
+                        reply(*shared, 200, json::object{{"rows", r->rows},
+                                                         {"created", r->created},
+                                                         {"updated", r->updated}});
+                      });
+}
+
+void search(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string* q = call->request.query_param("q");
+  if (!q) return call->fail(ErrorKind::kBadRequestData, "q (the words to search for) is required");
+  std::string type;
+  if (const std::string* t = call->request.query_param("type")) {
+    if (*t != gov::kRequestType && *t != gov::kPledgeType) {
+      return call->fail(ErrorKind::kBadRequestData, "type must be ServiceRequest or Pledge");
+    }
+    type = *t;
+  }
+  std::size_t limit = 20;
+  if (const std::string* l = call->request.query_param("limit")) {
+    auto n = parse_size(*l);
+    if (!n || *n == 0 || *n > gov::kSearchLimitMax) {
+      return call->fail(ErrorKind::kBadRequestData,
+                        fmt::format("limit must be 1..{}", gov::kSearchLimitMax));
+    }
+    limit = *n;
+  }
+  auto hits = g->index().search(call->tenant, *q, type, limit);
+  if (!hits) return call->fail(hits.error());
+  json::array out;
+  for (const auto& h : *hits) {
+    out.push_back(json::object{{"id", h.id}, {"type", h.type}, {"title", h.title},
+                               {"snippet", h.snippet}});
+  }
+  reply(*call, 200, out);
+}
+
+void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const auto now = base::now_micros();
+  base::Micros from = now - gov::kDefaultWindow, to = now + 1;
+  for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    if (const std::string* v = call->request.query_param(name)) {
+      auto t = base::parse_iso8601(*v, true);
+      if (!t) {
+        return call->fail(ErrorKind::kBadRequestData,
+                          fmt::format("{} '{}' is not an ISO 8601 date or date-time", name, *v));
+      }
+      *target = *t;
+    }
+  }
+  auto stats = g->index().request_stats(call->tenant, from, to, now);
+  if (!stats) return call->fail(stats.error());
+  reply(*call, 200, *stats);
+}
+
+void get_request(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string id = full_id(call->request.param("id"), gov::kRequestType);
+  auto e = deps.hub.get(call->tenant, id);
+  if (!e) return call->fail(e.error());
+  if (!*e) return call->fail(ErrorKind::kResourceNotFound, fmt::format("no request '{}'", id));
+  auto body = gov::open311_request(gov::key_values(g->core(), **e));
+  body["id"] = id;
+  reply(*call, 200, body);
+}
+
+void request_contact(Deps& deps, http::Request&& request, http::Respond respond) {
+  // Personal data: a staff action, checked as a write so a read-only (public) role never
+  // reaches it.
+  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string id = full_id(call->request.param("id"), gov::kRequestType);
+  auto contact = g->contact_of(call->tenant, id);
+  if (!contact) return call->fail(contact.error());
+  if (!*contact) return call->fail(ErrorKind::kResourceNotFound, "no contact given for " + id);
+  reply(*call, 200, **contact);
+}
+
+void workflow(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps,
+                      {.read_only = false, .has_body = true});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string action = call->request.param("action");
+  if (action != "assign" && action != "notes" && action != "close" && action != "reopen") {
+    return call->fail(ErrorKind::kResourceNotFound,
+                      fmt::format("'{}' is not a request action (assign, notes, close, reopen)",
+                                  action));
+  }
+  if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
+  const std::string id = full_id(call->request.param("id"), gov::kRequestType);
+  auto existing = deps.hub.get(call->tenant, id);
+  if (!existing) return call->fail(existing.error());
+  if (!*existing) return call->fail(ErrorKind::kResourceNotFound, fmt::format("no request '{}'", id));
+  const auto now = base::now_micros();
+  auto fragment = gov::workflow_fragment(action, call->body.as_object(), now);
+  if (!fragment) return call->fail(fragment.error());
+  const auto status = gov::str(gov::key_values(g->core(), **existing), "status");
+  if (action == "close" && status == "closed") {
+    return call->fail(ErrorKind::kBadRequestData, "the request is already closed");
+  }
+  if (action == "reopen" && status != "closed") {
+    return call->fail(ErrorKind::kBadRequestData, "the request is not closed");
+  }
+  auto entity = gov::to_entity(g->core(), *fragment, true, now);
+  if (!entity) return call->fail(entity.error());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.append_attrs(shared->tenant, id, std::move(*entity), false,
+                        [shared, g, id](base::Result<hub::AttrsOutcome> r) {
+                          if (!r) return shared->fail(r.error());
+                          auto e = shared->deps->hub.get(shared->tenant, id);
+                          if (!e || !*e) return reply(*shared, 200, json::object{{"id", id}});
+                          const auto kv = gov::key_values(g->core(), **e);
+                          (void)g->index().upsert(shared->tenant, kv);
+                          auto body = gov::open311_request(kv);
+                          body["id"] = id;
+                          reply(*shared, 200, body);
+                        });
+}
+
+}  // namespace
+
+void register_governance(http::Router& router, Deps& deps) {
+  router.add("GET", "/cityroom/v1/pledges", bound(deps, list_pledges));
+  router.add("GET", "/cityroom/v1/pledges/summary", bound(deps, pledge_summary));
+  router.add("POST", "/cityroom/v1/pledges/import", bound(deps, import_pledges));
+  router.add("GET", "/cityroom/v1/pledges/{id}", bound(deps, get_pledge));
+  router.add("PATCH", "/cityroom/v1/pledges/{id}", bound(deps, patch_pledge));
+  router.add("GET", "/cityroom/v1/pledges/{id}/history", bound(deps, pledge_history));
+  router.add("GET", "/cityroom/v1/search", bound(deps, search));
+  router.add("GET", "/cityroom/v1/requests/stats", bound(deps, request_stats));
+  router.add("GET", "/cityroom/v1/requests/{id}", bound(deps, get_request));
+  router.add("GET", "/cityroom/v1/requests/{id}/contact", bound(deps, request_contact));
+  router.add("POST", "/cityroom/v1/requests/{id}/{action}", bound(deps, workflow));
+  register_open311(router, deps);
+}
+
+}  // namespace cityroom::api

@@ -1,0 +1,107 @@
+#include "governance/governance.h"
+
+#include <fmt/format.h>
+
+#include "geo/geo.h"
+#include "governance/entity_view.h"
+
+namespace cityroom::governance {
+
+base::Result<std::unique_ptr<Governance>> Governance::open(hub::Hub& hub, live::Feed& feed,
+                                                           ldcontext::ContextPtr core,
+                                                           const Options& options) {
+  // Without a catalogue Open311 lists no services (pledges and search still work).
+  auto config = options.open311_config.empty() ? base::Result<Open311Config>(Open311Config{})
+                                               : load_open311_config(options.open311_config);
+  if (!config) return std::unexpected(config.error());
+  auto index = SearchIndex::open(options.data_dir / "governance-index.db");
+  if (!index) return std::unexpected(index.error());
+  return std::unique_ptr<Governance>(
+      new Governance(hub, feed, std::move(core), std::move(*config), std::move(*index)));
+}
+
+Governance::Governance(hub::Hub& hub, live::Feed& feed, ldcontext::ContextPtr core,
+                       Open311Config config, std::unique_ptr<SearchIndex> index)
+    : hub_(hub),
+      core_(std::move(core)),
+      open311_(std::move(config)),
+      index_(std::move(index)),
+      indexer_(*index_, hub, feed, core_) {}
+
+Governance::~Governance() { stop(); }
+
+void Governance::start() { indexer_.start(); }
+void Governance::stop() { indexer_.stop(); }
+
+std::optional<std::string> Governance::area_of(std::string_view tenant, double lon, double lat) {
+  auto gq = geo::parse_geoquery("intersects", "Point", fmt::format("[{},{}]", lon, lat),
+                                "location");
+  if (!gq) return std::nullopt;
+  const std::string location = core_->expand("location");
+  const std::string level = iri("adminLevel");
+  store::EntityQuery q;
+  q.any_of_types = std::vector<std::string>{iri(kAreaType)};
+  if (auto box = geo::candidate_box(*gq)) q.geo_box = store::EntityQuery::GeoBox{location, *box};
+  q.limit = 5;
+  q.predicate = [&](const model::Entity& e) {
+    const auto* lv = json::find(e, level);
+    if (!lv || !lv->is_array() || lv->as_array().empty()) return false;
+    const auto* v = json::find(lv->as_array()[0].as_object(), "value");
+    if (!v || !v->is_string() || v->as_string() != "dong") return false;
+    const auto* loc = json::find(e, location);
+    if (!loc || !loc->is_array() || loc->as_array().empty()) return false;
+    const auto* g = json::find(loc->as_array()[0].as_object(), "value");
+    if (!g) return false;
+    auto geometry = geo::parse_geojson(*g);
+    return geometry && geo::matches(*gq, *geometry);
+  };
+  auto r = hub_.query(tenant, q);
+  if (!r || r->entities.empty()) return std::nullopt;
+  return std::string(r->entities.front().at("id").as_string());
+}
+
+void Governance::submit_request(std::string tenant, NewRequest request,
+                                hub::Callback<std::string> done) {
+  auto entity = to_entity(*core_, request.entity, false);
+  if (!entity) return done(std::unexpected(entity.error()));
+  auto create = [this, tenant, id = request.id, entity = std::move(*entity),
+                 done](base::Result<store::WorkOutput> stored) mutable {
+    if (!stored) return done(std::unexpected(stored.error()));
+    const json::object kv = key_values(*core_, entity);
+    hub_.create(tenant, std::move(entity),
+                [this, tenant, id, kv, done](base::Result<void> created) {
+                  if (!created) return done(std::unexpected(created.error()));
+                  // Read-your-write for the Open311 GET that may follow at once; the feed
+                  // follower will upsert the same row again.
+                  (void)index_->upsert(tenant, kv);
+                  done(id);
+                });
+  };
+  if (request.contact.empty()) return create(store::WorkOutput{});
+  const std::string doc = json::serialize(request.contact);
+  hub_.store().write(
+      [tenant, id = request.id, doc](store::Transaction& tx) -> base::Result<store::WorkOutput> {
+        if (auto r = tx.put_record(kContactRecordKind, tenant, id, doc); !r) {
+          return std::unexpected(r.error());
+        }
+        return store::WorkOutput{};
+      },
+      std::move(create));
+}
+
+base::Result<std::optional<json::object>> Governance::contact_of(std::string_view tenant,
+                                                                 std::string_view id) {
+  // The store reads records by kind only (they are loaded at start elsewhere); a contact
+  // lookup is a staff action on one request, rare enough for a scan.
+  auto records = hub_.store().records(kContactRecordKind);
+  if (!records) return std::unexpected(records.error());
+  for (const auto& r : *records) {
+    if (r.tenant == tenant && r.id == id) {
+      auto doc = json::parse(r.doc);
+      if (doc && doc->is_object()) return std::optional<json::object>(doc->as_object());
+    }
+  }
+  return std::optional<json::object>();
+}
+
+}  // namespace cityroom::governance

@@ -1,0 +1,71 @@
+// governance: the mayor's-office features on top of the hub — the pledge tracker, requests to
+// the mayor (Open311 GeoReport v2 + a staff workflow), Korean full-text search and request
+// statistics (docs/GOVERNANCE.md).
+//
+// Everything a user sees is entities in the hub (Pledge, ServiceRequest), so history, live
+// screens, subscriptions and access control apply unchanged; this module adds the rules
+// (pledges.h, requests.h), the Open311 catalogue (services.h) and derived indexes
+// (search_index.h). `Governance` is what the HTTP routes (api/governance.cpp,
+// api/open311.cpp) and main hold: one per process, built in main, started after the hub.
+// Thread-safety: every member may be called from any thread.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "governance/open311_format.h"
+#include "governance/pledge_import.h"
+#include "governance/pledges.h"
+#include "governance/requests.h"
+#include "governance/search_index.h"
+#include "governance/services.h"
+#include "hub/hub.h"
+#include "ldcontext/ldcontext.h"
+#include "live/feed.h"
+
+namespace cityroom::governance {
+
+struct Options {
+  std::filesystem::path data_dir;       // governance-index.db goes here
+  std::filesystem::path open311_config; // data/governance/open311.json
+};
+
+class Governance {
+ public:
+  static base::Result<std::unique_ptr<Governance>> open(hub::Hub& hub, live::Feed& feed,
+                                                        ldcontext::ContextPtr core,
+                                                        const Options& options);
+  ~Governance();
+  // Rebuilds the derived index in the background and follows the feed.
+  void start();
+  void stop();
+
+  hub::Hub& hub() { return hub_; }
+  const ldcontext::Context& core() const { return *core_; }
+  const Open311Config& open311() const { return open311_; }
+  SearchIndex& index() { return *index_; }
+
+  // The dong (AdministrativeArea with adminLevel "dong") whose boundary holds the point, or
+  // nullopt (no boundaries loaded, or outside the city).
+  std::optional<std::string> area_of(std::string_view tenant, double lon, double lat);
+
+  // Creates a request: the contact record first (so a request never exists without it), then
+  // the entity, then the index row. `done` gets the entity id.
+  void submit_request(std::string tenant, NewRequest request, hub::Callback<std::string> done);
+  // The personal record of a request (staff only), nullopt when none was given.
+  base::Result<std::optional<json::object>> contact_of(std::string_view tenant,
+                                                       std::string_view id);
+
+ private:
+  Governance(hub::Hub& hub, live::Feed& feed, ldcontext::ContextPtr core, Open311Config config,
+             std::unique_ptr<SearchIndex> index);
+  hub::Hub& hub_;
+  ldcontext::ContextPtr core_;
+  Open311Config open311_;
+  std::unique_ptr<SearchIndex> index_;
+  Indexer indexer_;
+};
+
+}  // namespace cityroom::governance
