@@ -133,7 +133,6 @@ int serve(const ServeOptions& o, const char* argv0) {
     std::cerr << "cityroom: governance: " << governance.error().detail << "\n";
     return 1;
   }
-  (*governance)->start();
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -177,6 +176,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   std::printf("cityroom listening on http://%s%s%s:%u\n", v6 ? "[" : "", address->host.c_str(),
               v6 ? "]" : "", static_cast<unsigned>(*port));
   std::fflush(stdout);
+  (*governance)->start();  // logs; the listening line must stay the first line on stdout
   if (auto started = mqtt_ingest ? mqtt_ingest->start() : base::Result<void>{}; !started) {
     std::cerr << "cityroom: MQTT ingestion: " << started.error().detail << "\n";
     server.stop(kShutdownGrace);
