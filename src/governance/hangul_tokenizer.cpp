@@ -43,32 +43,33 @@ struct Piece {
 };
 
 void emit_syllable_run(std::string_view text, const std::vector<Piece>& run, bool query,
-                       const std::function<void(std::string_view, bool)>& emit) {
-  const auto span = [&](std::size_t a, std::size_t b) {
-    return text.substr(run[a].begin, run[b].end - run[a].begin);
+                       const TokenSink& emit) {
+  const auto span = [&](std::size_t a, std::size_t b, bool colocated) {
+    emit(text.substr(run[a].begin, run[b].end - run[a].begin), colocated, run[a].begin,
+         run[b].end);
   };
   if (run.size() == 1) {
-    emit(span(0, 0), false);
+    span(0, 0, false);
     return;
   }
   for (std::size_t i = 0; i + 1 < run.size(); ++i) {
-    emit(span(i, i + 1), false);
-    if (!query) emit(span(i, i), true);
+    span(i, i + 1, false);
+    if (!query) span(i, i, true);
   }
-  if (!query) emit(span(run.size() - 1, run.size() - 1), false);
+  if (!query) span(run.size() - 1, run.size() - 1, false);
 }
 
 }  // namespace
 
-void hangul_tokens(std::string_view text, bool query,
-                   const std::function<void(std::string_view, bool)>& emit) {
+void hangul_tokens(std::string_view text, bool query, const TokenSink& emit) {
   std::vector<Piece> run;
   std::string word;
+  std::size_t word_begin = 0, word_end = 0;
   Class current = Class::kSeparator;
   std::size_t i = 0;
   const auto flush = [&] {
     if (current == Class::kSyllable && !run.empty()) emit_syllable_run(text, run, query, emit);
-    if (current == Class::kWord && !word.empty()) emit(word, false);
+    if (current == Class::kWord && !word.empty()) emit(word, false, word_begin, word_end);
     run.clear();
     word.clear();
   };
@@ -83,6 +84,8 @@ void hangul_tokens(std::string_view text, bool query,
     if (c == Class::kSyllable) {
       run.push_back({begin, i});
     } else if (c == Class::kWord) {
+      if (word.empty()) word_begin = begin;
+      word_end = i;
       for (std::size_t k = begin; k < i; ++k) {
         const char ch = text[k];
         word += (ch >= 'A' && ch <= 'Z') ? static_cast<char>(ch - 'A' + 'a') : ch;
@@ -108,17 +111,13 @@ int xTokenize(Fts5Tokenizer*, void* ctx, int flags, const char* text, int n,
   const std::string_view t(text, n > 0 ? static_cast<std::size_t>(n) : 0);
   const bool query = (flags & FTS5_TOKENIZE_QUERY) != 0;
   int rc = SQLITE_OK;
-  hangul_tokens(t, query, [&](std::string_view tok, bool colocated) {
-    if (rc != SQLITE_OK) return;
-    // Offsets point into `text` for views into it; lower-cased words are copies, whose offsets
-    // are approximated by a search (only highlight() would use them).
-    int start = 0;
-    if (tok.data() >= t.data() && tok.data() < t.data() + t.size()) {
-      start = static_cast<int>(tok.data() - t.data());
-    }
-    rc = token(ctx, colocated ? FTS5_TOKEN_COLOCATED : 0, tok.data(), static_cast<int>(tok.size()),
-               start, start + static_cast<int>(tok.size()));
-  });
+  hangul_tokens(t, query,
+                [&](std::string_view tok, bool colocated, std::size_t begin, std::size_t end) {
+                  if (rc != SQLITE_OK) return;
+                  rc = token(ctx, colocated ? FTS5_TOKEN_COLOCATED : 0, tok.data(),
+                             static_cast<int>(tok.size()), static_cast<int>(begin),
+                             static_cast<int>(end));
+                });
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -153,7 +152,8 @@ std::string match_expression(std::string_view q) {
     if (j > i) {
       // Only words that give tokens: a lone "-" would make an empty phrase (a syntax error).
       bool any = false;
-      hangul_tokens(q.substr(i, j - i), true, [&](std::string_view, bool) { any = true; });
+      hangul_tokens(q.substr(i, j - i), true,
+                    [&](std::string_view, bool, std::size_t, std::size_t) { any = true; });
       if (any) {
         if (!out.empty()) out += " AND ";
         out += '"';

@@ -24,10 +24,11 @@ namespace cityroom::governance {
 
 inline constexpr std::string_view kHangulTokenizerName = "hangul";
 
-// The tokens of `text` as FTS5 sees them: (token, colocated with the previous one). For tests
-// and for building MATCH expressions.
-void hangul_tokens(std::string_view text, bool query,
-                   const std::function<void(std::string_view token, bool colocated)>& emit);
+// The tokens of `text` as FTS5 sees them: the token, whether it is colocated with the previous
+// one, and the byte range of `text` it came from (snippets and highlights use it).
+using TokenSink = std::function<void(std::string_view token, bool colocated, std::size_t begin,
+                                     std::size_t end)>;
+void hangul_tokens(std::string_view text, bool query, const TokenSink& emit);
 
 // Registers the tokenizer on `db` as "hangul" (fts5(..., tokenize='hangul')).
 base::Result<void> register_hangul_tokenizer(sqlite3* db);

@@ -91,8 +91,13 @@ base::Result<std::vector<json::object>> pledges_from_csv(std::string_view csv,
     }
   }
   const auto col = [&](std::size_t r, std::string_view name) -> std::string {
+    // Cells are trimmed: exported tables often pad them, and " 1-1" must not become an id.
     const auto i = table->column(name);
-    return i == std::string_view::npos ? std::string() : table->rows[r][i];
+    if (i == std::string_view::npos) return std::string();
+    std::string_view v = table->rows[r][i];
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t' || v.back() == '\r')) v.remove_suffix(1);
+    return std::string(v);
   };
   std::vector<json::object> out;
   std::map<std::string, std::size_t> seen;

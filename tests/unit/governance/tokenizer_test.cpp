@@ -7,7 +7,7 @@ namespace {
 
 std::vector<std::string> tokens(std::string_view text, bool query) {
   std::vector<std::string> out;
-  hangul_tokens(text, query, [&](std::string_view t, bool colocated) {
+  hangul_tokens(text, query, [&](std::string_view t, bool colocated, std::size_t, std::size_t) {
     out.push_back((colocated ? "+" : "") + std::string(t));
   });
   return out;
@@ -33,6 +33,15 @@ TEST(HangulTokenizer, LatinAndDigitsAreLowerCasedWordsAndSpacesSplitRuns) {
   // No bigram across a space or punctuation.
   EXPECT_EQ(tokens("도로 주차", true), (V{"도로", "주차"}));
   EXPECT_EQ(tokens("도로,주차", false), (V{"도로", "+도", "로", "주차", "+주", "차"}));
+}
+
+TEST(HangulTokenizer, OffsetsPointAtTheSourceBytes) {
+  std::vector<std::string> spans;
+  const std::string text = "밤길 STREET";
+  hangul_tokens(text, false, [&](std::string_view, bool, std::size_t b, std::size_t e) {
+    spans.push_back(text.substr(b, e - b));
+  });
+  EXPECT_EQ(spans, (V{"밤길", "밤", "길", "STREET"}));
 }
 
 TEST(HangulTokenizer, InvalidUtf8SeparatesInsteadOfCrashing) {
