@@ -230,7 +230,7 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
     }
     limit = *n;
   }
-  auto hits = g->index().search(call->tenant, *q, type, limit);
+  auto hits = g->current_index().search(call->tenant, *q, type, limit);
   if (!hits) return call->fail(hits.error());
   json::array out;
   for (const auto& h : *hits) {
@@ -257,7 +257,7 @@ void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
       *target = *t;
     }
   }
-  auto stats = g->index().request_stats(call->tenant, from, to, now);
+  auto stats = g->current_index().request_stats(call->tenant, from, to, now);
   if (!stats) return call->fail(stats.error());
   reply(*call, 200, *stats);
 }

@@ -91,7 +91,7 @@ void list_requests(Call& call, gov::Governance& g, Open311Format f) {
   if (!filter->ids.empty()) {
     for (const auto& key : filter->ids) ids.push_back("urn:ngsi-ld:ServiceRequest:" + key);
   } else {
-    auto found = g.index().request_ids(call.tenant, *filter);
+    auto found = g.current_index().request_ids(call.tenant, *filter);
     if (!found) return error(call.respond, f, 500, found.error().detail);
     ids = std::move(*found);
   }

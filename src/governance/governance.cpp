@@ -33,6 +33,11 @@ Governance::~Governance() { stop(); }
 void Governance::start() { indexer_.start(); }
 void Governance::stop() { indexer_.stop(); }
 
+SearchIndex& Governance::current_index() {
+  (void)indexer_.catch_up(kCatchUpMax);
+  return *index_;
+}
+
 std::optional<std::string> Governance::area_of(std::string_view tenant, double lon, double lat) {
   auto gq = geo::parse_geoquery("intersects", "Point", fmt::format("[{},{}]", lon, lat),
                                 "location");

@@ -27,6 +27,8 @@
 
 namespace cityroom::governance {
 
+inline constexpr std::chrono::milliseconds kCatchUpMax{200};
+
 struct Options {
   std::filesystem::path data_dir;       // governance-index.db goes here
   std::filesystem::path open311_config; // data/governance/open311.json
@@ -46,6 +48,9 @@ class Governance {
   const ldcontext::Context& core() const { return *core_; }
   const Open311Config& open311() const { return open311_; }
   SearchIndex& index() { return *index_; }
+  // The derived index with every change committed so far applied (waits up to
+  // kCatchUpMax; see Indexer::catch_up). For reads right after writes.
+  SearchIndex& current_index();
 
   // The dong (AdministrativeArea with adminLevel "dong") whose boundary holds the point, or
   // nullopt (no boundaries loaded, or outside the city).

@@ -392,14 +392,28 @@ base::Result<std::size_t> Indexer::rebuild() {
   return total;
 }
 
+bool Indexer::catch_up(std::chrono::milliseconds max) {
+  const std::uint64_t target = feed_.last_seq();
+  std::unique_lock lock(applied_mutex_);
+  return applied_changed_.wait_for(lock, max, [&] { return applied_ >= target; });
+}
+
 void Indexer::run() {
   std::uint64_t cursor = feed_.last_seq();
+  const auto applied = [this](std::uint64_t seq) {
+    {
+      std::lock_guard lock(applied_mutex_);
+      applied_ = seq;
+    }
+    applied_changed_.notify_all();
+  };
   if (auto n = rebuild(); !n) {
     spdlog::error("governance: search index rebuild failed: {}", n.error().detail);
   } else {
     spdlog::info("governance: search index rebuilt ({} entities)", *n);
   }
   ready_ = true;
+  applied(cursor);
   const std::string pledge = iri(kPledgeType), request = iri(kRequestType);
   std::vector<live::Event> events;
   while (!stop_) {
@@ -410,6 +424,7 @@ void Indexer::run() {
       spdlog::warn("governance: search index missed {} changes; rebuilding", missed);
       cursor = feed_.last_seq();
       (void)rebuild();
+      applied(cursor);
       continue;
     }
     for (const auto& ev : events) {
@@ -426,6 +441,7 @@ void Indexer::run() {
         spdlog::warn("governance: search index: {}: {}", c.id, r.error().detail);
       }
     }
+    applied(cursor);
   }
 }
 

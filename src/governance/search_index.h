@@ -12,6 +12,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -86,6 +88,10 @@ class Indexer {
   bool ready() const { return ready_.load(); }
   // Rebuilds now (on the calling thread); answers how many entities were indexed.
   base::Result<std::size_t> rebuild();
+  // Waits (at most `max`) until every change committed before the call is indexed, so a
+  // search or a statistic right after a write sees it. False on timeout (the caller answers
+  // from the index as it is).
+  bool catch_up(std::chrono::milliseconds max);
 
  private:
   void run();
@@ -96,6 +102,9 @@ class Indexer {
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> ready_{false};
+  std::mutex applied_mutex_;
+  std::condition_variable applied_changed_;
+  std::uint64_t applied_ = 0;  // feed sequence number indexed up to
 };
 
 // ISO 8601 week ("2026-W47") of a time, in city time.
