@@ -230,7 +230,14 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
     }
     limit = *n;
   }
-  auto hits = g->current_index().search(call->tenant, *q, type, limit);
+  bool by_relevance = false;
+  if (const std::string* order = call->request.query_param("order")) {
+    if (*order != "recent" && *order != "relevance") {
+      return call->fail(ErrorKind::kBadRequestData, "order must be recent or relevance");
+    }
+    by_relevance = *order == "relevance";
+  }
+  auto hits = g->current_index().search(call->tenant, *q, type, limit, by_relevance);
   if (!hits) return call->fail(hits.error());
   json::array out;
   for (const auto& h : *hits) {

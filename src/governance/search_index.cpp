@@ -236,7 +236,7 @@ std::size_t SearchIndex::size() {
 base::Result<std::vector<SearchHit>> SearchIndex::search(std::string_view tenant,
                                                          std::string_view q,
                                                          std::string_view type,
-                                                         std::size_t limit) {
+                                                         std::size_t limit, bool by_relevance) {
   if (q.size() > kSearchQueryBytesMax) {
     return base::fail(ErrorKind::kBadRequestData,
                       fmt::format("q is longer than {} bytes", kSearchQueryBytesMax));
@@ -246,11 +246,15 @@ base::Result<std::vector<SearchHit>> SearchIndex::search(std::string_view tenant
     return base::fail(ErrorKind::kBadRequestData, "q has no word to search for");
   }
   std::lock_guard lock(mutex_);
-  Stmt s(db_,
-         "SELECT d.id, d.type, d.title, snippet(fts, 0, '[', ']', '…', 12), bm25(fts) "
-         "FROM fts JOIN docs d ON d.rowid = fts.rowid "
-         "WHERE fts MATCH ?1 AND d.tenant = ?2 AND (?3 = '' OR d.type = ?3) "
-         "ORDER BY bm25(fts) LIMIT ?4");
+  Stmt s(db_, by_relevance
+                  ? "SELECT d.id, d.type, d.title, snippet(fts, 0, '[', ']', '…', 12), bm25(fts) "
+                    "FROM fts JOIN docs d ON d.rowid = fts.rowid "
+                    "WHERE fts MATCH ?1 AND d.tenant = ?2 AND (?3 = '' OR d.type = ?3) "
+                    "ORDER BY bm25(fts) LIMIT ?4"
+                  : "SELECT d.id, d.type, d.title, snippet(fts, 0, '[', ']', '…', 12), 0 "
+                    "FROM fts JOIN docs d ON d.rowid = fts.rowid "
+                    "WHERE fts MATCH ?1 AND d.tenant = ?2 AND (?3 = '' OR d.type = ?3) "
+                    "ORDER BY fts.rowid DESC LIMIT ?4");
   if (!s) return std::unexpected(db_error(db_, "prepare search"));
   s.text(1, match);
   s.text(2, tenant);
