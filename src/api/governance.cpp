@@ -7,6 +7,7 @@
 
 #include "api/call.h"
 #include "api/routes.h"
+#include "governance/csv.h"
 #include "governance/entity_view.h"
 #include "governance/governance.h"
 
@@ -340,6 +341,225 @@ void workflow(Deps& deps, http::Request&& request, http::Respond respond) {
                         });
 }
 
+
+// ---- policy indicators ----------------------------------------------------------------
+
+bool is_indicator(const model::Entity& e) {
+  const auto types = model::entity_types(e);
+  return std::find(types.begin(), types.end(), gov::iri(gov::kIndicatorType)) != types.end();
+}
+
+// The indicator `{id}` names as keyValues, or the error answered.
+std::optional<json::object> indicator_of(Call& call, gov::Governance& g) {
+  const std::string id = full_id(call.request.param("id"), gov::kIndicatorType);
+  auto e = call.deps->hub.get(call.tenant, id);
+  if (!e) {
+    call.fail(e.error());
+    return std::nullopt;
+  }
+  if (!*e || !is_indicator(**e)) {
+    call.fail(ErrorKind::kResourceNotFound, fmt::format("no indicator '{}'", id));
+    return std::nullopt;
+  }
+  return gov::key_values(g.core(), **e);
+}
+
+json::array series_json(const std::vector<gov::IndicatorPoint>& series) {
+  json::array out;
+  for (const auto& p : series) {
+    out.push_back(json::object{
+        {"period", p.period},
+        {"value", p.value},
+        {"target", p.target ? json::value(*p.target) : json::value(nullptr)},
+        {"achievement", p.achievement ? json::value(*p.achievement) : json::value(nullptr)}});
+  }
+  return out;
+}
+
+void list_indicators(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto all = all_of_type(*call, gov::kIndicatorType);
+  if (!all) return call->fail(all.error());
+  json::array out;
+  for (const auto& e : *all) {
+    const auto kv = gov::key_values(g->core(), e);
+    if (const std::string* d = call->request.query_param("department")) {
+      if (gov::str(kv, "department") != *d) continue;
+    }
+    auto series = gov::indicator_series(deps.hub, call->tenant, kv);
+    if (!series) return call->fail(series.error());
+    out.push_back(gov::indicator_tile(kv, *series));
+  }
+  reply(*call, 200, out);
+}
+
+void get_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto kv = indicator_of(*call, *g);
+  if (!kv) return;
+  auto series = gov::indicator_series(deps.hub, call->tenant, *kv);
+  if (!series) return call->fail(series.error());
+  json::object body = *kv;
+  body["tile"] = gov::indicator_tile(*kv, *series);
+  body["series"] = series_json(*series);
+  reply(*call, 200, body);
+}
+
+void create_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps,
+                      {.read_only = false, .has_body = true});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
+  auto def = gov::indicator_from_definition(call->body.as_object());
+  if (!def) return call->fail(def.error());
+  auto entity = gov::to_entity(g->core(), *def, false);
+  if (!entity) return call->fail(entity.error());
+  const std::string id(def->at("id").as_string());
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.create(shared->tenant, std::move(*entity), [shared, id](base::Result<void> r) {
+    if (!r) return shared->fail(r.error());
+    shared->respond([&] {
+      auto resp = http::Response::json(201, json::serialize(json::object{{"id", id}}));
+      resp.headers.emplace_back("location", "/cityroom/v1/indicators/" + id);
+      return resp;
+    }());
+  });
+}
+
+void add_indicator_value(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps,
+                      {.read_only = false, .has_body = true});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto kv = indicator_of(*call, *g);
+  if (!kv) return;
+  if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
+  auto fragment = gov::indicator_value_fragment(call->body.as_object(), gov::str(*kv, "periodicity"));
+  if (!fragment) return call->fail(fragment.error());
+  auto entity = gov::to_entity(g->core(), *fragment, true);
+  if (!entity) return call->fail(entity.error());
+  const std::string id = gov::str(*kv, "id");
+  auto shared = std::make_shared<Call>(std::move(*call));
+  deps.hub.append_attrs(shared->tenant, id, std::move(*entity), false,
+                        [shared, g, id](base::Result<hub::AttrsOutcome> r) {
+                          if (!r) return shared->fail(r.error());
+                          auto e = shared->deps->hub.get(shared->tenant, id);
+                          if (!e || !*e) return reply(*shared, 200, json::object{{"id", id}});
+                          const auto now = gov::key_values(g->core(), **e);
+                          auto series = gov::indicator_series(shared->deps->hub, shared->tenant, now);
+                          if (!series) return shared->fail(series.error());
+                          reply(*shared, 200, gov::indicator_tile(now, *series));
+                        });
+}
+
+void recompute_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto kv = indicator_of(*call, *g);
+  if (!kv) return;
+  const std::string periodicity = gov::str(*kv, "periodicity");
+  gov::Period period = gov::period_of(periodicity, base::now_micros());
+  if (const std::string* p = call->request.query_param("period")) {
+    auto parsed = gov::parse_period(*p);
+    if (!parsed || gov::period_of(periodicity, parsed->start).label != *p) {
+      return call->fail(ErrorKind::kBadRequestData,
+                        fmt::format("period '{}' is not a {} period", *p, periodicity));
+    }
+    period = *parsed;
+  }
+  auto shared = std::make_shared<Call>(std::move(*call));
+  g->recompute(shared->tenant, *kv, period, [shared, period](base::Result<double> r) {
+    if (!r) return shared->fail(r.error());
+    reply(*shared, 200, json::object{{"period", period.label}, {"value", *r}});
+  });
+}
+
+// CSV: indicator,period,value (indicator = URN or key). All-or-nothing per request: every row
+// is checked before anything is written; writes then go one by one through the hub.
+void import_indicator_values(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string* ct = call->request.header("content-type");
+  if (!ct || !ct->starts_with("text/csv")) {
+    return call->fail(ErrorKind::kUnsupportedMediaType, "send the values as Content-Type: text/csv");
+  }
+  const std::string* by = call->request.query_param("by");
+  if (!by || by->empty()) return call->fail(ErrorKind::kBadRequestData, "by (who imports) is required");
+  auto table = gov::parse_csv(call->request.body);
+  if (!table) return call->fail(table.error());
+  const auto ci = table->column("indicator"), cp = table->column("period"), cv = table->column("value");
+  if (ci == std::string_view::npos || cp == std::string_view::npos || cv == std::string_view::npos) {
+    return call->fail(ErrorKind::kBadRequestData, "the CSV needs columns indicator, period, value");
+  }
+  std::vector<std::pair<std::string, model::Entity>> writes;
+  for (std::size_t r = 0; r < table->rows.size(); ++r) {
+    auto row = table->rows[r];
+    for (auto& cell : row) {  // exported sheets pad cells
+      const auto b = cell.find_first_not_of(" \t");
+      const auto e = cell.find_last_not_of(" \t\r");
+      cell = b == std::string::npos ? std::string() : cell.substr(b, e - b + 1);
+    }
+    const std::string id = full_id(row[ci], gov::kIndicatorType);
+    auto e = deps.hub.get(call->tenant, id);
+    if (!e) return call->fail(e.error());
+    if (!*e || !is_indicator(**e)) {
+      return call->fail(ErrorKind::kBadRequestData,
+                        fmt::format("line {}: no indicator '{}'", table->lines[r], row[ci]));
+    }
+    char* end = nullptr;
+    const double v = std::strtod(row[cv].c_str(), &end);
+    if (row[cv].empty() || end != row[cv].c_str() + row[cv].size()) {
+      return call->fail(ErrorKind::kBadRequestData,
+                        fmt::format("line {}: value '{}' is not a number", table->lines[r], row[cv]));
+    }
+    auto fragment = gov::indicator_value_fragment(
+        json::object{{"period", row[cp]}, {"value", v}, {"by", *by}},
+        gov::str(gov::key_values(g->core(), **e), "periodicity"));
+    if (!fragment) {
+      return call->fail(ErrorKind::kBadRequestData,
+                        fmt::format("line {}: {}", table->lines[r], fragment.error().detail));
+    }
+    auto entity = gov::to_entity(g->core(), *fragment, true);
+    if (!entity) return call->fail(entity.error());
+    writes.emplace_back(id, std::move(*entity));
+  }
+  struct State {
+    Call call;
+    std::size_t left = 0;
+    std::size_t total = 0;
+    std::mutex mutex;
+    std::optional<base::Error> error;
+  };
+  auto state = std::make_shared<State>();
+  state->call = std::move(*call);
+  state->left = state->total = writes.size();
+  if (writes.empty()) return reply(state->call, 200, json::object{{"rows", 0}});
+  for (auto& [id, entity] : writes) {
+    deps.hub.append_attrs(state->call.tenant, id, std::move(entity), false,
+                          [state](base::Result<hub::AttrsOutcome> r) {
+                            std::unique_lock lock(state->mutex);
+                            if (!r && !state->error) state->error = r.error();
+                            if (--state->left > 0) return;
+                            lock.unlock();
+                            if (state->error) return state->call.fail(*state->error);
+                            reply(state->call, 200, json::object{{"rows", state->total}});
+                          });
+  }
+}
+
 }  // namespace
 
 void register_governance(http::Router& router, Deps& deps) {
@@ -354,6 +574,12 @@ void register_governance(http::Router& router, Deps& deps) {
   router.add("GET", "/cityroom/v1/requests/{id}", bound(deps, get_request));
   router.add("GET", "/cityroom/v1/requests/{id}/contact", bound(deps, request_contact));
   router.add("POST", "/cityroom/v1/requests/{id}/{action}", bound(deps, workflow));
+  router.add("GET", "/cityroom/v1/indicators", bound(deps, list_indicators));
+  router.add("POST", "/cityroom/v1/indicators", bound(deps, create_indicator));
+  router.add("POST", "/cityroom/v1/indicators/import", bound(deps, import_indicator_values));
+  router.add("GET", "/cityroom/v1/indicators/{id}", bound(deps, get_indicator));
+  router.add("POST", "/cityroom/v1/indicators/{id}/values", bound(deps, add_indicator_value));
+  router.add("POST", "/cityroom/v1/indicators/{id}/recompute", bound(deps, recompute_indicator));
   register_open311(router, deps);
 }
 

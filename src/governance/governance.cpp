@@ -1,6 +1,7 @@
 #include "governance/governance.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "geo/geo.h"
 #include "governance/entity_view.h"
@@ -17,21 +18,83 @@ base::Result<std::unique_ptr<Governance>> Governance::open(hub::Hub& hub, live::
   auto index = SearchIndex::open(options.data_dir / "governance-index.db");
   if (!index) return std::unexpected(index.error());
   return std::unique_ptr<Governance>(
-      new Governance(hub, feed, std::move(core), std::move(*config), std::move(*index)));
+      new Governance(hub, feed, std::move(core), std::move(*config), std::move(*index),
+                     options.formula_interval));
 }
 
 Governance::Governance(hub::Hub& hub, live::Feed& feed, ldcontext::ContextPtr core,
-                       Open311Config config, std::unique_ptr<SearchIndex> index)
+                       Open311Config config, std::unique_ptr<SearchIndex> index,
+                       std::chrono::seconds formula_interval)
     : hub_(hub),
       core_(std::move(core)),
       open311_(std::move(config)),
       index_(std::move(index)),
-      indexer_(*index_, hub, feed, core_) {}
+      indexer_(*index_, hub, feed, core_),
+      formula_interval_(formula_interval) {}
 
 Governance::~Governance() { stop(); }
 
-void Governance::start() { indexer_.start(); }
-void Governance::stop() { indexer_.stop(); }
+void Governance::start() {
+  indexer_.start();
+  if (formula_interval_.count() > 0) formula_thread_ = std::thread([this] { run_formulas(); });
+}
+
+void Governance::stop() {
+  {
+    std::lock_guard lock(formula_mutex_);
+    formula_stop_ = true;
+  }
+  formula_wake_.notify_all();
+  if (formula_thread_.joinable()) formula_thread_.join();
+  indexer_.stop();
+}
+
+void Governance::run_formulas() {
+  std::unique_lock lock(formula_mutex_);
+  while (!formula_wake_.wait_for(lock, formula_interval_, [this] { return formula_stop_; })) {
+    lock.unlock();
+    store::EntityQuery q;
+    q.any_of_types = std::vector<std::string>{iri(kIndicatorType)};
+    q.limit = 10'000;
+    if (auto all = hub_.query("", q)) {
+      for (const auto& e : all->entities) {
+        const auto kv = key_values(*core_, e);
+        if (str(kv, "source") != "formula") continue;
+        recompute("", kv, period_of(str(kv, "periodicity"), base::now_micros()),
+                  [id = str(kv, "id")](base::Result<double> r) {
+                    if (!r) spdlog::warn("governance: indicator {}: {}", id, r.error().detail);
+                  });
+      }
+    }
+    lock.lock();
+  }
+}
+
+void Governance::recompute(std::string tenant, const json::object& indicator,
+                           const Period& period, hub::Callback<double> done) {
+  const auto* formula = json::find(indicator, "formula");
+  if (!formula || !formula->is_object()) {
+    return done(base::fail(base::ErrorKind::kBadRequestData, "the indicator has no formula"));
+  }
+  auto value = compute_formula(hub_, *core_, tenant, formula->as_object(), period);
+  if (!value) return done(std::unexpected(value.error()));
+  const double v = *value;
+  // Unchanged: no new history point (the timer runs every few minutes).
+  if (str(indicator, "period") == period.label) {
+    if (auto current = num(indicator, "indicatorValue"); current && *current == v) return done(v);
+  }
+  auto fragment = indicator_value_fragment(
+      json::object{{"period", period.label}, {"value", v}, {"by", "formula"}},
+      str(indicator, "periodicity"));
+  if (!fragment) return done(std::unexpected(fragment.error()));
+  auto entity = to_entity(*core_, *fragment, true);
+  if (!entity) return done(std::unexpected(entity.error()));
+  hub_.append_attrs(std::move(tenant), str(indicator, "id"), std::move(*entity), false,
+                    [v, done](base::Result<hub::AttrsOutcome> r) {
+                      if (!r) return done(std::unexpected(r.error()));
+                      done(v);
+                    });
+}
 
 SearchIndex& Governance::current_index() {
   (void)indexer_.catch_up(kCatchUpMax);

@@ -10,11 +10,15 @@
 // Thread-safety: every member may be called from any thread.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "governance/indicator_compute.h"
+#include "governance/indicators.h"
 #include "governance/open311_format.h"
 #include "governance/pledge_import.h"
 #include "governance/pledges.h"
@@ -32,6 +36,9 @@ inline constexpr std::chrono::milliseconds kCatchUpMax{200};
 struct Options {
   std::filesystem::path data_dir;       // governance-index.db goes here
   std::filesystem::path open311_config; // data/governance/open311.json
+  // Formula indicators of the default tenant are recomputed for their current period this
+  // often (0: only on request).
+  std::chrono::seconds formula_interval{300};
 };
 
 class Governance {
@@ -59,18 +66,29 @@ class Governance {
   // Creates a request: the contact record first (so a request never exists without it), then
   // the entity, then the index row. `done` gets the entity id.
   void submit_request(std::string tenant, NewRequest request, hub::Callback<std::string> done);
+  // Recomputes a formula indicator (keyValues) for `period` and records the value when it
+  // changed; `done` gets the value.
+  void recompute(std::string tenant, const json::object& indicator, const Period& period,
+                 hub::Callback<double> done);
+
   // The personal record of a request (staff only), nullopt when none was given.
   base::Result<std::optional<json::object>> contact_of(std::string_view tenant,
                                                        std::string_view id);
 
  private:
   Governance(hub::Hub& hub, live::Feed& feed, ldcontext::ContextPtr core, Open311Config config,
-             std::unique_ptr<SearchIndex> index);
+             std::unique_ptr<SearchIndex> index, std::chrono::seconds formula_interval);
+  void run_formulas();
   hub::Hub& hub_;
   ldcontext::ContextPtr core_;
   Open311Config open311_;
   std::unique_ptr<SearchIndex> index_;
   Indexer indexer_;
+  std::chrono::seconds formula_interval_;
+  std::thread formula_thread_;
+  std::mutex formula_mutex_;
+  std::condition_variable formula_wake_;
+  bool formula_stop_ = false;
 };
 
 }  // namespace cityroom::governance
