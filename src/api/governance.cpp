@@ -7,6 +7,7 @@
 
 #include "api/call.h"
 #include "api/routes.h"
+#include "governance/callcentre.h"
 #include "governance/csv.h"
 #include "governance/entity_view.h"
 #include "governance/governance.h"
@@ -560,6 +561,142 @@ void import_indicator_values(Deps& deps, http::Request&& request, http::Respond 
   }
 }
 
+
+// ---- call-centre statistics ------------------------------------------------------------
+
+void import_call_days(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string* ct = call->request.header("content-type");
+  if (!ct || !ct->starts_with("text/csv")) {
+    return call->fail(ErrorKind::kUnsupportedMediaType, "send the statistics as Content-Type: text/csv");
+  }
+  const std::string* centre = call->request.query_param("centre");
+  const std::string* by = call->request.query_param("by");
+  if (!centre || centre->empty() || !by || by->empty()) {
+    return call->fail(ErrorKind::kBadRequestData, "centre and by are required");
+  }
+  auto days = gov::call_days_from_csv(call->request.body);
+  if (!days) return call->fail(days.error());
+  // The series entities first (upsert), then one write per day in file order: the hub's
+  // queue keeps that order, so a corrected day later in the file wins.
+  std::map<std::string, json::object> series;
+  for (const auto& d : *days) {
+    const std::string id = gov::call_stat_id(*centre, d.category, d.channel);
+    series.emplace(id, json::object{{"id", id}, {"type", gov::kCallCentreType},
+                                    {"centre", *centre}, {"category", d.category},
+                                    {"channel", d.channel}});
+  }
+  std::vector<hub::BatchItem> items;
+  for (const auto& [id, e] : series) items.push_back({id, gov::to_entity(g->core(), e, false)});
+  std::vector<std::pair<std::string, model::Entity>> writes;
+  for (const auto& d : *days) {
+    const std::string at = base::format_iso8601(*gov::city_day_start(d.date));
+    auto fragment = gov::to_entity(
+        g->core(),
+        json::object{{"callCount", json::object{{"type", "Property"}, {"value", d.count},
+                                                {"observedAt", at}, {"unitCode", "C62"}}},
+                     {"averageHandlingTime", json::object{{"type", "Property"},
+                                                          {"value", d.average_seconds},
+                                                          {"observedAt", at}, {"unitCode", "SEC"}}},
+                     {"modifiedBy", *by}},
+        true);
+    if (!fragment) return call->fail(fragment.error());
+    writes.emplace_back(gov::call_stat_id(*centre, d.category, d.channel), std::move(*fragment));
+  }
+  struct State {
+    Call call;
+    std::size_t left = 0;
+    std::size_t rows = 0;
+    std::size_t series = 0;
+    std::mutex mutex;
+    std::optional<base::Error> error;
+  };
+  auto state = std::make_shared<State>();
+  state->call = std::move(*call);
+  state->left = state->rows = writes.size();
+  state->series = series.size();
+  if (writes.empty()) return reply(state->call, 200, json::object{{"rows", 0}, {"series", 0}});
+  auto write_days = std::make_shared<std::vector<std::pair<std::string, model::Entity>>>(std::move(writes));
+  deps.hub.batch(state->call.tenant, hub::BatchKind::kUpsertUpdate, std::move(items),
+                 [state, write_days, &deps](base::Result<hub::BatchOutcome> r) {
+                   if (!r || !r->errors.empty()) {
+                     return state->call.fail(!r ? r.error() : r->errors.front().error);
+                   }
+                   for (auto& [id, e] : *write_days) {
+                     deps.hub.append_attrs(state->call.tenant, id, std::move(e), false,
+                                           [state](base::Result<hub::AttrsOutcome> w) {
+                                             std::unique_lock lock(state->mutex);
+                                             if (!w && !state->error) state->error = w.error();
+                                             if (--state->left > 0) return;
+                                             lock.unlock();
+                                             if (state->error) return state->call.fail(*state->error);
+                                             reply(state->call, 200,
+                                                   json::object{{"rows", state->rows},
+                                                                {"series", state->series}});
+                                           });
+                   }
+                 });
+}
+
+void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  // Days are inclusive, in city time; default: the last 30 days.
+  const auto today = base::format_iso8601(base::now_micros() + gov::kCityUtcOffsetSeconds * 1'000'000LL).substr(0, 10);
+  std::string from = base::format_iso8601(base::now_micros() + (gov::kCityUtcOffsetSeconds - 29 * 86400LL) * 1'000'000LL).substr(0, 10);
+  std::string to = today;
+  for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    if (const std::string* v = call->request.query_param(name)) {
+      if (!gov::city_day_start(*v)) {
+        return call->fail(ErrorKind::kBadRequestData, fmt::format("{} '{}' is not YYYY-MM-DD", name, *v));
+      }
+      *target = *v;
+    }
+  }
+  const base::Micros start = *gov::city_day_start(from);
+  const base::Micros end = *gov::city_day_start(to) + 86'400'000'000LL;
+  auto all = all_of_type(*call, gov::kCallCentreType);
+  if (!all) return call->fail(all.error());
+  const std::string* centre = call->request.query_param("centre");
+  std::vector<gov::CallDay> days;
+  for (const auto& e : *all) {
+    const auto kv = gov::key_values(g->core(), e);
+    if (centre && gov::str(kv, "centre") != *centre) continue;
+    store::HistoryQuery h;
+    h.entity_id = gov::str(kv, "id");
+    h.attributes = std::vector<std::string>{gov::iri("callCount"), gov::iri("averageHandlingTime")};
+    h.from = start;
+    h.to = end;
+    auto series = deps.hub.history(call->tenant, h);
+    if (!series) return call->fail(series.error());
+    // day start → (count, average), the latest write of each day winning.
+    std::map<base::Micros, std::pair<std::pair<std::int64_t, double>, std::pair<std::int64_t, double>>> by_day;
+    for (const auto& s : *series) {
+      const bool is_count = s.attribute == gov::iri("callCount");
+      for (const auto& row : s.rows) {
+        if (!row.value.is_number()) continue;
+        auto& slot = is_count ? by_day[row.time].first : by_day[row.time].second;
+        if (row.instance >= slot.first) slot = {row.instance, row.value.to_number<double>()};
+      }
+    }
+    for (const auto& [t, v] : by_day) {
+      gov::CallDay d;
+      d.date = base::format_iso8601(t + gov::kCityUtcOffsetSeconds * 1'000'000LL).substr(0, 10);
+      d.category = gov::str(kv, "category");
+      d.channel = gov::str(kv, "channel");
+      d.count = v.first.second;
+      d.average_seconds = v.second.second;
+      days.push_back(std::move(d));
+    }
+  }
+  reply(*call, 200, gov::call_summary(days, from, to));
+}
+
 }  // namespace
 
 void register_governance(http::Router& router, Deps& deps) {
@@ -580,6 +717,8 @@ void register_governance(http::Router& router, Deps& deps) {
   router.add("GET", "/cityroom/v1/indicators/{id}", bound(deps, get_indicator));
   router.add("POST", "/cityroom/v1/indicators/{id}/values", bound(deps, add_indicator_value));
   router.add("POST", "/cityroom/v1/indicators/{id}/recompute", bound(deps, recompute_indicator));
+  router.add("POST", "/cityroom/v1/callcentre/import", bound(deps, import_call_days));
+  router.add("GET", "/cityroom/v1/callcentre/summary", bound(deps, call_summary));
   register_open311(router, deps);
 }
 
