@@ -3,6 +3,8 @@
 // request statistics and the staff workflow on requests to the mayor (status lookup, assign,
 // notes, close, reopen, contact). Thin: parse → governance/ → hub → JSON. Every route passes
 // prepare() (tenant, Access check as read or write).
+#include <set>
+
 #include <fmt/format.h>
 
 #include "api/call.h"
@@ -697,6 +699,141 @@ void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
   reply(*call, 200, gov::call_summary(days, from, to));
 }
 
+
+// ---- press trends ------------------------------------------------------------------------
+
+void import_press(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  const std::string* ct = call->request.header("content-type");
+  static constexpr std::string_view kTypes[] = {"application/rss+xml", "application/atom+xml",
+                                                "application/xml", "text/xml"};
+  if (!ct || std::none_of(std::begin(kTypes), std::end(kTypes),
+                          [&](std::string_view t) { return ct->starts_with(t); })) {
+    return call->fail(ErrorKind::kUnsupportedMediaType,
+                      "send the feed as application/rss+xml, application/atom+xml or text/xml");
+  }
+  auto feed = gov::parse_feed(call->request.body);
+  if (!feed) return call->fail(feed.error());
+  const std::string* source_param = call->request.query_param("source");
+  const std::string source = source_param && !source_param->empty() ? *source_param
+                             : feed->title.empty() ? std::string("feed") : feed->title;
+  std::vector<hub::BatchItem> items;
+  std::set<std::string> seen;
+  for (const auto& item : feed->items) {
+    auto e = gov::news_entity(item, source, g->press_topics());
+    const std::string id(e.at("id").as_string());
+    if (!seen.insert(id).second) continue;  // the same item twice in one feed
+    items.push_back({id, gov::to_entity(g->core(), e, false)});
+  }
+  if (items.empty()) return reply(*call, 200, json::object{{"items", 0}, {"created", 0}});
+  auto shared = std::make_shared<Call>(std::move(*call));
+  const std::size_t n = items.size();
+  deps.hub.batch(shared->tenant, hub::BatchKind::kUpsertUpdate, std::move(items),
+                 [shared, n](base::Result<hub::BatchOutcome> r) {
+                   if (!r) return shared->fail(r.error());
+                   if (!r->errors.empty()) return shared->fail(r->errors.front().error);
+                   reply(*shared, 200, json::object{{"items", n}, {"created", r->created.size()}});
+                 });
+}
+
+// NewsItems published within [from, to] (days, city time), newest first.
+base::Result<std::vector<json::object>> news_between(Call& call, gov::Governance& g,
+                                                     base::Micros start, base::Micros end) {
+  auto all = all_of_type(call, gov::kNewsType);
+  if (!all) return std::unexpected(all.error());
+  std::vector<std::pair<base::Micros, json::object>> found;
+  for (const auto& e : *all) {
+    auto kv = gov::key_values(g.core(), e);
+    const json::value* p = json::find(kv, "publishedAt");
+    const auto iso = p && p->is_object() ? json::get_string(p->as_object(), "@value") : std::nullopt;
+    const auto t = iso ? base::parse_iso8601(*iso) : std::nullopt;
+    if (t && *t >= start && *t < end) found.emplace_back(*t, std::move(kv));
+  }
+  std::stable_sort(found.begin(), found.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<json::object> out;
+  for (auto& [t, kv] : found) out.push_back(std::move(kv));
+  return out;
+}
+
+std::optional<std::pair<std::string, std::string>> day_window(Call& call, long default_days) {
+  const auto day = [](long days_ago) {
+    return base::format_iso8601(base::now_micros() +
+                                (gov::kCityUtcOffsetSeconds - days_ago * 86400LL) * 1'000'000LL)
+        .substr(0, 10);
+  };
+  std::string from = day(default_days - 1), to = day(0);
+  for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
+    if (const std::string* v = call.request.query_param(name)) {
+      if (!gov::city_day_start(*v)) {
+        call.fail(ErrorKind::kBadRequestData, fmt::format("{} '{}' is not YYYY-MM-DD", name, *v));
+        return std::nullopt;
+      }
+      *target = *v;
+    }
+  }
+  return std::pair{from, to};
+}
+
+void press_trends(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  auto window = day_window(*call, 14);
+  if (!window) return;
+  auto items = news_between(*call, *g, *gov::city_day_start(window->first),
+                            *gov::city_day_start(window->second) + 86'400'000'000LL);
+  if (!items) return call->fail(items.error());
+  reply(*call, 200, gov::press_trends(*items, g->press_topics(), window->first, window->second));
+}
+
+void press_latest(Deps& deps, http::Request&& request, http::Respond respond) {
+  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  if (!call) return;
+  auto* g = governance_of(*call);
+  if (!g) return;
+  std::size_t limit = 5;
+  if (const std::string* l = call->request.query_param("limit")) {
+    auto n = parse_size(*l);
+    if (!n || *n == 0 || *n > 100) return call->fail(ErrorKind::kBadRequestData, "limit must be 1..100");
+    limit = *n;
+  }
+  const std::string* only = call->request.query_param("topic");
+  auto window = day_window(*call, 30);
+  if (!window) return;
+  auto items = news_between(*call, *g, *gov::city_day_start(window->first),
+                            *gov::city_day_start(window->second) + 86'400'000'000LL);
+  if (!items) return call->fail(items.error());
+  json::array topics;
+  for (const auto& t : g->press_topics()) {
+    if (only && *only != t.key) continue;
+    json::array latest;
+    for (const auto& kv : *items) {
+      const auto* ts = json::find(kv, "topics");
+      if (!ts || !ts->is_array()) continue;
+      if (std::none_of(ts->as_array().begin(), ts->as_array().end(),
+                       [&](const json::value& v) { return v.is_string() && v.as_string() == t.key; })) {
+        continue;
+      }
+      json::object item;
+      for (std::string_view k : {"id", "title", "link", "source", "publishedAt"}) {
+        if (const auto* v = json::find(kv, k)) item[k] = *v;
+      }
+      latest.push_back(std::move(item));
+      if (latest.size() == limit) break;
+    }
+    topics.push_back(json::object{{"topic", t.key}, {"name", t.name}, {"items", std::move(latest)}});
+  }
+  if (only && topics.empty()) {
+    return call->fail(ErrorKind::kResourceNotFound, fmt::format("no press topic '{}'", *only));
+  }
+  reply(*call, 200, json::object{{"topics", std::move(topics)}});
+}
+
 }  // namespace
 
 void register_governance(http::Router& router, Deps& deps) {
@@ -719,6 +856,9 @@ void register_governance(http::Router& router, Deps& deps) {
   router.add("POST", "/cityroom/v1/indicators/{id}/recompute", bound(deps, recompute_indicator));
   router.add("POST", "/cityroom/v1/callcentre/import", bound(deps, import_call_days));
   router.add("GET", "/cityroom/v1/callcentre/summary", bound(deps, call_summary));
+  router.add("POST", "/cityroom/v1/press/import", bound(deps, import_press));
+  router.add("GET", "/cityroom/v1/press/trends", bound(deps, press_trends));
+  router.add("GET", "/cityroom/v1/press/latest", bound(deps, press_latest));
   register_open311(router, deps);
 }
 

@@ -17,9 +17,21 @@ base::Result<std::unique_ptr<Governance>> Governance::open(hub::Hub& hub, live::
   if (!config) return std::unexpected(config.error());
   auto index = SearchIndex::open(options.data_dir / "governance-index.db");
   if (!index) return std::unexpected(index.error());
-  return std::unique_ptr<Governance>(
+  std::vector<PressTopic> topics;
+  if (!options.open311_config.empty()) {
+    const auto file = options.open311_config.parent_path() / "press_topics.json";
+    std::error_code ec;
+    if (std::filesystem::exists(file, ec)) {
+      auto loaded = load_press_topics(file);
+      if (!loaded) return std::unexpected(loaded.error());
+      topics = std::move(*loaded);
+    }
+  }
+  std::unique_ptr<Governance> g(
       new Governance(hub, feed, std::move(core), std::move(*config), std::move(*index),
                      options.formula_interval));
+  g->press_topics_ = std::move(topics);
+  return g;
 }
 
 Governance::Governance(hub::Hub& hub, live::Feed& feed, ldcontext::ContextPtr core,

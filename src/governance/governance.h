@@ -20,6 +20,7 @@
 #include "governance/indicator_compute.h"
 #include "governance/indicators.h"
 #include "governance/open311_format.h"
+#include "governance/press.h"
 #include "governance/pledge_import.h"
 #include "governance/pledges.h"
 #include "governance/requests.h"
@@ -54,6 +55,8 @@ class Governance {
   hub::Hub& hub() { return hub_; }
   const ldcontext::Context& core() const { return *core_; }
   const Open311Config& open311() const { return open311_; }
+  // press_topics.json next to the Open311 catalogue; empty when there is none.
+  const std::vector<PressTopic>& press_topics() const { return press_topics_; }
   SearchIndex& index() { return *index_; }
   // The derived index with every change committed so far applied (waits up to
   // kCatchUpMax; see Indexer::catch_up). For reads right after writes.
@@ -82,6 +85,7 @@ class Governance {
   hub::Hub& hub_;
   ldcontext::ContextPtr core_;
   Open311Config open311_;
+  std::vector<PressTopic> press_topics_;
   std::unique_ptr<SearchIndex> index_;
   Indexer indexer_;
   std::chrono::seconds formula_interval_;
