@@ -337,7 +337,6 @@ void workflow(Deps& deps, http::Request&& request, http::Respond respond) {
                           auto e = shared->deps->hub.get(shared->tenant, id);
                           if (!e || !*e) return reply(*shared, 200, json::object{{"id", id}});
                           const auto kv = gov::key_values(g->core(), **e);
-                          (void)g->index().upsert(shared->tenant, kv);
                           auto body = gov::open311_request(kv);
                           body["id"] = id;
                           reply(*shared, 200, body);

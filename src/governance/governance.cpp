@@ -147,15 +147,12 @@ void Governance::submit_request(std::string tenant, NewRequest request,
   auto create = [this, tenant, id = request.id, entity = std::move(*entity),
                  done](base::Result<store::WorkOutput> stored) mutable {
     if (!stored) return done(std::unexpected(stored.error()));
-    const json::object kv = key_values(*core_, entity);
-    hub_.create(tenant, std::move(entity),
-                [this, tenant, id, kv, done](base::Result<void> created) {
-                  if (!created) return done(std::unexpected(created.error()));
-                  // Read-your-write for the Open311 GET that may follow at once; the feed
-                  // follower will upsert the same row again.
-                  (void)index_->upsert(tenant, kv);
-                  done(id);
-                });
+    // No index write here: this runs on the store's writer thread, which must never wait
+    // on the index's lock. A GET right after sees the request through current_index().
+    hub_.create(tenant, std::move(entity), [id, done](base::Result<void> created) {
+      if (!created) return done(std::unexpected(created.error()));
+      done(id);
+    });
   };
   if (request.contact.empty()) return create(store::WorkOutput{});
   const std::string doc = json::serialize(request.contact);

@@ -5,8 +5,8 @@
 //
 // It is never the source of truth: `Indexer` rebuilds it from the hub at start and keeps it
 // current from the change feed (live::Feed); when it falls further behind than the feed holds,
-// it rebuilds. Writers that must read their own write at once (an Open311 POST followed by a
-// GET) also upsert directly; upserts are idempotent.
+// it rebuilds. A read that must see the writes before it (an Open311 GET right after a POST)
+// first waits for the indexer to catch up (Indexer::catch_up).
 // Thread-safety: every member may be called from any thread (one connection behind a mutex;
 // SQLite's work here is microseconds).
 #pragma once
