@@ -24,8 +24,6 @@ bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-base::Result<void> bad(std::string d) { return base::fail(ErrorKind::kBadRequestData, std::move(d)); }
-
 }  // namespace
 
 std::optional<Period> parse_period(std::string_view s) {
