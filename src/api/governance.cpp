@@ -113,6 +113,26 @@ void get_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
   }
   auto body = public_pledge(*g, **e);
   body["historyUrl"] = fmt::format("/cityroom/v1/pledges/{}/history", id);
+  // The linked indicators' tiles, so the public page shows the numbers behind the pledge
+  // (an id that names no indicator is listed with null values).
+  json::array tiles;
+  if (const auto* refs = json::find(body, "refIndicators")) {
+    json::array ids = refs->is_array() ? refs->as_array() : json::array{*refs};
+    for (const auto& ref : ids) {
+      if (!ref.is_string()) continue;
+      auto ind = deps.hub.get(call->tenant, ref.as_string());
+      if (!ind) return call->fail(ind.error());
+      if (!*ind) {
+        tiles.push_back(json::object{{"id", ref}, {"value", nullptr}});
+        continue;
+      }
+      const auto kv = gov::key_values(g->core(), **ind);
+      auto series = gov::indicator_series(deps.hub, call->tenant, kv);
+      if (!series) return call->fail(series.error());
+      tiles.push_back(gov::indicator_tile(kv, *series));
+    }
+  }
+  body["indicators"] = std::move(tiles);
   reply(*call, 200, body);
 }
 
