@@ -226,6 +226,29 @@ base::Result<void> SearchIndex::clear() {
   return exec(db_, "DELETE FROM fts");
 }
 
+base::Result<std::size_t> SearchIndex::retain(std::string_view tenant,
+                                              const std::set<std::string>& keep) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::int64_t> stale;
+  {
+    Stmt s(db_, "SELECT rowid, id FROM docs WHERE tenant=?1");
+    s.text(1, tenant);
+    while (sqlite3_step(s.st) == SQLITE_ROW) {
+      if (!keep.contains(s.col(1))) stale.push_back(sqlite3_column_int64(s.st, 0));
+    }
+  }
+  if (auto r = exec(db_, "BEGIN"); !r) return std::unexpected(r.error());
+  for (const auto rowid : stale) {
+    for (const char* sql : {"DELETE FROM docs WHERE rowid=?1", "DELETE FROM fts WHERE rowid=?1"}) {
+      Stmt d(db_, sql);
+      d.integer(1, rowid);
+      sqlite3_step(d.st);
+    }
+  }
+  if (auto r = exec(db_, "COMMIT"); !r) return std::unexpected(r.error());
+  return stale.size();
+}
+
 std::size_t SearchIndex::size() {
   std::lock_guard lock(mutex_);
   Stmt s(db_, "SELECT count(*) FROM docs");
@@ -376,7 +399,9 @@ void Indexer::stop() {
 }
 
 base::Result<std::size_t> Indexer::rebuild() {
-  if (auto r = index_.clear(); !r) return std::unexpected(r.error());
+  // Over the rows already there (the file survives restarts), so search keeps answering while
+  // it runs; rows of entities that are gone are removed at the end.
+  std::set<std::string> seen;
   std::size_t total = 0;
   for (std::string_view type : {kPledgeType, kRequestType}) {
     store::EntityQuery q;
@@ -387,12 +412,16 @@ base::Result<std::size_t> Indexer::rebuild() {
       auto page = hub_.query("", q);
       if (!page) return std::unexpected(page.error());
       std::vector<json::object> kvs;
-      for (const auto& e : page->entities) kvs.push_back(key_values(*core_, e));
+      for (const auto& e : page->entities) {
+        kvs.push_back(key_values(*core_, e));
+        seen.insert(str(kvs.back(), "id"));
+      }
       if (auto r = index_.upsert_many("", kvs); !r) return std::unexpected(r.error());
       total += kvs.size();
       if (page->entities.size() < kRebuildPage) break;
     }
   }
+  if (auto removed = index_.retain("", seen); !removed) return std::unexpected(removed.error());
   return total;
 }
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +55,8 @@ class SearchIndex {
   base::Result<void> upsert(std::string_view tenant, const json::object& kv);
   base::Result<void> remove(std::string_view tenant, std::string_view id);
   base::Result<void> clear();
+  // Removes the tenant's rows whose id is not in `keep` (after a rebuild over the old rows).
+  base::Result<std::size_t> retain(std::string_view tenant, const std::set<std::string>& keep);
   // Several upserts in one transaction (rebuilds).
   base::Result<void> upsert_many(std::string_view tenant, const std::vector<json::object>& kvs);
 

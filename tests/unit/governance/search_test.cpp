@@ -115,6 +115,15 @@ TEST_F(Search, UpdatesAndRemovalsAreReflected) {
   EXPECT_EQ(index_->size(), 5u);
 }
 
+TEST_F(Search, RetainDropsRowsOfEntitiesThatAreGone) {
+  auto removed = index_->retain("", {"urn:ngsi-ld:ServiceRequest:r2", "urn:ngsi-ld:Pledge:c:1-1"});
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(*removed, 4u);
+  EXPECT_EQ(ids("주차장"), (V{"1-1", "r2"}));
+  EXPECT_EQ(ids("민원"), (V{}));
+  EXPECT_EQ(index_->size(), 2u);
+}
+
 TEST_F(Search, RequestFilterByCodeStatusAndTime) {
   RequestFilter f;
   f.start = *base::parse_iso8601("2026-11-15T00:00:00Z");
