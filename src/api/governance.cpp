@@ -240,8 +240,8 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
   if (!q) return call->fail(ErrorKind::kBadRequestData, "q (the words to search for) is required");
   std::string type;
   if (const std::string* t = call->request.query_param("type")) {
-    if (*t != gov::kRequestType && *t != gov::kPledgeType) {
-      return call->fail(ErrorKind::kBadRequestData, "type must be ServiceRequest or Pledge");
+    if (*t != gov::kRequestType && *t != gov::kPledgeType && *t != gov::kNewsType) {
+      return call->fail(ErrorKind::kBadRequestData, "type must be ServiceRequest, Pledge or NewsItem");
     }
     type = *t;
   }

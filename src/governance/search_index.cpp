@@ -8,6 +8,7 @@
 
 #include "governance/entity_view.h"
 #include "governance/hangul_tokenizer.h"
+#include "governance/press.h"
 
 namespace cityroom::governance {
 namespace {
@@ -62,7 +63,8 @@ std::string type_of(const json::object& kv) {
   if (t && t->is_string()) return std::string(t->as_string());
   if (t && t->is_array()) {
     for (const auto& x : t->as_array()) {
-      if (x.is_string() && (x.as_string() == kRequestType || x.as_string() == kPledgeType)) {
+      if (x.is_string() && (x.as_string() == kRequestType || x.as_string() == kPledgeType ||
+                            x.as_string() == kNewsType)) {
         return std::string(x.as_string());
       }
     }
@@ -140,7 +142,7 @@ SearchIndex::~SearchIndex() { sqlite3_close(db_); }
 
 base::Result<void> SearchIndex::upsert_locked(std::string_view tenant, const json::object& kv) {
   const std::string type = type_of(kv);
-  if (type.empty()) return {};
+  if (type != kRequestType && type != kPledgeType && type != kNewsType) return {};
   const std::string id = str(kv, "id");
   std::string title, body, code, area, status, department;
   base::Micros at = 0;
@@ -152,6 +154,10 @@ base::Result<void> SearchIndex::upsert_locked(std::string_view tenant, const jso
     status = str(kv, "status");
     department = str(kv, "department");
     at = time_of(kv, "requestedAt");
+  } else if (type == kNewsType) {
+    title = str(kv, "title");
+    body = title + "\n" + str(kv, "summary");
+    at = time_of(kv, "publishedAt");
   } else {
     title = str(kv, "title");
     body = title + "\n" + str(kv, "field") + "\n" + str(kv, "department");
@@ -403,7 +409,7 @@ base::Result<std::size_t> Indexer::rebuild() {
   // it runs; rows of entities that are gone are removed at the end.
   std::set<std::string> seen;
   std::size_t total = 0;
-  for (std::string_view type : {kPledgeType, kRequestType}) {
+  for (std::string_view type : {kPledgeType, kRequestType, kNewsType}) {
     store::EntityQuery q;
     q.any_of_types = std::vector<std::string>{iri(type)};
     q.limit = kRebuildPage;
@@ -447,7 +453,7 @@ void Indexer::run() {
   }
   ready_ = true;
   applied(cursor);
-  const std::string pledge = iri(kPledgeType), request = iri(kRequestType);
+  const std::string pledge = iri(kPledgeType), request = iri(kRequestType), news = iri(kNewsType);
   std::vector<live::Event> events;
   while (!stop_) {
     if (!feed_.wait(cursor, std::chrono::milliseconds(200))) break;
@@ -466,7 +472,9 @@ void Indexer::run() {
       const model::Entity* e = c.after ? c.after.get() : c.before.get();
       if (!e) continue;
       bool ours = false;
-      for (const auto& t : model::entity_types(*e)) ours = ours || t == pledge || t == request;
+      for (const auto& t : model::entity_types(*e)) {
+        ours = ours || t == pledge || t == request || t == news;
+      }
       if (!ours) continue;
       if (c.kind == hub::Change::Kind::kDeleted) {
         (void)index_.remove(c.tenant, c.id);

@@ -1,6 +1,6 @@
 // governance/search_index: derived data for the governance screens, in its own SQLite file
 // (<data-dir>/governance-index.db): a Korean full-text index (FTS5 with the hangul tokenizer)
-// over ServiceRequest descriptions and Pledge titles, and a small table of each request's
+// over ServiceRequest descriptions, Pledge titles and NewsItem titles and summaries, and a small table of each request's
 // code, area, status and time for Open311 filtering and the request statistics.
 //
 // It is never the source of truth: `Indexer` rebuilds it from the hub at start and keeps it
@@ -51,7 +51,8 @@ class SearchIndex {
   static base::Result<std::unique_ptr<SearchIndex>> open(const std::filesystem::path& file);
   ~SearchIndex();
 
-  // Indexes a Pledge or ServiceRequest (keyValues, short names); other types are ignored.
+  // Indexes a Pledge, ServiceRequest or NewsItem (keyValues, short names); other types are
+  // ignored.
   base::Result<void> upsert(std::string_view tenant, const json::object& kv);
   base::Result<void> remove(std::string_view tenant, std::string_view id);
   base::Result<void> clear();
@@ -60,7 +61,7 @@ class SearchIndex {
   // Several upserts in one transaction (rebuilds).
   base::Result<void> upsert_many(std::string_view tenant, const std::vector<json::object>& kvs);
 
-  // type: "" (all), "ServiceRequest" or "Pledge". Errors: BadRequestData for an empty or
+  // type: "" (all), "ServiceRequest", "Pledge" or "NewsItem". Errors: BadRequestData for an empty or
   // too long query.
   // Newest first by default (FTS5 walks its rowids backwards and stops at `limit`, so a
   // common word costs the same as a rare one); `by_relevance` orders by bm25, which ranks
