@@ -14,6 +14,7 @@ PACKAGES=(
   libmosquitto-dev mosquitto mosquitto-clients
   python3 wrk curl procps
   chromium fonts-noto-cjk
+  libxml2-dev
 )
 
 missing=()

@@ -32,6 +32,10 @@ namespace cityroom::alarms {
 class Engine;
 }
 
+namespace cityroom::governance {
+class Governance;
+}
+
 namespace cityroom::api {
 
 inline constexpr std::size_t kPageSizeDefault = 20;
@@ -108,6 +112,7 @@ struct Deps {
   catalog::Catalog* catalog = nullptr;           // null: /cityroom/v1/datasets is empty
   std::optional<json::object> city;              // GET /cityroom/v1/city; none: 404
   alarms::Engine* alarms = nullptr;              // null: the alarm routes answer 501
+  governance::Governance* governance = nullptr;  // null: pledges/requests/Open311 answer 422/501
   // More Prometheus text for /metrics (subscriptions, streams, MQTT ingestion, ...).
   std::vector<std::function<std::string()>> metric_sources;
 };
@@ -122,5 +127,7 @@ void register_simulator(http::Router& router, Deps& deps);
 void register_catalog(http::Router& router, Deps& deps);
 // /cityroom/v1/alarms: rules, policies, active alarms, acknowledge, clear (docs/ALARMS.md).
 void register_alarms(http::Router& router, Deps& deps);
+// /cityroom/v1 pledges, search, requests and /open311/v2 (docs/GOVERNANCE.md).
+void register_governance(http::Router& router, Deps& deps);
 
 }  // namespace cityroom::api

@@ -10,4 +10,5 @@ void register_discovery(http::Router& router, Deps& deps);
 void register_contexts(http::Router& router, Deps& deps);
 void register_subscriptions(http::Router& router, Deps& deps);
 void register_temporal(http::Router& router, Deps& deps);
+void register_open311(http::Router& router, Deps& deps);
 }  // namespace cityroom::api

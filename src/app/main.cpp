@@ -19,6 +19,7 @@
 #include "catalog/catalog.h"
 #include "city/city.h"
 #include "connectors/connectors.h"
+#include "governance/governance.h"
 #include "http/http.h"
 #include "hub/hub.h"
 #include "ingest/import.h"
@@ -64,6 +65,7 @@ struct ServeOptions {
   access::ServeOptions access;
   std::optional<std::string> rules_dir;  // alarm rules; unset: the city's, "" for none
   std::string web_dir;  // the built screens (web/dist); empty: found like the contexts
+  std::string open311_config;  // Open311 service catalogue; empty: the shipped one if found
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -247,6 +249,18 @@ int serve(const ServeOptions& o, const char* argv0) {
     return 2;
   }
   alarm_engine.start();
+  // Pledges, requests to the mayor (Open311) and Korean search (docs/GOVERNANCE.md).
+  std::filesystem::path open311_config = o.open311_config;
+  for (const char* dir : {CITYROOM_DATA_DIR, "data"}) {
+    const auto candidate = std::filesystem::path(dir) / "governance" / "open311.json";
+    if (open311_config.empty() && std::filesystem::exists(candidate, ec)) open311_config = candidate;
+  }
+  auto governance = governance::Governance::open(
+      hub, feed, (*contexts)->core(), {.data_dir = o.data_dir, .open311_config = open311_config});
+  if (!governance) {
+    std::cerr << "cityroom: governance: " << governance.error().detail << "\n";
+    return 1;
+  }
   // MQTT device ingestion (--mqtt-config): destroyed before the hub and the store; started
   // after the listening line, which must stay the first line on stdout.
   std::unique_ptr<ingest::MqttIngest> mqtt_ingest;
@@ -280,6 +294,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   if (city_config) deps.city = city::city_json(*city_config);
   deps.alarms = &alarm_engine;
   deps.metric_sources.push_back([&alarm_engine] { return alarm_engine.prometheus_text(); });
+  deps.governance = governance->get();
   deps.metric_sources.push_back([&streams] { return live::prometheus_text(streams.stats()); });
   deps.metric_sources.push_back([&subscriptions] { return subscriptions.prometheus_text(); });
   deps.metric_sources.push_back([&mqtt_ingest] {
@@ -307,6 +322,7 @@ int serve(const ServeOptions& o, const char* argv0) {
     webapp::register_routes(router, (*access_setup)->access(),
                             site ? *site : webapp::Site::placeholder(site.error().detail));
   }
+  api::register_governance(router, deps);
 
   http::Limits limits;
   limits.threads = o.threads;
@@ -323,6 +339,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   std::printf("cityroom listening on http://%s%s%s:%u\n", v6 ? "[" : "", address->host.c_str(),
               v6 ? "]" : "", static_cast<unsigned>(*port));
   std::fflush(stdout);
+  (*governance)->start();  // logs; the listening line must stay the first line on stdout
   if (auto started = mqtt_ingest ? mqtt_ingest->start() : base::Result<void>{}; !started) {
     std::cerr << "cityroom: MQTT ingestion: " << started.error().detail << "\n";
     server.stop(kShutdownGrace);
@@ -349,6 +366,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   streams.stop();
   alarm_engine.stop();
   alarm_notifier.stop();
+  (*governance)->stop();
   subscriptions.stop();  // writes the delivery status back while the store is open
   feed.stop();
   transports.stop(kNotificationGrace);
@@ -629,7 +647,20 @@ int main(int argc, char** argv) {
                                                 "running on it)")->capture_default_str();
   replay->add_option("--city", ro.city, "City file whose connector NAME is");
   replay->add_option("--contexts-dir", ro.contexts_dir, "Folder of shipped JSON-LD contexts");
+  serve->add_option("--open311-config", o.open311_config,
+                    "Open311 service catalogue (default: data/governance/open311.json)");
+  std::string pledge_file, pledge_data_dir = "./var", pledge_city;
+  auto* gov = cli.add_subcommand("governance", "Governance data (see docs/GOVERNANCE.md)");
+  gov->require_subcommand(1);
+  auto* import_pledges = gov->add_subcommand("import-pledges", "Load a pledge table (CSV)");
+  import_pledges->add_option("FILE", pledge_file, "The pledge CSV")->required();
+  import_pledges->add_option("--data-dir", pledge_data_dir, "Store to write (server stopped)")
+      ->capture_default_str();
+  import_pledges->add_option("--city", pledge_city, "Id part (default: from pledges_<city>_*.csv)");
   CLI11_PARSE(cli, argc, argv);
+  if (import_pledges->parsed()) {
+    return cityroom::governance::import_pledges_command(pledge_file, pledge_data_dir, pledge_city);
+  }
   if (serve->parsed()) return cityroom::app::serve(o, argv[0]);
   if (import->parsed()) return cityroom::app::import_files(io, argv[0]);
   if (replay->parsed()) return cityroom::app::replay_connector(ro, argv[0]);

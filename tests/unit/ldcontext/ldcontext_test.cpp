@@ -181,6 +181,9 @@ TEST_F(ContextStoreTest, CompactRoundTripsExpandForEveryTermOfEveryShippedContex
     auto doc = store_->get(info.id);
     ASSERT_TRUE(doc);
     const json::value& inner = doc->as_object().at("@context");
+    // A composition of shipped contexts (the screens' city context): its members are checked
+    // on their own, and terms the members define differently cannot round-trip through it.
+    if (inner.is_array()) continue;
     ASSERT_TRUE(inner.is_object()) << info.id;
     for (const auto& [term, def] : inner.get_object()) {
       if (term.starts_with("@")) continue;
