@@ -406,9 +406,14 @@ TEST(Streams, HeartbeatsCarryTheFeedPosition) {
   w.streams->on_message(c.id, watch_json("m", R"("type":"Market")"));
   ASSERT_TRUE(w.create(bridge(2, 0.1)));  // not a Market: nothing for the watch
   const auto last = w.feed->last_seq();
+  // A heartbeat may overtake the watch's snapshot (built on another thread); only one after the
+  // snapshot speaks for the query.
   ASSERT_TRUE(eventually([&] { c.screen.apply_all(*c.sink); }, [&] {
+    bool snapshot_seen = false;
     for (const auto& m : c.screen.log) {
-      if (m.at("kind") == "heartbeat" && m.at("seq").to_number<std::uint64_t>() == last) {
+      if (m.at("kind") == "snapshot") snapshot_seen = true;
+      if (snapshot_seen && m.at("kind") == "heartbeat" &&
+          m.at("seq").to_number<std::uint64_t>() == last) {
         return true;
       }
     }
