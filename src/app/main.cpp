@@ -82,6 +82,19 @@ std::filesystem::path find_contexts_dir(const ServeOptions& o, const char* argv0
   return {};
 }
 
+// --demo without --city runs the shipped demo city, Gangnam-gu (issue #5: `serve --demo` alone
+// shows a real city).
+std::string city_file(const ServeOptions& o) {
+  namespace fs = std::filesystem;
+  if (!o.city.empty() || !o.demo) return o.city;
+  std::error_code ec;
+  for (const fs::path candidate : {fs::path(CITYROOM_DATA_DIR) / "cities/gangnam.json",
+                                   fs::path("data/cities/gangnam.json")}) {
+    if (fs::exists(candidate, ec)) return candidate.string();
+  }
+  return {};
+}
+
 // --city: imports the city's changed mappings (before the server listens, so a first start
 // answers with the whole city), registers them and the connectors in the catalog.
 int open_city(const std::string& file, hub::Hub& hub, ldcontext::ContextStore& contexts,
@@ -237,7 +250,7 @@ int serve(const ServeOptions& o, const char* argv0) {
   }
   std::optional<city::CityConfig> city_config;
   std::unique_ptr<connectors::Runner> connector_runner;
-  if (int rc = open_city(o.city, hub, **contexts, catalog, city_config, connector_runner); rc) {
+  if (int rc = open_city(city_file(o), hub, **contexts, catalog, city_config, connector_runner); rc) {
     return rc;
   }
   // Alarms read the same feed on their own thread; their Alerts are written through the hub.
@@ -603,8 +616,9 @@ int main(int argc, char** argv) {
   serve->add_option("--notify-ca-file", o.notify_ca_file,
                     "PEM CA bundle trusted for https:// notification endpoints (default: the "
                     "system store)");
-  serve->add_flag("--demo", o.demo, "Run the demo city's simulator: live traffic, weather, "
-                                    "ambulances, sensors (see docs/SIMULATOR.md)");
+  serve->add_flag("--demo", o.demo,
+                  "Run the demo simulator (and, without --city, the Gangnam-gu demo city): live "
+                  "traffic, weather, ambulances, sensors (see docs/SIMULATOR.md)");
   serve->add_option("--scenario", o.scenario, "Simulator scenario: normal, heavy-snow, typhoon, "
                                               "market-fire")->capture_default_str();
   serve->add_option("--seed", o.seed, "Simulator random seed (same seed and clock, same writes)")

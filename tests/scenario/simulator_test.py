@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The demo simulator end to end (docs/SIMULATOR.md): a small imported city (Dobong-gu: dongs,
-markets, emergency rooms, road links) served with `--demo --scenario market-fire`.
+"""The demo simulator end to end (docs/SIMULATOR.md): a small city (Dobong-gu by its city
+file: dongs, markets, emergency rooms, road links, ...) served with `--demo --scenario market-fire`.
 
 1. Through the NGSI-LD API: 119 ambulances (Vehicle) and FacilitySensor entities appear; the
    ambulances' dispatchStatus/location change; the burning market's sensor passes the alarm
@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,8 +34,6 @@ import run_cases  # noqa: E402
 import wsclient  # noqa: E402
 
 DEADLINE_S = 120
-MAPPINGS = ["01-boundary-gu", "02-dongs", "09-traditional-markets", "10-emergency-rooms",
-            "16-road-links"]
 TRANSPORT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Transportation/master/context.jsonld"
 WEATHER = "https://raw.githubusercontent.com/smart-data-models/dataModel.Weather/master/context.jsonld"
 ENVIRONMENT = "https://raw.githubusercontent.com/smart-data-models/dataModel.Environment/master/context.jsonld"
@@ -87,13 +84,9 @@ def main() -> int:
     server = None
     try:
         data_dir = str(Path(tmp) / "data")
-        cmd = [args.binary, "import", "--data-dir", data_dir]
-        for m in MAPPINGS:
-            cmd += ["--mapping", str(REPO / "data" / "mappings" / "dobong" / f"{m}.json")]
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
-        assert p.returncode == 0, p.stderr
         server = run_cases.Server(args.binary, data_dir,
-                                  ["--demo", "--scenario", "market-fire", "--seed", "3",
+                                  ["--city", str(REPO / "data" / "cities" / "dobong.json"),
+                                   "--demo", "--scenario", "market-fire", "--seed", "3",
                                    "--sim-rate", "400"])
         port = server.start()
 
