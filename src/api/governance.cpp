@@ -261,10 +261,17 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
     }
     by_relevance = *order == "relevance";
   }
-  auto hits = g->current_index().search(call->tenant, *q, type, limit, by_relevance);
+  // A caller who may not see a type (the public: ServiceRequest, whose text is a citizen's own
+  // words) gets no hits of it; fetch the most the index gives so the filter does not starve the
+  // page, then cut to `limit`.
+  const bool filtered = call->grant && call->grant->limited();
+  auto hits = g->current_index().search(call->tenant, *q, type,
+                                         filtered ? gov::kSearchLimitMax : limit, by_relevance);
   if (!hits) return call->fail(hits.error());
   json::array out;
   for (const auto& h : *hits) {
+    if (filtered && !call->grant->may_see_type(gov::iri(h.type))) continue;
+    if (out.size() == limit) break;
     out.push_back(json::object{{"id", h.id}, {"type", h.type}, {"title", h.title},
                                {"snippet", h.snippet}});
   }
@@ -274,6 +281,7 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
 void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {});
   if (!call) return;
+  if (!sees_type(*call, gov::iri(gov::kRequestType))) return;  // staff: visibility.json
   auto* g = governance_of(*call);
   if (!g) return;
   const auto now = base::now_micros();
@@ -296,6 +304,7 @@ void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
 void get_request(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {});
   if (!call) return;
+  if (!sees_type(*call, gov::iri(gov::kRequestType))) return;  // staff: visibility.json
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string id = full_id(call->request.param("id"), gov::kRequestType);
@@ -312,6 +321,7 @@ void request_contact(Deps& deps, http::Request&& request, http::Respond respond)
   // reaches it.
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!sees_type(*call, gov::iri(gov::kRequestType))) return;  // staff: visibility.json
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string id = full_id(call->request.param("id"), gov::kRequestType);
@@ -325,6 +335,7 @@ void workflow(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kRequestType)})) return;
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string action = call->request.param("action");
@@ -665,6 +676,7 @@ void import_call_days(Deps& deps, http::Request&& request, http::Respond respond
 void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {});
   if (!call) return;
+  if (!sees_type(*call, gov::iri(gov::kCallCentreType))) return;  // staff: visibility.json
   auto* g = governance_of(*call);
   if (!g) return;
   // Days are inclusive, in city time; default: the last 30 days.
