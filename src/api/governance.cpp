@@ -178,6 +178,7 @@ void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kPledgeType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
@@ -207,6 +208,7 @@ void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
 void import_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kPledgeType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");
@@ -448,6 +450,7 @@ void create_indicator(Deps& deps, http::Request&& request, http::Respond respond
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
@@ -471,6 +474,7 @@ void add_indicator_value(Deps& deps, http::Request&& request, http::Respond resp
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   auto kv = indicator_of(*call, *g);
@@ -497,6 +501,7 @@ void add_indicator_value(Deps& deps, http::Request&& request, http::Respond resp
 void recompute_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   auto kv = indicator_of(*call, *g);
@@ -523,6 +528,7 @@ void recompute_indicator(Deps& deps, http::Request&& request, http::Respond resp
 void import_indicator_values(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");
@@ -599,6 +605,7 @@ void import_indicator_values(Deps& deps, http::Request&& request, http::Respond 
 void import_call_days(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kCallCentreType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");
@@ -736,6 +743,7 @@ void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
 void import_press(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kNewsType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");

@@ -9,6 +9,10 @@ restricted Patient) → the answer each must get. Then: tenant isolation, sessio
 throttling, key revocation (HTTP and CLI, taking effect at once), subscription notifications
 limited to their creator's view, the audit log, security headers and CORS, rate limits,
 --no-auth refused off loopback, and OIDC bearer tokens (RS256) with their claims checked.
+Last, on the shipped visibility and the Gangnam city: role (anonymous, public, device, staff,
+admin) × cityroom's own route families (city, datasets, simulator, alarms, pledges, requests,
+indicators, call centre, press, search, Open311, the web app), incl. an anonymous Open311 POST
+authorised by Open311's api_key and no personal data in any public answer.
 
 Usage: access_test.py --binary PATH/cityroom
 """
@@ -359,12 +363,12 @@ def oidc_checks(binary: str, tmp: str) -> None:
 # on the shipped visibility (data/access/visibility.json) and the Gangnam city --------------------
 
 REPO = Path(__file__).resolve().parent.parent.parent
-ROLES4 = ("anonymous", "public", "staff", "admin")
+ROLES4 = ("anonymous", "public", "device", "staff", "admin")
 OPEN = {r: 200 for r in ROLES4}
-STAFF_READ = {"anonymous": 401, "public": 403, "staff": 200, "admin": 200}
+STAFF_READ = {"anonymous": 401, "public": 403, "device": 403, "staff": 200, "admin": 200}
 # "ok" = passes the access check (the route's own answer: 200, 400, 404, 503 ...).
-STAFF_WRITE = {"anonymous": 401, "public": 403, "staff": "ok", "admin": "ok"}
-ADMIN_ONLY = {"anonymous": 401, "public": 403, "staff": 403, "admin": "ok"}
+STAFF_WRITE = {"anonymous": 401, "public": 403, "device": 403, "staff": "ok", "admin": "ok"}
+ADMIN_ONLY = {"anonymous": 401, "public": 403, "device": 403, "staff": 403, "admin": "ok"}
 
 
 def form(fields: dict) -> str:
@@ -382,6 +386,8 @@ def families(binary: str, tmp: str) -> None:
         creds = {
             "anonymous": {},
             "public": {"X-API-Key": make_key(binary, data, "pub", "public")},
+            # A sensor's key: writes its own type only, never the governance or alarm data.
+            "device": {"X-API-Key": make_key(binary, data, "dev", "device", "--types", "Vehicle")},
             "staff": {"X-API-Key": make_key(binary, data, "staff", "staff", "--department",
                                             "roads")},
             "admin": {"X-API-Key": make_key(binary, data, "admin", "admin")},
@@ -448,7 +454,7 @@ def families(binary: str, tmp: str) -> None:
             ("GET", f"/open311/v2/requests/{rid}.json", None, OPEN),
             ("GET", "/ngsi-ld/v1/entities?type=Pledge&limit=1", None, OPEN),
             ("GET", f"/ngsi-ld/v1/entities/urn:ngsi-ld:ServiceRequest:{rid}", None,
-             {"anonymous": 404, "public": 404, "staff": 200, "admin": 200}),
+             {"anonymous": 404, "public": 404, "device": 404, "staff": 200, "admin": 200}),
         ]
         for method, path, body, want_by_role in cases:
             for role in ROLES4:
@@ -471,7 +477,7 @@ def families(binary: str, tmp: str) -> None:
         for role in ROLES4:
             st, _, hits = c.request("GET", q, headers=creds[role])
             types = {h["type"] for h in hits} if st == 200 else None
-            if role in ("anonymous", "public"):
+            if role in ("anonymous", "public", "device"):
                 check(st == 200 and "ServiceRequest" not in types,
                       f"{role}: search finds no ServiceRequest (got {st} {types})")
             else:
