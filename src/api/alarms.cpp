@@ -27,6 +27,8 @@ std::optional<Call> start(Deps& deps, http::Request&& req, http::Respond respond
   auto call = prepare(std::move(req), std::move(respond), deps,
                       {.read_only = !write, .has_body = body, .admin = admin});
   if (!call) return std::nullopt;
+  // Alarms are Alert data: the routes are as visible as the Alert type (staff by default).
+  if (!admin && !sees_type(*call, "Alert")) return std::nullopt;
   if (!engine(deps, *call)) return std::nullopt;
   if (body && !call->body.is_object()) {
     call->fail(ErrorKind::kBadRequestData,
@@ -183,13 +185,15 @@ void remove_rule(Deps& deps, http::Request&& req, http::Respond respond) {
 // ---- policies ---------------------------------------------------------------------------
 
 void list_policies(Deps& deps, http::Request&& req, http::Respond respond) {
-  auto call = start(deps, std::move(req), std::move(respond), false, false);
+  // Policies name the people and addresses alarms are sent to: admin only, like their changes.
+  auto call = start(deps, std::move(req), std::move(respond), false, false, true);
   if (!call) return;
   json_reply(*call, 200, deps.alarms->policies(call->tenant));
 }
 
 void get_policy(Deps& deps, http::Request&& req, http::Respond respond) {
-  auto call = start(deps, std::move(req), std::move(respond), false, false);
+  // Policies name the people and addresses alarms are sent to: admin only, like their changes.
+  auto call = start(deps, std::move(req), std::move(respond), false, false, true);
   if (!call) return;
   auto got = deps.alarms->policy(call->tenant, call->request.param("policyId"));
   if (!got) return call->fail(got.error());

@@ -128,6 +128,19 @@ bool has_option(const http::Request& r, std::string_view option) {
   return false;
 }
 
+bool sees_type(Call& call, std::string_view type) {
+  if (!call.grant || call.grant->may_see_type(type)) return true;
+  if (call.grant->who() == "anonymous") {
+    auto r = refusal(401, "Unauthorized", "this needs a staff member's key or session");
+    r.headers.emplace_back("www-authenticate", "Bearer realm=\"cityroom\"");
+    call.respond(std::move(r));
+  } else {
+    call.respond(refusal(403, "PermissionDenied",
+                         fmt::format("{} may not see {} data", call.grant->who(), type)));
+  }
+  return false;
+}
+
 std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps& deps,
                             const Prepare& how) {
   Call call;

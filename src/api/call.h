@@ -54,6 +54,12 @@ inline bool visible(const Call& call, const model::Entity& e) {
 bool writable(Call& call, std::string_view id);
 // For a write that names the entity's type(s) (create, upsert, batch): 403 unless writable.
 bool writable_types(Call& call, const std::vector<std::string>& types);
+// For a route that answers or changes data of one entity type as a whole rather than entity by
+// entity (the alarm list, a request's workflow and contact, call-centre figures): unless the
+// grant may see `type` (an IRI or a local name, as in visibility.json), answers 401 to an
+// anonymous caller and 403 to others, and returns false. The route is then exactly as visible
+// as the type it exposes.
+bool sees_type(Call& call, std::string_view type);
 // Invisible entities are filtered inside a query, so paging and counts never see them.
 void restrict_query(const Call& call, store::EntityQuery& q);
 // The NotFound answer for an entity that is missing or invisible (one text for both).

@@ -178,6 +178,7 @@ void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kPledgeType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
@@ -207,6 +208,7 @@ void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
 void import_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kPledgeType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");
@@ -261,16 +263,24 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
     }
     by_relevance = *order == "relevance";
   }
-  auto hits = g->current_index().search(call->tenant, *q, type, limit, by_relevance);
+  // A caller who may not see a type (the public: ServiceRequest, whose text is a citizen's own
+  // words) gets no hits of it; fetch the most the index gives so the filter does not starve the
+  // page, then cut to `limit`.
+  const bool filtered = call->grant && call->grant->limited();
+  auto hits = g->current_index().search(call->tenant, *q, type,
+                                         filtered ? gov::kSearchLimitMax : limit, by_relevance);
   if (!hits) return call->fail(hits.error());
   json::array out;
   for (const auto& h : *hits) {
+    if (filtered && !call->grant->may_see_type(gov::iri(h.type))) continue;
+    if (out.size() == limit) break;
     out.push_back(json::object{{"id", h.id}, {"type", h.type}, {"title", h.title},
                                {"snippet", h.snippet}});
   }
   reply(*call, 200, out);
 }
 
+// Public like Open311's GET requests: counts over the public view, no personal data.
 void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {});
   if (!call) return;
@@ -293,6 +303,7 @@ void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
   reply(*call, 200, *stats);
 }
 
+// Public: the Open311 view of one request (citizens' lookup), no personal data.
 void get_request(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {});
   if (!call) return;
@@ -312,6 +323,7 @@ void request_contact(Deps& deps, http::Request&& request, http::Respond respond)
   // reaches it.
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!sees_type(*call, gov::iri(gov::kRequestType))) return;  // staff: visibility.json
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string id = full_id(call->request.param("id"), gov::kRequestType);
@@ -325,6 +337,7 @@ void workflow(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kRequestType)})) return;
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string action = call->request.param("action");
@@ -437,6 +450,7 @@ void create_indicator(Deps& deps, http::Request&& request, http::Respond respond
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
@@ -460,6 +474,7 @@ void add_indicator_value(Deps& deps, http::Request&& request, http::Respond resp
   auto call = prepare(std::move(request), std::move(respond), deps,
                       {.read_only = false, .has_body = true});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   auto kv = indicator_of(*call, *g);
@@ -486,6 +501,7 @@ void add_indicator_value(Deps& deps, http::Request&& request, http::Respond resp
 void recompute_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   auto kv = indicator_of(*call, *g);
@@ -512,6 +528,7 @@ void recompute_indicator(Deps& deps, http::Request&& request, http::Respond resp
 void import_indicator_values(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");
@@ -588,6 +605,7 @@ void import_indicator_values(Deps& deps, http::Request&& request, http::Respond 
 void import_call_days(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kCallCentreType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");
@@ -665,6 +683,7 @@ void import_call_days(Deps& deps, http::Request&& request, http::Respond respond
 void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {});
   if (!call) return;
+  if (!sees_type(*call, gov::iri(gov::kCallCentreType))) return;  // staff: visibility.json
   auto* g = governance_of(*call);
   if (!g) return;
   // Days are inclusive, in city time; default: the last 30 days.
@@ -724,6 +743,7 @@ void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
 void import_press(Deps& deps, http::Request&& request, http::Respond respond) {
   auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
   if (!call) return;
+  if (!writable_types(*call, {gov::iri(gov::kNewsType)})) return;  // e.g. not a device key
   auto* g = governance_of(*call);
   if (!g) return;
   const std::string* ct = call->request.header("content-type");

@@ -183,9 +183,16 @@ void top_get(Deps& deps, http::Request&& request, http::Respond respond) {
   error(call->respond, f, 404, fmt::format("no Open311 resource '{}'", name));
 }
 
+// Open311 clients authorise a POST with the form's api_key (open311.json's apiKeys, checked in
+// request_from_form), never with our keys or sessions: an anonymous citizen must get through.
+// So the access check runs as a read (caller identified, rate limits, tenant kept), and the
+// answer is audited as the write it is.
 void top_post(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare_open311(std::move(request), std::move(respond), deps, false);
+  auto call = prepare_open311(std::move(request), std::move(respond), deps, true);
   if (!call) return;
+  call->respond = deps.access.audited(
+      call->request, Operation{Operation::Kind::kWrite, call->request.route, call->tenant},
+      call->grant, std::move(call->respond));
   auto file = file_of(*call, "file");
   if (!file) return;
   auto* g = governance_of(*call, file->second);

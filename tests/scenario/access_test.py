@@ -9,6 +9,10 @@ restricted Patient) → the answer each must get. Then: tenant isolation, sessio
 throttling, key revocation (HTTP and CLI, taking effect at once), subscription notifications
 limited to their creator's view, the audit log, security headers and CORS, rate limits,
 --no-auth refused off loopback, and OIDC bearer tokens (RS256) with their claims checked.
+Last, on the shipped visibility and the Gangnam city: role (anonymous, public, device, staff,
+admin) × cityroom's own route families (city, datasets, simulator, alarms, pledges, requests,
+indicators, call centre, press, search, Open311, the web app), incl. an anonymous Open311 POST
+authorised by Open311's api_key and no personal data in any public answer.
 
 Usage: access_test.py --binary PATH/cityroom
 """
@@ -355,6 +359,142 @@ def oidc_checks(binary: str, tmp: str) -> None:
         server.stop()
 
 
+# ---- the route families beyond NGSI-LD (catalog, simulator, alarms, governance, Open311, web),
+# on the shipped visibility (data/access/visibility.json) and the Gangnam city --------------------
+
+REPO = Path(__file__).resolve().parent.parent.parent
+ROLES4 = ("anonymous", "public", "device", "staff", "admin")
+OPEN = {r: 200 for r in ROLES4}
+STAFF_READ = {"anonymous": 401, "public": 403, "device": 403, "staff": 200, "admin": 200}
+# "ok" = passes the access check (the route's own answer: 200, 400, 404, 503 ...).
+STAFF_WRITE = {"anonymous": 401, "public": 403, "device": 403, "staff": "ok", "admin": "ok"}
+ADMIN_ONLY = {"anonymous": 401, "public": 403, "device": 403, "staff": 403, "admin": "ok"}
+
+
+def form(fields: dict) -> str:
+    return urllib.parse.urlencode(fields)
+
+
+def families(binary: str, tmp: str) -> None:
+    data = os.path.join(tmp, "families")
+    os.makedirs(data)
+    server = run_cases.Server(binary, data, [
+        "--visibility", str(REPO / "data/access/visibility.json"), "--rate-limit-address", "0",
+        "--city", str(REPO / "data/cities/gangnam.json")], auth=True)
+    c = Client(server.start())
+    try:
+        creds = {
+            "anonymous": {},
+            "public": {"X-API-Key": make_key(binary, data, "pub", "public")},
+            # A sensor's key: writes its own type only, never the governance or alarm data.
+            "device": {"X-API-Key": make_key(binary, data, "dev", "device", "--types", "Vehicle")},
+            "staff": {"X-API-Key": make_key(binary, data, "staff", "staff", "--department",
+                                            "roads")},
+            "admin": {"X-API-Key": make_key(binary, data, "admin", "admin")},
+        }
+        time.sleep(0.4)  # the server picks up the CLI's keys within 250 ms
+        # An anonymous citizen files an Open311 request with Open311's own api_key.
+        report = {"api_key": "cityroom-demo-key", "service_code": "streetlight",
+                  "lat": "37.4979", "long": "127.0276", "description": "가로등 깜빡임 시험",
+                  "email": "citizen@example.org", "first_name": "민수", "phone": "010-1234-5678"}
+        ct = {"Content-Type": "application/x-www-form-urlencoded"}
+        st, _, body = c.request("POST", "/open311/v2/requests.json", form(report), headers=ct)
+        check(st == 201 and isinstance(body, list) and body[0].get("service_request_id"),
+              f"anonymous Open311 POST with the Open311 api_key → 201 (got {st} {body})")
+        rid = body[0]["service_request_id"] if st == 201 else "none"
+        for bad, want in (({**report, "api_key": "wrong"}, 403),
+                          ({k: v for k, v in report.items() if k != "api_key"}, 403)):
+            st, _, body = c.request("POST", "/open311/v2/requests.json", form(bad), headers=ct)
+            check(st == want and isinstance(body, list) and "code" in body[0],
+                  f"Open311 POST without a valid api_key → Open311 error {want} (got {st})")
+        st, _, body = c.request("GET", "/cityroom/v1/audit?limit=200", headers=creds["admin"])
+        audited = [e for e in (body if isinstance(body, list) else body.get("entries", []))
+                   if e.get("target", "").startswith("/open311/v2/requests")
+                   and e.get("action") == "POST"]
+        check(st == 200 and any(e.get("status") == 201 for e in audited),
+              f"the anonymous Open311 POST is audited ({st}, {audited[:1]})")
+
+        cases = [
+            ("GET", "/cityroom/v1/city", None, OPEN),
+            ("GET", "/cityroom/v1/datasets", None, OPEN),
+            ("GET", "/cityroom/v1/admin/simulator", None, ADMIN_ONLY),
+            ("PUT", "/cityroom/v1/admin/simulator", {"scenario": "normal"}, ADMIN_ONLY),
+            ("GET", "/cityroom/v1/alarms", None, STAFF_READ),
+            ("GET", "/cityroom/v1/alarms/urn:ngsi-ld:Alert:none", None,
+             {**STAFF_READ, "staff": 404, "admin": 404}),
+            ("POST", "/cityroom/v1/alarms/urn:ngsi-ld:Alert:none/acknowledge", {"by": "x"},
+             STAFF_WRITE),
+            ("POST", "/cityroom/v1/alarms/urn:ngsi-ld:Alert:none/clear", {"by": "x"},
+             STAFF_WRITE),
+            ("GET", "/cityroom/v1/alarms/rules", None, STAFF_READ),
+            ("POST", "/cityroom/v1/alarms/rules", {}, ADMIN_ONLY),
+            ("DELETE", "/cityroom/v1/alarms/rules/none", None, ADMIN_ONLY),
+            ("GET", "/cityroom/v1/alarms/policies", None, {**ADMIN_ONLY, "admin": 200}),
+            ("POST", "/cityroom/v1/alarms/policies", {}, ADMIN_ONLY),
+            ("GET", "/cityroom/v1/pledges", None, OPEN),
+            ("GET", "/cityroom/v1/pledges/summary", None, OPEN),
+            ("PATCH", "/cityroom/v1/pledges/none:1", {"modifiedBy": "x", "progress": 1},
+             STAFF_WRITE),
+            ("GET", "/cityroom/v1/requests/stats", None, OPEN),
+            ("GET", f"/cityroom/v1/requests/{rid}", None, OPEN),
+            ("GET", f"/cityroom/v1/requests/{rid}/contact", None, STAFF_READ),
+            ("POST", f"/cityroom/v1/requests/{rid}/notes", {"by": "x", "note": "checked"},
+             {**STAFF_WRITE, "staff": 200}),
+            ("GET", "/cityroom/v1/indicators", None, OPEN),
+            ("POST", "/cityroom/v1/indicators", {}, STAFF_WRITE),
+            ("GET", "/cityroom/v1/callcentre/summary", None, STAFF_READ),
+            ("POST", "/cityroom/v1/callcentre/import", "day,x\n", STAFF_WRITE),
+            ("GET", "/cityroom/v1/press/latest", None, OPEN),
+            ("GET", "/cityroom/v1/press/trends", None, OPEN),
+            ("POST", "/cityroom/v1/press/import", "<rss/>", STAFF_WRITE),
+            ("GET", "/open311/v2/discovery.json", None, OPEN),
+            ("GET", "/open311/v2/services.json", None, OPEN),
+            ("GET", "/open311/v2/services/streetlight.xml", None, OPEN),
+            ("GET", "/open311/v2/requests.json", None, OPEN),
+            ("GET", f"/open311/v2/requests/{rid}.json", None, OPEN),
+            ("GET", "/ngsi-ld/v1/entities?type=Pledge&limit=1", None, OPEN),
+            ("GET", f"/ngsi-ld/v1/entities/urn:ngsi-ld:ServiceRequest:{rid}", None,
+             {"anonymous": 404, "public": 404, "device": 404, "staff": 200, "admin": 200}),
+        ]
+        for method, path, body, want_by_role in cases:
+            for role in ROLES4:
+                st, _, answer = c.request(method, path, body, headers=creds[role])
+                want = want_by_role[role]
+                ok = st not in (401, 403) if want == "ok" else st == want
+                check(ok, f"{role}: {method} {path} → {want} (got {st})")
+                if "contact" in path and st == 200:
+                    check(answer.get("email") == "citizen@example.org",
+                          f"{role}: the contact answers the citizen's e-mail")
+
+        # Personal data never reaches a public answer; the public search finds no request text.
+        for path in ("/open311/v2/requests.json", f"/open311/v2/requests/{rid}.xml",
+                     f"/cityroom/v1/requests/{rid}", "/cityroom/v1/requests/stats"):
+            st, _, raw = c.request("GET", path)
+            text = raw if isinstance(raw, (bytes, str)) else json.dumps(raw, ensure_ascii=False)
+            text = text.decode() if isinstance(text, bytes) else text
+            check(st == 200 and "citizen@example.org" not in text and "010-1234" not in text
+                  and "민수" not in text, f"public {path} carries no personal data")
+        q = "/cityroom/v1/search?q=" + urllib.parse.quote("가로등 깜빡임")
+        for role in ROLES4:
+            st, _, hits = c.request("GET", q, headers=creds[role])
+            types = {h["type"] for h in hits} if st == 200 else None
+            if role in ("anonymous", "public", "device"):
+                check(st == 200 and "ServiceRequest" not in types,
+                      f"{role}: search finds no ServiceRequest (got {st} {types})")
+            else:
+                check(st == 200 and "ServiceRequest" in types,
+                      f"{role}: search finds the ServiceRequest (got {st} {types})")
+        st, _, hits = c.request("GET", q + "&type=ServiceRequest")
+        check(st == 200 and hits == [], f"anonymous: search type=ServiceRequest is empty ({hits})")
+
+        # The web app is public.
+        st, hd, _ = c.request("GET", "/")
+        check(st == 200 and hd.get("content-type", "").startswith("text/html"),
+              f"anonymous: GET / (the web app) → 200 text/html (got {st})")
+    finally:
+        server.stop()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--binary", required=True)
@@ -626,6 +766,7 @@ def main() -> int:
         server.stop()
 
     oidc_checks(binary, tmp)
+    families(binary, tmp)
 
     print(f"\n{len(FAILURES)} failure(s)")
     for f in FAILURES:
