@@ -2,6 +2,7 @@
 // dataset and the time of its last update, greyed and labelled when the catalog says the data
 // is stale or failed, badged when it is simulated.
 import { Dataset, Entity } from './api';
+import { Governance } from './governance';
 import { code, localName, t, timeOf } from './i18n';
 
 export interface PanelSpec {
@@ -15,6 +16,13 @@ export interface PanelSpec {
 export interface View {
   list(query: string): Entity[];
   asOf: Date | null;  // null: live
+  gov: Governance;
+}
+
+// A horizontal bar: the share of `value` in `max`, with its label and number.
+function bar(label: string, value: number, max: number, text: string, cls = ''): string {
+  const w = max > 0 ? Math.max(2, Math.min(100, (value / max) * 100)) : 0;
+  return `<div class="bar ${cls}"><span class="l">${esc(label)}</span><span class="track"><i style="width:${w.toFixed(1)}%"></i></span><b>${esc(text)}</b></div>`;
 }
 
 export function esc(s: unknown): string {
@@ -58,7 +66,7 @@ export const PANELS: PanelSpec[] = [
       const msgs = v.list('disasters').sort((a, b) => String(b.issuedAt ?? '').localeCompare(String(a.issuedAt ?? '')));
       if (!alerts.length && !msgs.length) return `<div class="calm">${t('noAlerts')}</div>`;
       const items = [
-        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)}" data-id="${esc(a.id)}"><span class="tag">${esc(code(a.severity))}</span>${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
+        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)} alert ${a.status === 'acknowledged' ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${a.status === 'acknowledged' ? `<span class="ack">${t('acknowledged')}</span>` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
         ...msgs.slice(0, 3).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
       ];
       return `<ul class="alerts">${items.join('')}</ul>`;
@@ -133,6 +141,15 @@ export const PANELS: PanelSpec[] = [
   {
     id: 'complaints', title: 'complaints', types: ['ServiceRequest'],
     render: (v) => {
+      // The statistics route counts days in city time and covers requests the stream does not
+      // carry (closed, older); live entities are the fallback and the only source in replay.
+      const st = v.asOf ? null : v.gov.requests;
+      if (st?.today) {
+        const week = st.thisWeek?.total ?? null;
+        const areas = (st.today.byArea ?? []).slice().sort((a, b) => b.count - a.count).slice(0, 2);
+        return big(fmt(st.today.total), '건') + row(t('thisWeek'), fmt(week)) + row(t('open'), fmt(st.open)) +
+          areas.map((a) => row(shortArea(a.area, v), fmt(a.count))).join('');
+      }
       const today = new Date(v.asOf ?? Date.now()).toISOString().slice(0, 10);
       const reqs = v.list('requests').filter((r) => String(r.requestedAt ?? '').slice(0, 10) === today);
       const open = reqs.filter((r) => r.status !== 'closed').length;
@@ -142,7 +159,28 @@ export const PANELS: PanelSpec[] = [
       return big(fmt(reqs.length), '건') + row(t('open'), fmt(open)) + top.map(([n, c]) => row(n, fmt(c))).join('');
     },
   },
+  {
+    id: 'pledges', title: 'pledges', types: ['Pledge'],
+    render: (v) => {
+      const p = v.gov.pledges;
+      const press = v.gov.press;
+      const pressHtml = press ? `<div class="press">${press.topics.slice().sort((a, b) => b.mentions - a.mentions).slice(0, 3)
+        .map((tp) => `<span class="chip">${esc(tp.name ?? tp.topic)} <b>${fmt(tp.mentions)}</b></span>`).join('')}</div>` : '';
+      if (!p) return `<div class="calm">${t('noData')}</div>` + pressHtml;
+      const fields = p.byField.slice().sort((a, b) => b.implementationRate - a.implementationRate);
+      const statuses = p.byStatus.filter((s) => s.count > 0).map((s) => `<span class="chip">${esc(s.label ?? s.status)} <b>${fmt(s.count)}</b></span>`).join('');
+      return `<div class="pledge-head">${big(fmt(p.implementationRate, 1), `% · ${fmt(p.count)}${t('pledgeUnit')}`, p.implementationRate >= 70 ? 'good' : p.implementationRate >= 40 ? 'moderate' : 'bad')}<div class="chips">${statuses}</div></div>` +
+        `<div class="bars">${fields.map((f) => bar(f.field, f.implementationRate, 100, `${fmt(f.implementationRate, 0)}%`)).join('')}</div>` + pressHtml;
+    },
+  },
 ];
+
+// "서울특별시 강남구 역삼1동" or a dong URN → "역삼1동".
+function shortArea(area: string, v: View): string {
+  const d = area.startsWith('urn:') ? v.list('dongs').find((x) => x.id === area) : null;
+  const n = localName(d?.name ?? area).trim();
+  return n.slice(n.lastIndexOf(' ') + 1) || area;
+}
 
 // The dong an observation belongs to, by its refArea (or the admin code its id ends with).
 function areaName(v: View, e: Entity): string {
