@@ -94,6 +94,7 @@ class Wall {
   frame = 0;
   root!: HTMLElement;
   gov: Governance = { pledges: null, requests: null, press: null };
+  govAt = 0;
 
   constructor(private city: City) {}
 
@@ -152,6 +153,7 @@ class Wall {
       <main>
         <div class="panels"></div>
         <div class="mapwrap"><div id="map"></div><div class="legend"></div><div class="view-name"></div><div class="key"></div></div>
+        <div class="gov"></div>
         <aside class="timeline"><h2></h2><ol></ol></aside>
       </main>
       <div class="replaybar hidden"><span class="label"></span><input type="range" min="0" max="1440" step="1" value="0" /><b class="at"></b><button type="button" class="live-btn"></button></div>
@@ -186,8 +188,10 @@ class Wall {
   private layout(): void {
     const w = window.innerWidth, h = window.innerHeight;
     const kind = w < 760 ? 'phone' : w / h >= 1.9 && w >= 1600 ? 'wall' : 'tablet';
+    const changed = document.documentElement.dataset.layout !== kind;
     document.documentElement.dataset.layout = kind;
     this.map?.map.resize();
+    if (changed && this.map) this.renderAll();
   }
 
   private bindControls(): void {
@@ -312,8 +316,9 @@ class Wall {
     (menu.querySelector('button') as HTMLButtonElement | null)?.focus();
   }
 
-  private async refreshGovernance(): Promise<void> {
+  async refreshGovernance(): Promise<void> {
     this.gov = await fetchGovernance();
+    this.govAt = Date.now();
     this.dirtyPanels = true;
     if (this.metric === 'requests') this.dirtyQueries.add('dongs');
     this.schedule();
@@ -683,20 +688,25 @@ class Wall {
 
   private renderPanels(): void {
     const view: View = { list: (q) => this.list(q), asOf: this.replayAt, gov: this.gov };
-    const html = PANELS.map((p) => {
+    const html = (p: typeof PANELS[number]) => {
       const qs = PANEL_QUERIES[p.id] ?? [];
-      const last = Math.max(0, ...qs.map((q) => this.lastUpdate.get(q) ?? 0)) || null;
+      const last = p.id === 'pledges' ? this.govAt || null : Math.max(0, ...qs.map((q) => this.lastUpdate.get(q) ?? 0)) || null;
       return renderPanel(p, view, this.datasets, last);
-    }).join('');
+    };
+    // On the wall the governance panel sits above the timeline (the live panels fill their
+    // column); elsewhere it is the last of the panels.
+    const wall = document.documentElement.dataset.layout === 'wall';
     const panels = this.root.querySelector('.panels') as HTMLElement;
-    panels.innerHTML = html;
-    panels.querySelectorAll('.panel').forEach((p) => {
+    const gov = this.root.querySelector('.gov') as HTMLElement;
+    panels.innerHTML = PANELS.filter((p) => !wall || p.id !== 'pledges').map(html).join('');
+    gov.innerHTML = wall ? PANELS.filter((p) => p.id === 'pledges').map(html).join('') : '';
+    this.root.querySelectorAll('.panel').forEach((p) => {
       const id = (p as HTMLElement).dataset.panel!;
       p.classList.toggle('focus', focusPanel(this.view) === id);
       p.addEventListener('click', () => this.applyView(panelView(id)));
     });
     // An alert in the panel opens its card (acknowledge / clear for staff), by touch or keyboard.
-    panels.querySelectorAll('li.alert[data-id]').forEach((li) => {
+    this.root.querySelectorAll('li.alert[data-id]').forEach((li) => {
       const open = (ev: Event) => {
         ev.stopPropagation();
         const a = this.list('alerts').find((x) => x.id === (li as HTMLElement).dataset.id);

@@ -66,7 +66,7 @@ export const PANELS: PanelSpec[] = [
       const msgs = v.list('disasters').sort((a, b) => String(b.issuedAt ?? '').localeCompare(String(a.issuedAt ?? '')));
       if (!alerts.length && !msgs.length) return `<div class="calm">${t('noAlerts')}</div>`;
       const items = [
-        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)} alert ${a.status === 'acknowledged' ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${a.status === 'acknowledged' ? `<span class="ack">${t('acknowledged')}</span>` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
+        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)} alert ${a.status === 'acknowledged' ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${a.status === 'acknowledged' ? `<span class="ack">${t('acknowledged')}</span>` : ''}${alertWhere(v, a) ? `<b class="where">${esc(alertWhere(v, a))}</b> ` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
         ...msgs.slice(0, 3).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
       ];
       return `<ul class="alerts">${items.join('')}</ul>`;
@@ -123,7 +123,7 @@ export const PANELS: PanelSpec[] = [
       return head +
         row(t('bridges'), fmt(v.list('bridges').length)) +
         row(t('markets'), fmt(v.list('markets').length)) +
-        abnormal.slice(0, 2).map((s) => row(t('abnormal'), String(s.name ?? s.id).slice(0, 28), 'bad')).join('');
+        abnormal.slice(0, 2).map((s) => row(t('abnormal'), String(localName(s.name) || String(s.id).split(':').pop()).slice(0, 28), 'bad')).join('');
     },
   },
   {
@@ -144,7 +144,8 @@ export const PANELS: PanelSpec[] = [
       // The statistics route counts days in city time and covers requests the stream does not
       // carry (closed, older); live entities are the fallback and the only source in replay.
       const st = v.asOf ? null : v.gov.requests;
-      if (st?.today) {
+      const liveToday = v.list('requests').filter((r) => String(r.requestedAt ?? '').slice(0, 10) === new Date().toISOString().slice(0, 10)).length;
+      if (st?.today && st.today.total >= liveToday) {
         const week = st.thisWeek?.total ?? null;
         const areas = (st.today.byArea ?? []).slice().sort((a, b) => b.count - a.count).slice(0, 2);
         return big(fmt(st.today.total), '건') + row(t('thisWeek'), fmt(week)) + row(t('open'), fmt(st.open)) +
@@ -170,10 +171,36 @@ export const PANELS: PanelSpec[] = [
       const fields = p.byField.slice().sort((a, b) => b.implementationRate - a.implementationRate);
       const statuses = p.byStatus.filter((s) => s.count > 0).map((s) => `<span class="chip">${esc(s.label ?? s.status)} <b>${fmt(s.count)}</b></span>`).join('');
       return `<div class="pledge-head">${big(fmt(p.implementationRate, 1), `% · ${fmt(p.count)}${t('pledgeUnit')}`, p.implementationRate >= 70 ? 'good' : p.implementationRate >= 40 ? 'moderate' : 'bad')}<div class="chips">${statuses}</div></div>` +
-        `<div class="bars">${fields.map((f) => bar(f.field, f.implementationRate, 100, `${fmt(f.implementationRate, 0)}%`)).join('')}</div>` + pressHtml;
+        `<div class="bars">${fields.map((f) => bar(fieldName(f.field), f.implementationRate, 100, `${fmt(f.implementationRate, 0)}%`)).join('')}</div>` + pressHtml;
     },
   },
 ];
+
+// Where an alarm comes from, for the mayor: its originator's dong (air, weather: ids end with
+// the dong's code) or name (a bridge sensor, a market), so that one rule's alarms in several
+// places do not read as the same line.
+export function alertWhere(v: View, a: Entity): string {
+  const src = typeof a.alertSource === 'string' ? a.alertSource : '';
+  if (!src) return '';
+  const tail = src.split(':').pop() ?? '';
+  const dong = v.list('dongs').find((d) => d.id === `urn:ngsi-ld:AdministrativeArea:${tail}`);
+  if (dong) return shortArea(dong.id, v);
+  for (const q of ['sensors', 'bridges', 'markets', 'roads', 'air', 'weather']) {
+    const e = v.list(q).find((x) => x.id === src);
+    if (e) {
+      const n = localName(e.name);
+      if (n) return n.length > 18 ? n.slice(0, 17) + '…' : n;
+      if (typeof e.refArea === 'string') return shortArea(e.refArea, v);
+    }
+  }
+  return '';
+}
+
+// "V. 건강하고 행복한 복지도시" → "건강하고 행복한 복지도시": the publisher's numbering says nothing
+// on a bar chart ordered by progress.
+function fieldName(f: string): string {
+  return f.replace(/^\s*([IVXLⅠ-Ⅻ]+|\d+)[.)]\s*/, '');
+}
 
 // "서울특별시 강남구 역삼1동" or a dong URN → "역삼1동".
 function shortArea(area: string, v: View): string {
