@@ -16,6 +16,7 @@ const T: Record<string, [string, string]> = {
   noAlerts: ['진행 중인 경보 없음', 'No active alerts'],
   noData: ['데이터 없음', 'No data'],
   pledges: ['공약 이행', 'Pledge progress'],
+  more: ['건 더', 'more'],
   pledgeUnit: ['개 공약', ' pledges'],
   thisWeek: ['이번 주', 'This week'],
   acknowledged: ['확인됨', 'Acknowledged'],

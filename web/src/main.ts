@@ -7,7 +7,7 @@ import { Card } from './card';
 import { parseCommand, speak, speechRecognition, ViewName } from './commands';
 import { code, getLang, localName, setLang, t, timeOf } from './i18n';
 import { bboxOf, CityMap, DISPATCH_COLOURS, geometryOf, LayerId } from './map';
-import { currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
+import { alertWhere, currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
 import { LiveStream, Watch } from './stream';
 import { fetchGovernance, Governance } from './governance';
 import { isAdmin, isStaff, loadSession, login, logout, session, write } from './session';
@@ -462,7 +462,7 @@ class Wall {
   private noteEvents(query: string, ups: Entity[]): void {
     for (const e of ups) {
       const name = localName(e.name) || e.id.split(':').pop();
-      if (query === 'alerts') this.event(`[${code(e.severity)}] ${e.description ?? e.category ?? name} — ${code(e.status)}`, `sev-${e.severity}`);
+      if (query === 'alerts') this.event(`[${code(e.severity)}] ${this.where(e)}${e.description ?? e.category ?? name} — ${code(e.status)}`, `sev-${e.severity}`);
       else if (query === 'disasters') this.event(`${e.message ?? name}`, 'sev-major');
       else if (query === 'vehicles') {
         const prev = this.dispatchSeen.get(e.id);
@@ -478,12 +478,17 @@ class Wall {
   private pastEvents(query: string, list: Entity[]): void {
     for (const e of list) {
       const at = Date.parse(String(e.dateIssued ?? e.issuedAt ?? '')) || Date.now();
-      if (query === 'alerts' && e.status !== 'cleared') this.events.push({ at, text: `[${code(e.severity)}] ${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
+      if (query === 'alerts' && e.status !== 'cleared') this.events.push({ at, text: `[${code(e.severity)}] ${this.where(e)}${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
       if (query === 'disasters') this.events.push({ at, text: String(e.message ?? e.id), cls: 'sev-major' });
     }
     this.events.sort((a, b) => b.at - a.at);
     this.events.length = Math.min(this.events.length, 60);
     this.dirtyPanels = true;
+  }
+
+  private where(a: Entity): string {
+    const w = alertWhere({ list: (q) => this.list(q), asOf: this.replayAt, gov: this.gov }, a);
+    return w ? `${w} ` : '';
   }
 
   private speakCritical(ups: Entity[], snapshot: boolean): void {

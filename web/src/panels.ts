@@ -65,11 +65,14 @@ export const PANELS: PanelSpec[] = [
       alerts.sort((a, b) => order.indexOf(String(a.severity)) - order.indexOf(String(b.severity)));
       const msgs = v.list('disasters').sort((a, b) => String(b.issuedAt ?? '').localeCompare(String(a.issuedAt ?? '')));
       if (!alerts.length && !msgs.length) return `<div class="calm">${t('noAlerts')}</div>`;
+      // At most five lines: alarms first, then the newest messages; the rest is counted.
+      const nA = Math.min(alerts.length, msgs.length ? 3 : 5), nM = Math.min(msgs.length, 5 - nA);
+      const more = alerts.length - nA + msgs.length - nM;
       const items = [
-        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)} alert ${a.status === 'acknowledged' ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${a.status === 'acknowledged' ? `<span class="ack">${t('acknowledged')}</span>` : ''}${alertWhere(v, a) ? `<b class="where">${esc(alertWhere(v, a))}</b> ` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
-        ...msgs.slice(0, 3).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
+        ...alerts.slice(0, nA).map((a) => `<li class="sev-${esc(a.severity)} alert ${a.status === 'acknowledged' ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${a.status === 'acknowledged' ? `<span class="ack">${t('acknowledged')}</span>` : ''}${alertWhere(v, a) ? `<b class="where">${esc(alertWhere(v, a))}</b> ` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
+        ...msgs.slice(0, nM).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
       ];
-      return `<ul class="alerts">${items.join('')}</ul>`;
+      return `<ul class="alerts">${items.join('')}</ul>${more > 0 ? `<div class="more">+${more} ${t('more')}</div>` : ''}`;
     },
   },
   {
