@@ -19,6 +19,7 @@ const T: Record<string, [string, string]> = {
   more: ['건 더', 'more'],
   pledgeUnit: ['개 공약', ' pledges'],
   thisWeek: ['이번 주', 'This week'],
+  byWeek: ['주별 민원 (최근 8주)', 'Requests by week (last 8)'],
   acknowledged: ['확인됨', 'Acknowledged'],
   acknowledge: ['확인', 'Acknowledge'],
   clearAlarm: ['해제', 'Clear'],

@@ -151,8 +151,12 @@ export const PANELS: PanelSpec[] = [
       if (st?.today && st.today.total >= liveToday) {
         const week = st.thisWeek?.total ?? null;
         const areas = (st.today.byArea ?? []).slice().sort((a, b) => b.count - a.count).slice(0, 2);
+        // the last eight ISO weeks as small columns (this week last)
+        const weeks = (st.byWeek ?? []).slice().sort((a, b) => a.week.localeCompare(b.week)).slice(-8);
+        const peak = Math.max(1, ...weeks.map((w) => w.count));
+        const spark = weeks.length >= 2 ? `<div class="spark" title="${esc(t('byWeek'))}">${weeks.map((w) => `<i style="height:${Math.max(4, (w.count / peak) * 100).toFixed(0)}%" title="${esc(w.week)} ${w.count}"></i>`).join('')}</div>` : '';
         return big(fmt(st.today.total), '건') + row(t('thisWeek'), fmt(week)) + row(t('open'), fmt(st.open)) +
-          areas.map((a) => row(shortArea(a.area, v), fmt(a.count))).join('');
+          areas.map((a) => row(shortArea(a.area, v), fmt(a.count))).join('') + spark;
       }
       const today = new Date(v.asOf ?? Date.now()).toISOString().slice(0, 10);
       const reqs = v.list('requests').filter((r) => String(r.requestedAt ?? '').slice(0, 10) === today);
