@@ -17,6 +17,7 @@ const T: Record<string, [string, string]> = {
   noData: ['데이터 없음', 'No data'],
   pledges: ['공약 이행', 'Pledge progress'],
   more: ['건 더', 'more'],
+  places: ['곳', ' places'],
   pledgeUnit: ['개 공약', ' pledges'],
   thisWeek: ['이번 주', 'This week'],
   byWeek: ['주별 민원 (최근 8주)', 'Requests by week (last 8)'],

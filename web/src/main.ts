@@ -95,6 +95,8 @@ class Wall {
   root!: HTMLElement;
   gov: Governance = { pledges: null, requests: null, press: null };
   govAt = 0;
+  govTimer = 0;
+  pastSeen = new Set<string>();
 
   constructor(private city: City) {}
 
@@ -456,10 +458,28 @@ class Wall {
     else if (query === 'alerts' || query === 'disasters') this.pastEvents(query, ups);
     else if (query === 'vehicles') for (const v of ups) this.dispatchSeen.set(v.id, String(v.dispatchStatus));
     if (query === 'alerts') this.speakCritical(ups, kind === 'snapshot');
+    // A new request moves the statistics too: re-read them, at most every 10 s.
+    if (query === 'requests' && kind === 'delta' && !this.govTimer) {
+      this.govTimer = window.setTimeout(() => { this.govTimer = 0; void this.refreshGovernance(); }, Math.max(0, 10_000 - (Date.now() - this.govAt)));
+    }
     this.schedule();
   }
 
   private noteEvents(query: string, ups: Entity[]): void {
+    if (query === 'alerts') {
+      // the same rule changing state in many places at once is one event
+      const groups = new Map<string, Entity[]>();
+      for (const e of ups) {
+        const k = `${e.severity}|${e.refRule ?? e.description}|${e.status}`;
+        groups.set(k, [...(groups.get(k) ?? []), e]);
+      }
+      for (const g of groups.values()) {
+        const e = g[0];
+        const where = g.length > 1 ? `${g.length}${t('places')} ` : this.where(e);
+        this.event(`[${code(e.severity)}] ${where}${e.description ?? e.category ?? e.id} — ${code(e.status)}`, `sev-${e.severity}`);
+      }
+      return;
+    }
     for (const e of ups) {
       const name = localName(e.name) || e.id.split(':').pop();
       if (query === 'alerts') this.event(`[${code(e.severity)}] ${this.where(e)}${e.description ?? e.category ?? name} — ${code(e.status)}`, `sev-${e.severity}`);
@@ -476,9 +496,25 @@ class Wall {
 
   // What was already going on when the screen opened, at the times the data says.
   private pastEvents(query: string, list: Entity[]): void {
+    // A snapshot comes again after every login/logout: what was listed once is not repeated.
+    list = list.filter((e) => !this.pastSeen.has(e.id));
+    for (const e of list) this.pastSeen.add(e.id);
+    if (query === 'alerts') {
+      const groups = new Map<string, Entity[]>();
+      for (const e of list) {
+        if (e.status === 'cleared') continue;
+        const k = `${e.severity}|${e.refRule ?? e.description}`;
+        groups.set(k, [...(groups.get(k) ?? []), e]);
+      }
+      for (const g of groups.values()) {
+        const e = g[0];
+        const at = Math.max(...g.map((x) => Date.parse(String(x.dateIssued ?? '')) || Date.now()));
+        const where = g.length > 1 ? `${g.length}${t('places')} ` : this.where(e);
+        this.events.push({ at, text: `[${code(e.severity)}] ${where}${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
+      }
+    }
     for (const e of list) {
       const at = Date.parse(String(e.dateIssued ?? e.issuedAt ?? '')) || Date.now();
-      if (query === 'alerts' && e.status !== 'cleared') this.events.push({ at, text: `[${code(e.severity)}] ${this.where(e)}${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
       if (query === 'disasters') this.events.push({ at, text: String(e.message ?? e.id), cls: 'sev-major' });
     }
     this.events.sort((a, b) => b.at - a.at);

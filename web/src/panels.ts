@@ -65,11 +65,25 @@ export const PANELS: PanelSpec[] = [
       alerts.sort((a, b) => order.indexOf(String(a.severity)) - order.indexOf(String(b.severity)));
       const msgs = v.list('disasters').sort((a, b) => String(b.issuedAt ?? '').localeCompare(String(a.issuedAt ?? '')));
       if (!alerts.length && !msgs.length) return `<div class="calm">${t('noAlerts')}</div>`;
-      // At most five lines: alarms first, then the newest messages; the rest is counted.
-      const nA = Math.min(alerts.length, msgs.length ? 3 : 5), nM = Math.min(msgs.length, 5 - nA);
-      const more = alerts.length - nA + msgs.length - nM;
+      // One line per rule and severity: a typhoon raises the same alarm in every dong, and
+      // 44 identical lines would hide everything else. At most five lines: alarms first, then
+      // the newest messages; the rest is counted.
+      const groups = new Map<string, Entity[]>();
+      for (const a of alerts) {
+        const k = `${a.severity}|${a.refRule ?? a.description ?? a.id}`;
+        groups.set(k, [...(groups.get(k) ?? []), a]);
+      }
+      const lines = [...groups.values()];
+      const nA = Math.min(lines.length, msgs.length ? 3 : 5), nM = Math.min(msgs.length, 5 - nA);
+      const more = lines.slice(nA).reduce((n, g) => n + g.length, 0) + msgs.length - nM;
+      const alertLine = (g: Entity[]) => {
+        const a = g[0];
+        const acked = g.every((x) => x.status === 'acknowledged');
+        const where = g.length > 1 ? `${g.length}${t('places')}` : alertWhere(v, a);
+        return `<li class="sev-${esc(a.severity)} alert ${acked ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${acked ? `<span class="ack">${t('acknowledged')}</span>` : ''}${where ? `<b class="where">${esc(where)}</b> ` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`;
+      };
       const items = [
-        ...alerts.slice(0, nA).map((a) => `<li class="sev-${esc(a.severity)} alert ${a.status === 'acknowledged' ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${a.status === 'acknowledged' ? `<span class="ack">${t('acknowledged')}</span>` : ''}${alertWhere(v, a) ? `<b class="where">${esc(alertWhere(v, a))}</b> ` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
+        ...lines.slice(0, nA).map(alertLine),
         ...msgs.slice(0, nM).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
       ];
       return `<ul class="alerts">${items.join('')}</ul>${more > 0 ? `<div class="more">+${more} ${t('more')}</div>` : ''}`;
