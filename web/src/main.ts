@@ -88,7 +88,7 @@ class Wall {
   muted = localStorage.getItem('cityroom.muted') === '1';
   spoken = new Set<string>();
   dispatchSeen = new Map<string, string>();
-  events: { at: number; text: string; cls: string }[] = [];
+  events: { at: number; text: string; cls: string; key?: string; ids?: Set<string> }[] = [];
   dirtyPanels = false;
   dirtyQueries = new Set<string>();
   frame = 0;
@@ -473,10 +473,15 @@ class Wall {
         const k = `${e.severity}|${e.refRule ?? e.description}|${e.status}`;
         groups.set(k, [...(groups.get(k) ?? []), e]);
       }
-      for (const g of groups.values()) {
+      for (const [key, g] of groups) {
+        // deltas arrive a few alarms at a time: fold them into the same event for a minute
+        const recent = this.events.slice(0, 8).find((x) => x.key === key && Date.now() - x.at < 60_000);
+        const ids = new Set([...(recent?.ids ?? []), ...g.map((x) => x.id)]);
         const e = g[0];
-        const where = g.length > 1 ? `${g.length}${t('places')} ` : this.where(e);
-        this.event(`[${code(e.severity)}] ${where}${e.description ?? e.category ?? e.id} — ${code(e.status)}`, `sev-${e.severity}`);
+        const where = ids.size > 1 ? `${ids.size}${t('places')} ` : this.where(e);
+        const text = `[${code(e.severity)}] ${where}${e.description ?? e.category ?? e.id} — ${code(e.status)}`;
+        if (recent) { recent.text = text; recent.ids = ids; this.dirtyPanels = true; this.schedule(); }
+        else { this.event(text, `sev-${e.severity}`); this.events[0].key = key; this.events[0].ids = ids; }
       }
       return;
     }
