@@ -71,7 +71,13 @@ async function openWall(viewport, opts = {}) {
   page.on('request', (r) => { if (!r.url().startsWith(server.url) && !/^(data|blob):/.test(r.url())) errors.push(`external request: ${r.url()}`); });
   await page.goto(server.url + '/');
   if (opts.strictCsp) await page.waitForSelector('.dong-label .n:text("역삼1동")', { timeout: 60000 });
-  else await waitLive(page);
+  else if (!opts.busy) await waitLive(page);
+  else {
+    // With the simulator writing, MapLibre's 'idle' may not come for a long while on a software
+    // renderer: the first live paint is enough, the map's first complete frame if it comes.
+    await page.waitForFunction(() => window.__wall?.metrics.firstLiveMs > 0, null, { timeout: 90000 });
+    await page.waitForFunction(() => window.__wall.metrics.mapIdleMs > 0, null, { timeout: 30000 }).catch(() => {});
+  }
   return { page, context, errors };
 }
 
@@ -345,7 +351,7 @@ try {
     ['phone', { width: 390, height: 844 }, { touch: true, mobile: true }],
   ]) {
     await test(`screenshot of the ${name} layout`, async () => {
-      const w = await openWall(viewport, { ...opts, login: true });
+      const w = await openWall(viewport, { ...opts, login: true, busy: true });
       // With the simulator writing, the map's sources change every 250 ms and loaded() may not
       // hold for long in software GL: a settled moment, or the picture as it is after 15 s.
       await w.page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.map.loaded(), null, { timeout: 15000 }).catch(() => {});
