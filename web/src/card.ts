@@ -4,6 +4,7 @@
 import { Entity, fetchHistory, nearestCameras } from './api';
 import { code, localName, t, timeOf } from './i18n';
 import { esc } from './panels';
+import { isStaff, session, write } from './session';
 
 const HIDDEN = new Set(['id', 'type', 'location', 'speedHourly', 'itsLinkIds', 'scope', '@context']);
 const CODED = new Set(['dispatchStatus', 'congestionLevel', 'snowRemovalStatus', 'severity', 'status', 'pm10Grade', 'pm25Grade']);
@@ -54,11 +55,20 @@ export class Card {
         <button class="close" aria-label="${t('close')}">✕</button></header>
       <table class="attrs">${rows}</table>
       <h3>${t('last24h')}</h3><div class="chart"><div class="muted">${t('loading')}</div></div>
+      ${e.type === 'Alert' && isStaff() && e.status !== 'cleared' ? `<form class="alarm-actions">
+        <label>${t('note')} <input name="note" type="text" maxlength="500" autocomplete="off" /></label>
+        <div class="btns">${e.status !== 'acknowledged' ? `<button type="submit" class="ack">${t('acknowledge')}</button>` : ''}<button type="button" class="clear">${t('clearAlarm')}</button></div>
+        <div class="msg" role="status"></div></form>` : ''}
       ${e.type === 'AccidentHotspot' ? `<h3>${t('nearestCctv')}</h3><ul class="cctv"><li class="muted">${t('loading')}</li></ul>` : ''}
       <div class="id">${esc(e.id)}</div>`;
     this.el.classList.remove('hidden');
     this.el.querySelector('.close')!.addEventListener('click', () => this.close());
     const id = e.id;
+    const actions = this.el.querySelector('form.alarm-actions') as HTMLFormElement | null;
+    if (actions) {
+      actions.addEventListener('submit', (ev) => { ev.preventDefault(); void this.alarm(id, 'acknowledge', actions); });
+      actions.querySelector('.clear')!.addEventListener('click', () => void this.alarm(id, 'clear', actions));
+    }
     if (e.type === 'AccidentHotspot') void this.fillCctv(e);
     const series = await fetchHistory(id);
     if (this.currentId !== id) return;
@@ -75,6 +85,28 @@ export class Card {
     if (this.currentId !== id) return;
     chartEl.innerHTML = '';
     this.disposeChart = drawChart(chartEl, drawable.slice(0, 3));
+  }
+
+  // Acknowledge or clear an alarm (docs/ALARMS.md); the Alert's new status comes back over the
+  // live stream like any other change, so only the outcome is shown here.
+  private async alarm(id: string, action: 'acknowledge' | 'clear', form: HTMLFormElement): Promise<void> {
+    const note = (form.elements.namedItem('note') as HTMLInputElement).value.trim();
+    const msg = form.querySelector('.msg') as HTMLElement;
+    form.querySelectorAll('button').forEach((b) => { b.disabled = true; });
+    const body: Record<string, string> = { by: session().user ?? 'wall' };
+    if (note) body.note = note;
+    const r = await write('POST', `/cityroom/v1/alarms/${encodeURIComponent(id)}/${action}`, body);
+    if (this.currentId !== id) return;
+    form.querySelectorAll('button').forEach((b) => { b.disabled = false; });
+    if (!r.ok) {
+      msg.className = 'msg bad';
+      msg.textContent = `${t('actionFailed')} (${r.status || '—'}${r.body?.detail ? `: ${r.body.detail}` : ''})`;
+      return;
+    }
+    msg.className = 'msg ok';
+    msg.textContent = `${action === 'clear' ? t('clearAlarm') : t('acknowledged')} — ${t('done')}`;
+    form.querySelector('.ack')?.remove();
+    if (action === 'clear') form.querySelectorAll('button, input').forEach((b) => { (b as HTMLInputElement).disabled = true; });
   }
 
   private async fillCctv(e: Entity): Promise<void> {

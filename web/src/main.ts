@@ -7,8 +7,10 @@ import { Card } from './card';
 import { parseCommand, speak, speechRecognition, ViewName } from './commands';
 import { code, getLang, localName, setLang, t, timeOf } from './i18n';
 import { bboxOf, CityMap, DISPATCH_COLOURS, geometryOf, LayerId } from './map';
-import { currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
+import { alertWhere, currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
 import { LiveStream, Watch } from './stream';
+import { fetchGovernance, Governance } from './governance';
+import { isAdmin, isStaff, loadSession, login, logout, session, write } from './session';
 
 const WATCHES: Watch[] = [
   { query: 'dongs', type: 'AdministrativeArea' },
@@ -43,7 +45,9 @@ const VIEWS: Record<ViewName, { layers: LayerId[]; metric: Metric; roads: 'speed
   snow: { layers: ['dongs', 'roads', 'roadworks'], metric: 'none', roads: 'snow' },
   complaints: { layers: ['dongs'], metric: 'requests', roads: 'speed' },
   traffic: { layers: ['dongs', 'roads', 'roadworks'], metric: 'none', roads: 'speed' },
+  pledges: { layers: ['dongs', 'roads'], metric: 'none', roads: 'speed' },
 };
+const SCENARIOS = ['normal', 'heavy-snow', 'typhoon', 'market-fire'];
 const ALL_LAYERS: LayerId[] = ['dongs', 'cctv', 'bikes', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'];
 const LAYER_LABEL: Record<LayerId, string> = { dongs: 'dongs', cctv: 'cctv', bikes: 'bikes', hotspots: 'hotspots', roads: 'roads', vehicles: 'ambulances', roadworks: 'roadworks', facilities: 'safety', er: 'er' };
 const SNOW_COLOURS: Record<string, string> = { none: '#3a4a5e', scheduled: '#ff5252', inProgress: '#ffd23f', done: '#3ddc84' };
@@ -51,6 +55,8 @@ const SNOW_COLOURS: Record<string, string> = { none: '#3a4a5e', scheduled: '#ff5
 // Inline icons: the Korean font has no emoji and nothing may be fetched from outside.
 const svg = (d: string) => `<svg viewBox="0 0 24 24" width="1.2em" height="1.2em" fill="none" stroke="currentColor" stroke-width="2.2" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${d}</svg>`;
 const ICON = {
+  user: svg('<circle cx="12" cy="8" r="4"/><path d="M4 21a8 8 0 0 1 16 0"/>'),
+  gear: svg('<circle cx="12" cy="12" r="3"/><path d="M12 2v3M12 19v3M2 12h3M19 12h3M4.9 4.9l2.1 2.1M17 17l2.1 2.1M4.9 19.1L7 17M17 7l2.1-2.1"/>'),
   mic: svg('<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5 11a7 7 0 0 0 14 0M12 18v3"/>'),
   replay: svg('<path d="M3 12a9 9 0 1 0 3-6.7"/><path d="M3 4v5h5"/><path d="M12 7v5l3 2"/>'),
   sound: svg('<path d="M4 9v6h4l5 4V5L8 9z"/><path d="M16 9a4 4 0 0 1 0 6M19 6a8 8 0 0 1 0 12"/>'),
@@ -82,11 +88,15 @@ class Wall {
   muted = localStorage.getItem('cityroom.muted') === '1';
   spoken = new Set<string>();
   dispatchSeen = new Map<string, string>();
-  events: { at: number; text: string; cls: string }[] = [];
+  events: { at: number; text: string; cls: string; key?: string; ids?: Set<string> }[] = [];
   dirtyPanels = false;
   dirtyQueries = new Set<string>();
   frame = 0;
   root!: HTMLElement;
+  gov: Governance = { pledges: null, requests: null, press: null };
+  govAt = 0;
+  govTimer = 0;
+  pastSeen = new Set<string>();
 
   constructor(private city: City) {}
 
@@ -110,6 +120,8 @@ class Wall {
     for (const w of WATCHES) this.stream.watch(w);
     this.stream.start();
     void this.map.ready.then(() => this.applyView('home', false));
+    void this.refreshGovernance();
+    setInterval(() => void this.refreshGovernance(), 60_000);
     this.catalogDatasets = await fetchDatasets();
     this.mergeDatasets();
     setInterval(() => this.tick(), 1000);
@@ -127,13 +139,23 @@ class Wall {
           <button type="button" class="replay-btn"></button>
           <button type="button" class="mute-btn"></button>
           <button type="button" class="lang-btn"></button>
+          <button type="button" class="admin-btn" hidden aria-haspopup="true"></button>
+          <button type="button" class="user-btn" aria-haspopup="true"></button>
           <span class="clock"></span>
         </nav>
       </header>
+      <form class="login popup hidden" autocomplete="on">
+        <label><span class="lu"></span><input name="username" type="text" autocomplete="username" autocapitalize="off" spellcheck="false" required /></label>
+        <label><span class="lp"></span><input name="password" type="password" autocomplete="current-password" required /></label>
+        <div class="err" role="alert"></div>
+        <div class="btns"><button type="submit" class="go"></button><button type="button" class="cancel"></button></div>
+      </form>
+      <div class="adminmenu popup hidden" role="menu"></div>
       <div class="offline hidden" role="alert"></div>
       <main>
         <div class="panels"></div>
         <div class="mapwrap"><div id="map"></div><div class="legend"></div><div class="view-name"></div><div class="key"></div></div>
+        <div class="gov"></div>
         <aside class="timeline"><h2></h2><ol></ol></aside>
       </main>
       <div class="replaybar hidden"><span class="label"></span><input type="range" min="0" max="1440" step="1" value="0" /><b class="at"></b><button type="button" class="live-btn"></button></div>
@@ -147,6 +169,17 @@ class Wall {
     r.querySelector('.replay-btn')!.innerHTML = `${ICON.replay}<span>${t('replay')}</span>`;
     r.querySelector('.mute-btn')!.innerHTML = this.muted ? `${ICON.muted}<span>${t('mute')}</span>` : `${ICON.sound}<span>${t('unmute')}</span>`;
     r.querySelector('.lang-btn')!.textContent = getLang() === 'ko' ? 'English' : '한국어';
+    const who = session();
+    r.querySelector('.user-btn')!.innerHTML = who.user
+      ? `${ICON.user}<span>${esc(who.user)} · ${esc(t(`role_${who.role}`))}</span>`
+      : `${ICON.user}<span>${t('login')}</span>`;
+    const adminBtn = r.querySelector('.admin-btn') as HTMLButtonElement;
+    adminBtn.hidden = !isAdmin();
+    adminBtn.innerHTML = `${ICON.gear}<span>${t('scenario')}</span>`;
+    r.querySelector('.login .lu')!.textContent = t('username');
+    r.querySelector('.login .lp')!.textContent = t('password');
+    r.querySelector('.login .go')!.textContent = t('login');
+    r.querySelector('.login .cancel')!.textContent = t('close');
     r.querySelector('.offline')!.textContent = t('offline');
     r.querySelector('.timeline h2')!.textContent = t('timeline');
     r.querySelector('.replaybar .label')!.textContent = t('replayAt');
@@ -157,8 +190,10 @@ class Wall {
   private layout(): void {
     const w = window.innerWidth, h = window.innerHeight;
     const kind = w < 760 ? 'phone' : w / h >= 1.9 && w >= 1600 ? 'wall' : 'tablet';
+    const changed = document.documentElement.dataset.layout !== kind;
     document.documentElement.dataset.layout = kind;
     this.map?.map.resize();
+    if (changed && this.map) this.renderAll();
   }
 
   private bindControls(): void {
@@ -192,6 +227,7 @@ class Wall {
       this.renderAll();
     });
     r.querySelector('.replay-btn')!.addEventListener('click', () => r.querySelector('.replaybar')!.classList.toggle('hidden'));
+    this.bindSession();
     const slider = r.querySelector('.replaybar input') as HTMLInputElement;
     let debounce = 0;
     slider.addEventListener('input', () => {
@@ -207,6 +243,87 @@ class Wall {
       r.querySelector('.replaybar')!.classList.add('hidden');
     });
     this.texts();
+  }
+
+  // Log in / out from the top bar. After either, the stream reconnects (its upgrade carries the
+  // new cookie) so staff-only types appear or disappear, and the governance numbers reload.
+  private bindSession(): void {
+    const r = this.root;
+    const form = r.querySelector('form.login') as HTMLFormElement;
+    const menu = r.querySelector('.adminmenu') as HTMLElement;
+    const err = form.querySelector('.err') as HTMLElement;
+    const closeForm = () => { form.classList.add('hidden'); form.reset(); err.textContent = ''; };
+    r.querySelector('.user-btn')!.addEventListener('click', async () => {
+      menu.classList.add('hidden');
+      if (session().user) {
+        await logout();
+        this.sessionChanged();
+        return;
+      }
+      form.classList.toggle('hidden');
+      if (!form.classList.contains('hidden')) (form.elements.namedItem('username') as HTMLInputElement).focus();
+    });
+    form.querySelector('.cancel')!.addEventListener('click', closeForm);
+    form.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') closeForm(); });
+    form.addEventListener('submit', async (ev) => {
+      ev.preventDefault();
+      const u = form.elements.namedItem('username') as HTMLInputElement;
+      const p = form.elements.namedItem('password') as HTMLInputElement;
+      const go = form.querySelector('.go') as HTMLButtonElement;
+      go.disabled = true;
+      const failure = await login(u.value.trim(), p.value);
+      go.disabled = false;
+      p.value = '';  // the password lives only as long as the request
+      if (failure) { err.textContent = t(failure); p.focus(); return; }
+      closeForm();
+      this.sessionChanged();
+    });
+    r.querySelector('.admin-btn')!.addEventListener('click', () => {
+      form.classList.add('hidden');
+      menu.classList.toggle('hidden');
+      if (!menu.classList.contains('hidden')) void this.renderAdminMenu();
+    });
+    menu.addEventListener('keydown', (ev) => { if (ev.key === 'Escape') menu.classList.add('hidden'); });
+  }
+
+  private sessionChanged(): void {
+    this.texts();
+    this.stream.restart();
+    if (!isStaff()) this.card.close();
+    this.root.querySelector('.adminmenu')!.classList.add('hidden');
+    void this.refreshGovernance();
+    this.toast(session().user ? `${session().user} · ${t(`role_${session().role}`)}` : t('logout'));
+  }
+
+  // The admin's scenario switcher (docs/SIMULATOR.md): GET shows the state, PUT switches.
+  private async renderAdminMenu(): Promise<void> {
+    const menu = this.root.querySelector('.adminmenu') as HTMLElement;
+    const r = await fetch('/cityroom/v1/admin/simulator', { headers: { Accept: 'application/json' } }).catch(() => null);
+    const sim = r && r.ok ? await r.json() : null;
+    if (!sim) { menu.innerHTML = `<div class="muted">${t('noData')}</div>`; return; }
+    const names: string[] = Array.isArray(sim.scenarios) ? sim.scenarios : SCENARIOS;
+    menu.innerHTML = `<h3>${t('scenario')}</h3><div class="state ${sim.running ? 'on' : ''}">${sim.running ? t('simRunning') : t('simStopped')}</div>` +
+      names.map((n) => `<button type="button" role="menuitemradio" aria-checked="${sim.running && sim.scenario === n}" data-scenario="${esc(n)}" class="${sim.running && sim.scenario === n ? 'on' : ''}">${esc(t(`sc_${n}`) === `sc_${n}` ? n : t(`sc_${n}`))}</button>`).join('') +
+      `<button type="button" class="stop" ${sim.running ? '' : 'disabled'}>${t('simStopped')}</button>`;
+    menu.querySelectorAll('button[data-scenario]').forEach((b) => b.addEventListener('click', async () => {
+      const res = await write('PUT', '/cityroom/v1/admin/simulator', { scenario: (b as HTMLElement).dataset.scenario, running: true });
+      this.toast(res.ok ? `${t('scenario')}: ${b.textContent}` : `${t('actionFailed')} (${res.status})`);
+      void this.renderAdminMenu();
+    }));
+    menu.querySelector('.stop')!.addEventListener('click', async () => {
+      const res = await write('PUT', '/cityroom/v1/admin/simulator', { running: false });
+      this.toast(res.ok ? t('simStopped') : `${t('actionFailed')} (${res.status})`);
+      void this.renderAdminMenu();
+    });
+    (menu.querySelector('button') as HTMLButtonElement | null)?.focus();
+  }
+
+  async refreshGovernance(): Promise<void> {
+    this.gov = await fetchGovernance();
+    this.govAt = Date.now();
+    this.dirtyPanels = true;
+    if (this.metric === 'requests') this.dirtyQueries.add('dongs');
+    this.schedule();
   }
 
   private renderLegend(): void {
@@ -245,7 +362,7 @@ class Wall {
   }
 
   private viewTitle(v: ViewName): string {
-    return { home: t('home'), cctv: t('cctv'), air: t('air'), ambulance: t('dispatch'), snow: t('snow'), complaints: t('complaints'), traffic: t('traffic') }[v];
+    return { home: t('home'), cctv: t('cctv'), air: t('air'), ambulance: t('dispatch'), snow: t('snow'), complaints: t('complaints'), traffic: t('traffic'), pledges: t('pledges') }[v];
   }
 
   applyView(v: ViewName, fit = true): void {
@@ -341,13 +458,36 @@ class Wall {
     else if (query === 'alerts' || query === 'disasters') this.pastEvents(query, ups);
     else if (query === 'vehicles') for (const v of ups) this.dispatchSeen.set(v.id, String(v.dispatchStatus));
     if (query === 'alerts') this.speakCritical(ups, kind === 'snapshot');
+    // A new request moves the statistics too: re-read them, at most every 10 s.
+    if (query === 'requests' && kind === 'delta' && !this.govTimer) {
+      this.govTimer = window.setTimeout(() => { this.govTimer = 0; void this.refreshGovernance(); }, Math.max(0, 10_000 - (Date.now() - this.govAt)));
+    }
     this.schedule();
   }
 
   private noteEvents(query: string, ups: Entity[]): void {
+    if (query === 'alerts') {
+      // the same rule changing state in many places at once is one event
+      const groups = new Map<string, Entity[]>();
+      for (const e of ups) {
+        const k = `${e.severity}|${e.refRule ?? e.description}|${e.status}`;
+        groups.set(k, [...(groups.get(k) ?? []), e]);
+      }
+      for (const [key, g] of groups) {
+        // deltas arrive a few alarms at a time: fold them into the same event for a minute
+        const recent = this.events.slice(0, 8).find((x) => x.key === key && Date.now() - x.at < 60_000);
+        const ids = new Set([...(recent?.ids ?? []), ...g.map((x) => x.id)]);
+        const e = g[0];
+        const where = ids.size > 1 ? `${ids.size}${t('places')} ` : this.where(e);
+        const text = `[${code(e.severity)}] ${where}${e.description ?? e.category ?? e.id} — ${code(e.status)}`;
+        if (recent) { recent.text = text; recent.ids = ids; this.dirtyPanels = true; this.schedule(); }
+        else { this.event(text, `sev-${e.severity}`); this.events[0].key = key; this.events[0].ids = ids; }
+      }
+      return;
+    }
     for (const e of ups) {
       const name = localName(e.name) || e.id.split(':').pop();
-      if (query === 'alerts') this.event(`[${code(e.severity)}] ${e.description ?? e.category ?? name} — ${code(e.status)}`, `sev-${e.severity}`);
+      if (query === 'alerts') this.event(`[${code(e.severity)}] ${this.where(e)}${e.description ?? e.category ?? name} — ${code(e.status)}`, `sev-${e.severity}`);
       else if (query === 'disasters') this.event(`${e.message ?? name}`, 'sev-major');
       else if (query === 'vehicles') {
         const prev = this.dispatchSeen.get(e.id);
@@ -361,14 +501,35 @@ class Wall {
 
   // What was already going on when the screen opened, at the times the data says.
   private pastEvents(query: string, list: Entity[]): void {
+    // A snapshot comes again after every login/logout: what was listed once is not repeated.
+    list = list.filter((e) => !this.pastSeen.has(e.id));
+    for (const e of list) this.pastSeen.add(e.id);
+    if (query === 'alerts') {
+      const groups = new Map<string, Entity[]>();
+      for (const e of list) {
+        if (e.status === 'cleared') continue;
+        const k = `${e.severity}|${e.refRule ?? e.description}`;
+        groups.set(k, [...(groups.get(k) ?? []), e]);
+      }
+      for (const g of groups.values()) {
+        const e = g[0];
+        const at = Math.max(...g.map((x) => Date.parse(String(x.dateIssued ?? '')) || Date.now()));
+        const where = g.length > 1 ? `${g.length}${t('places')} ` : this.where(e);
+        this.events.push({ at, text: `[${code(e.severity)}] ${where}${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
+      }
+    }
     for (const e of list) {
       const at = Date.parse(String(e.dateIssued ?? e.issuedAt ?? '')) || Date.now();
-      if (query === 'alerts' && e.status !== 'cleared') this.events.push({ at, text: `[${code(e.severity)}] ${e.description ?? e.category ?? e.id}`, cls: `sev-${e.severity}` });
       if (query === 'disasters') this.events.push({ at, text: String(e.message ?? e.id), cls: 'sev-major' });
     }
     this.events.sort((a, b) => b.at - a.at);
     this.events.length = Math.min(this.events.length, 60);
     this.dirtyPanels = true;
+  }
+
+  private where(a: Entity): string {
+    const w = alertWhere({ list: (q) => this.list(q), asOf: this.replayAt, gov: this.gov }, a);
+    return w ? `${w} ` : '';
   }
 
   private speakCritical(ups: Entity[], snapshot: boolean): void {
@@ -508,6 +669,14 @@ class Wall {
     } else if (this.metric.startsWith('attr:')) {
       const key = this.metric.slice(5);
       for (const d of dongs) if (typeof d[key] === 'number') values.set(d.id, d[key] as number);
+    } else if (this.metric === 'requests' && !this.replayAt && this.gov.requests?.today?.byArea) {
+      // the statistics route counts in city time; areas come as dong URNs or names
+      const byName = new Map(dongs.map((d) => [dongName(d), d.id]));
+      for (const d of dongs) values.set(d.id, 0);
+      for (const a of this.gov.requests.today.byArea) {
+        const id = a.area.startsWith('urn:') ? a.area : byName.get(a.area.slice(a.area.lastIndexOf(' ') + 1));
+        if (id) values.set(id, (values.get(id) ?? 0) + a.count);
+      }
     } else if (this.metric === 'requests') {
       const today = new Date(this.replayAt ?? Date.now()).toISOString().slice(0, 10);
       for (const d of dongs) values.set(d.id, 0);
@@ -564,18 +733,33 @@ class Wall {
   }
 
   private renderPanels(): void {
-    const view: View = { list: (q) => this.list(q), asOf: this.replayAt };
-    const html = PANELS.map((p) => {
+    const view: View = { list: (q) => this.list(q), asOf: this.replayAt, gov: this.gov };
+    const html = (p: typeof PANELS[number]) => {
       const qs = PANEL_QUERIES[p.id] ?? [];
-      const last = Math.max(0, ...qs.map((q) => this.lastUpdate.get(q) ?? 0)) || null;
+      const last = p.id === 'pledges' ? this.govAt || null : Math.max(0, ...qs.map((q) => this.lastUpdate.get(q) ?? 0)) || null;
       return renderPanel(p, view, this.datasets, last);
-    }).join('');
+    };
+    // On the wall the governance panel sits above the timeline (the live panels fill their
+    // column); elsewhere it is the last of the panels.
+    const wall = document.documentElement.dataset.layout === 'wall';
     const panels = this.root.querySelector('.panels') as HTMLElement;
-    panels.innerHTML = html;
-    panels.querySelectorAll('.panel').forEach((p) => {
+    const gov = this.root.querySelector('.gov') as HTMLElement;
+    panels.innerHTML = PANELS.filter((p) => !wall || p.id !== 'pledges').map(html).join('');
+    gov.innerHTML = wall ? PANELS.filter((p) => p.id === 'pledges').map(html).join('') : '';
+    this.root.querySelectorAll('.panel').forEach((p) => {
       const id = (p as HTMLElement).dataset.panel!;
       p.classList.toggle('focus', focusPanel(this.view) === id);
       p.addEventListener('click', () => this.applyView(panelView(id)));
+    });
+    // An alert in the panel opens its card (acknowledge / clear for staff), by touch or keyboard.
+    this.root.querySelectorAll('li.alert[data-id]').forEach((li) => {
+      const open = (ev: Event) => {
+        ev.stopPropagation();
+        const a = this.list('alerts').find((x) => x.id === (li as HTMLElement).dataset.id);
+        if (a) void this.card.open(a);
+      };
+      li.addEventListener('click', open);
+      li.addEventListener('keydown', (ev) => { if ((ev as KeyboardEvent).key === 'Enter' || (ev as KeyboardEvent).key === ' ') open(ev); });
     });
     const ol = this.root.querySelector('.timeline ol') as HTMLElement;
     ol.innerHTML = this.events.map((e) => `<li class="${esc(e.cls)}"><time>${esc(timeOf(e.at))}</time><span>${esc(e.text)}</span></li>`).join('');
@@ -606,10 +790,10 @@ function metricLabel(m: Metric): string {
   return m.startsWith('attr:') ? m.slice(5) : t(m);
 }
 function focusPanel(v: ViewName): string {
-  return { home: '', cctv: 'alerts', air: 'air', ambulance: 'dispatch', snow: 'traffic', complaints: 'complaints', traffic: 'traffic' }[v];
+  return { home: '', cctv: 'alerts', air: 'air', ambulance: 'dispatch', snow: 'traffic', complaints: 'complaints', traffic: 'traffic', pledges: 'pledges' }[v];
 }
 function panelView(p: string): ViewName {
-  return ({ alerts: 'home', traffic: 'traffic', air: 'air', weather: 'home', safety: 'home', dispatch: 'ambulance', complaints: 'complaints' } as Record<string, ViewName>)[p] ?? 'home';
+  return ({ alerts: 'home', traffic: 'traffic', air: 'air', weather: 'home', safety: 'home', dispatch: 'ambulance', complaints: 'complaints', pledges: 'pledges' } as Record<string, ViewName>)[p] ?? 'home';
 }
 function firstCoord(g: GeoJSON.Geometry): [number, number] {
   let c: any = 'coordinates' in g ? g.coordinates : [0, 0];
@@ -624,7 +808,7 @@ function stripLive(e: Entity): Entity {
 
 async function main(): Promise<void> {
   setLang(getLang());
-  const city = await fetchCity();
+  const [city] = await Promise.all([fetchCity(), loadSession()]);
   const wall = new Wall(city);
   (window as any).__wall = {
     wall,
@@ -634,6 +818,8 @@ async function main(): Promise<void> {
     runCommand: (s: string) => wall.runCommand(s),
     screenPointOf: (layer: string) => wall.map.firstRenderedPoint(layer),
     get view() { return wall.view; },
+    get gov() { return wall.gov; },
+    session,
     get cardId() { return wall.card?.currentId ?? null; },
   };
   await wall.start();

@@ -2,6 +2,7 @@
 // dataset and the time of its last update, greyed and labelled when the catalog says the data
 // is stale or failed, badged when it is simulated.
 import { Dataset, Entity } from './api';
+import { Governance } from './governance';
 import { code, localName, t, timeOf } from './i18n';
 
 export interface PanelSpec {
@@ -15,6 +16,13 @@ export interface PanelSpec {
 export interface View {
   list(query: string): Entity[];
   asOf: Date | null;  // null: live
+  gov: Governance;
+}
+
+// A horizontal bar: the share of `value` in `max`, with its label and number.
+function bar(label: string, value: number, max: number, text: string, cls = ''): string {
+  const w = max > 0 ? Math.max(2, Math.min(100, (value / max) * 100)) : 0;
+  return `<div class="bar ${cls}"><span class="l">${esc(label)}</span><span class="track"><i style="width:${w.toFixed(1)}%"></i></span><b>${esc(text)}</b></div>`;
 }
 
 export function esc(s: unknown): string {
@@ -57,11 +65,28 @@ export const PANELS: PanelSpec[] = [
       alerts.sort((a, b) => order.indexOf(String(a.severity)) - order.indexOf(String(b.severity)));
       const msgs = v.list('disasters').sort((a, b) => String(b.issuedAt ?? '').localeCompare(String(a.issuedAt ?? '')));
       if (!alerts.length && !msgs.length) return `<div class="calm">${t('noAlerts')}</div>`;
+      // One line per rule and severity: a typhoon raises the same alarm in every dong, and
+      // 44 identical lines would hide everything else. At most five lines: alarms first, then
+      // the newest messages; the rest is counted.
+      const groups = new Map<string, Entity[]>();
+      for (const a of alerts) {
+        const k = `${a.severity}|${a.refRule ?? a.description ?? a.id}`;
+        groups.set(k, [...(groups.get(k) ?? []), a]);
+      }
+      const lines = [...groups.values()];
+      const nA = Math.min(lines.length, msgs.length ? 3 : 5), nM = Math.min(msgs.length, 5 - nA);
+      const more = lines.slice(nA).reduce((n, g) => n + g.length, 0) + msgs.length - nM;
+      const alertLine = (g: Entity[]) => {
+        const a = g[0];
+        const acked = g.every((x) => x.status === 'acknowledged');
+        const where = g.length > 1 ? `${g.length}${t('places')}` : alertWhere(v, a);
+        return `<li class="sev-${esc(a.severity)} alert ${acked ? 'acked' : ''}" data-id="${esc(a.id)}" tabindex="0" role="button"><span class="tag">${esc(code(a.severity))}</span>${acked ? `<span class="ack">${t('acknowledged')}</span>` : ''}${where ? `<b class="where">${esc(where)}</b> ` : ''}${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`;
+      };
       const items = [
-        ...alerts.slice(0, 4).map((a) => `<li class="sev-${esc(a.severity)}" data-id="${esc(a.id)}"><span class="tag">${esc(code(a.severity))}</span>${esc(a.description ?? a.subCategory ?? a.category ?? a.id)}</li>`),
-        ...msgs.slice(0, 3).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
+        ...lines.slice(0, nA).map(alertLine),
+        ...msgs.slice(0, nM).map((m) => `<li class="disaster" data-id="${esc(m.id)}"><span class="tag">${esc(m.category ?? '재난문자')}</span>${esc(m.message)}</li>`),
       ];
-      return `<ul class="alerts">${items.join('')}</ul>`;
+      return `<ul class="alerts">${items.join('')}</ul>${more > 0 ? `<div class="more">+${more} ${t('more')}</div>` : ''}`;
     },
   },
   {
@@ -115,7 +140,7 @@ export const PANELS: PanelSpec[] = [
       return head +
         row(t('bridges'), fmt(v.list('bridges').length)) +
         row(t('markets'), fmt(v.list('markets').length)) +
-        abnormal.slice(0, 2).map((s) => row(t('abnormal'), String(s.name ?? s.id).slice(0, 28), 'bad')).join('');
+        abnormal.slice(0, 2).map((s) => row(t('abnormal'), String(localName(s.name) || String(s.id).split(':').pop()).slice(0, 28), 'bad')).join('');
     },
   },
   {
@@ -133,6 +158,20 @@ export const PANELS: PanelSpec[] = [
   {
     id: 'complaints', title: 'complaints', types: ['ServiceRequest'],
     render: (v) => {
+      // The statistics route counts days in city time and covers requests the stream does not
+      // carry (closed, older); live entities are the fallback and the only source in replay.
+      const st = v.asOf ? null : v.gov.requests;
+      const liveToday = v.list('requests').filter((r) => String(r.requestedAt ?? '').slice(0, 10) === new Date().toISOString().slice(0, 10)).length;
+      if (st?.today && st.today.total >= liveToday) {
+        const week = st.thisWeek?.total ?? null;
+        const areas = (st.today.byArea ?? []).slice().sort((a, b) => b.count - a.count).slice(0, 2);
+        // the last eight ISO weeks as small columns (this week last)
+        const weeks = (st.byWeek ?? []).slice().sort((a, b) => a.week.localeCompare(b.week)).slice(-8);
+        const peak = Math.max(1, ...weeks.map((w) => w.count));
+        const spark = weeks.length >= 2 ? `<div class="spark" title="${esc(t('byWeek'))}">${weeks.map((w) => `<i style="height:${Math.max(4, (w.count / peak) * 100).toFixed(0)}%" title="${esc(w.week)} ${w.count}"></i>`).join('')}</div>` : '';
+        return big(fmt(st.today.total), '건') + row(t('thisWeek'), fmt(week)) + row(t('open'), fmt(st.open)) +
+          areas.map((a) => row(shortArea(a.area, v), fmt(a.count))).join('') + spark;
+      }
       const today = new Date(v.asOf ?? Date.now()).toISOString().slice(0, 10);
       const reqs = v.list('requests').filter((r) => String(r.requestedAt ?? '').slice(0, 10) === today);
       const open = reqs.filter((r) => r.status !== 'closed').length;
@@ -142,7 +181,54 @@ export const PANELS: PanelSpec[] = [
       return big(fmt(reqs.length), '건') + row(t('open'), fmt(open)) + top.map(([n, c]) => row(n, fmt(c))).join('');
     },
   },
+  {
+    id: 'pledges', title: 'pledges', types: ['Pledge'],
+    render: (v) => {
+      const p = v.gov.pledges;
+      const press = v.gov.press;
+      const pressHtml = press ? `<div class="press">${press.topics.slice().sort((a, b) => b.mentions - a.mentions).slice(0, 3)
+        .map((tp) => `<span class="chip">${esc(tp.name ?? tp.topic)} <b>${fmt(tp.mentions)}</b></span>`).join('')}</div>` : '';
+      if (!p) return `<div class="calm">${t('noData')}</div>` + pressHtml;
+      const fields = p.byField.slice().sort((a, b) => b.implementationRate - a.implementationRate);
+      const statuses = p.byStatus.filter((s) => s.count > 0).map((s) => `<span class="chip">${esc(s.label ?? s.status)} <b>${fmt(s.count)}</b></span>`).join('');
+      return `<div class="pledge-head">${big(fmt(p.implementationRate, 1), `% · ${fmt(p.count)}${t('pledgeUnit')}`, p.implementationRate >= 70 ? 'good' : p.implementationRate >= 40 ? 'moderate' : 'bad')}<div class="chips">${statuses}</div></div>` +
+        `<div class="bars">${fields.map((f) => bar(fieldName(f.field), f.implementationRate, 100, `${fmt(f.implementationRate, 0)}%`)).join('')}</div>` + pressHtml;
+    },
+  },
 ];
+
+// Where an alarm comes from, for the mayor: its originator's dong (air, weather: ids end with
+// the dong's code) or name (a bridge sensor, a market), so that one rule's alarms in several
+// places do not read as the same line.
+export function alertWhere(v: View, a: Entity): string {
+  const src = typeof a.alertSource === 'string' ? a.alertSource : '';
+  if (!src) return '';
+  const tail = src.split(':').pop() ?? '';
+  const dong = v.list('dongs').find((d) => d.id === `urn:ngsi-ld:AdministrativeArea:${tail}`);
+  if (dong) return shortArea(dong.id, v);
+  for (const q of ['sensors', 'bridges', 'markets', 'roads', 'air', 'weather']) {
+    const e = v.list(q).find((x) => x.id === src);
+    if (e) {
+      const n = localName(e.name);
+      if (n) return n.length > 18 ? n.slice(0, 17) + '…' : n;
+      if (typeof e.refArea === 'string') return shortArea(e.refArea, v);
+    }
+  }
+  return '';
+}
+
+// "V. 건강하고 행복한 복지도시" → "건강하고 행복한 복지도시": the publisher's numbering says nothing
+// on a bar chart ordered by progress.
+function fieldName(f: string): string {
+  return f.replace(/^\s*([IVXLⅠ-Ⅻ]+|\d+)[.)]\s*/, '');
+}
+
+// "서울특별시 강남구 역삼1동" or a dong URN → "역삼1동".
+function shortArea(area: string, v: View): string {
+  const d = area.startsWith('urn:') ? v.list('dongs').find((x) => x.id === area) : null;
+  const n = localName(d?.name ?? area).trim();
+  return n.slice(n.lastIndexOf(' ') + 1) || area;
+}
 
 // The dong an observation belongs to, by its refArea (or the admin code its id ends with).
 function areaName(v: View, e: Entity): string {

@@ -65,6 +65,13 @@ export class LiveStream {
     window.clearInterval(this.timer);
     this.ws?.close();
   }
+  // After a login or logout the caller may see other types: reconnect (the upgrade carries the
+  // new cookie) and ask every query for a fresh snapshot rather than the deltas since.
+  restart(): void {
+    for (const q of this.queries.values()) q.current = false;
+    this.retry = 0;
+    this.ws?.close();
+  }
   // For tests and the soak script: drop the connection as a network failure would.
   drop(): void {
     this.ws?.close();

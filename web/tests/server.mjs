@@ -1,7 +1,9 @@
 // Test helper: a real cityroom server on a temporary data dir with the Gangnam demo imported,
-// and Debian's Chromium driven by playwright-core (never a downloaded browser).
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, existsSync } from 'node:fs';
+// and Debian's Chromium driven by playwright-core (never a downloaded browser). Access control
+// is on, as in production: the first start creates `admin` with ADMIN_PASSWORD, and every write
+// the tests make goes through that admin's session (cookie + CSRF token).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -10,21 +12,27 @@ export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+export const ADMIN_PASSWORD = 'e2e-admin-' + Math.random().toString(36).slice(2, 10);
+// Set by startServer once it has logged in: what a write needs (cookie and CSRF token).
+export const auth = { headers: {} };
+
 export function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1] : fallback;
 }
 
-export async function startServer(bin, { demo = 'gangnam' } = {}) {
+// `serve --city` imports the city's mappings before it listens (about 4 s for Gangnam here),
+// answers /cityroom/v1/city and loads the city's alarm rules.
+export async function startServer(bin, { demo = 'gangnam', extra = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'cityroom-web-'));
-  const mappings = readdirSync(join(ROOT, 'data/mappings', demo)).filter((f) => f.endsWith('.json')).sort();
-  execFileSync(bin, ['import', '--data-dir', dataDir, ...mappings.flatMap((m) => ['--mapping', join(ROOT, 'data/mappings', demo, m)])], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const proc = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web/dist'), '--threads', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web/dist'), '--threads', '2',
+    '--city', join(ROOT, 'data/cities', `${demo}.json`), ...extra],
+  { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CITYROOM_ADMIN_PASSWORD: ADMIN_PASSWORD } });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   const url = await new Promise((ok, fail) => {
     let out = '';
-    const timer = setTimeout(() => fail(new Error(`server did not start: ${stderr}`)), 20000);
+    const timer = setTimeout(() => fail(new Error(`server did not start: ${stderr}`)), 60000);
     proc.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/listening on (http:\/\/[^\s]+)/);
@@ -32,6 +40,10 @@ export async function startServer(bin, { demo = 'gangnam' } = {}) {
     });
     proc.on('exit', (code) => fail(new Error(`server exited ${code}: ${stderr}`)));
   });
+  const login = await fetch(`${url}/cityroom/v1/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) });
+  if (login.status !== 200) throw new Error(`admin login: ${login.status} ${await login.text()}`);
+  const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
+  auth.headers = { Cookie: cookie, 'X-CSRF-Token': (await login.json()).csrfToken };
   return {
     url,
     async stop() {
@@ -54,11 +66,22 @@ export const LINKS = {
 };
 
 export async function ngsi(base, method, path, body, link) {
-  const headers = { 'Content-Type': 'application/json' };
+  const headers = { 'Content-Type': 'application/json', ...auth.headers };
   if (link) headers.Link = link;
   const r = await fetch(`${base}/ngsi-ld/v1${path}`, { method, headers, body: body ? JSON.stringify(body) : undefined });
   if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`);
   return r;
+}
+
+// A cityroom route as the admin (path under /cityroom/v1); body: an object (JSON) or a string
+// with its content type.
+export async function cityroom(base, method, path, body, contentType = 'application/json') {
+  const headers = { ...auth.headers };
+  if (body !== undefined) headers['Content-Type'] = contentType;
+  const r = await fetch(`${base}/cityroom/v1${path}`, { method, headers, body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body) });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
 }
 
 const ctx = (d) => `<https://smart-data-models.github.io/dataModel.${d}/context.jsonld>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"`;
