@@ -216,6 +216,36 @@ def main() -> int:
                 check(len(set(tail)) == 1,
                       f"back to normal: the temperature alarm stops counting (state {state}, "
                       f"counts {tail})")
+        # 5. The typhoon: the shipped weather rules raise heavy rain or strong wind, and both
+        #    clear again after the switch back to normal.
+        st, _, sim = request(port, "PUT", "/cityroom/v1/admin/simulator", {"scenario": "typhoon"},
+                             headers=admin)
+        check(st == 200, f"admin: PUT simulator scenario typhoon → 200 ({st} {sim})")
+
+        def weather_alarms(status: str) -> list[dict]:
+            return [a for a in alarms(port, staff)
+                    if any(r in rule_of(a) for r in ("heavy-rain", "strong-wind"))
+                    and value(a, "status") == status]
+
+        deadline = time.monotonic() + FIRE_DEADLINE_S
+        raised: list[dict] = []
+        while time.monotonic() < deadline and not raised:
+            raised = weather_alarms("raised")
+            if not raised:
+                time.sleep(2)
+        check(bool(raised), f"typhoon: a heavy-rain or strong-wind Alert within {FIRE_DEADLINE_S} s")
+        st, _, _ = request(port, "PUT", "/cityroom/v1/admin/simulator", {"scenario": "normal"},
+                           headers=admin)
+        check(st == 200, f"admin: PUT simulator scenario normal → 200 ({st})")
+        if raised:
+            ids = {a["id"] for a in raised}
+            deadline = time.monotonic() + CLEAR_DEADLINE_S * 2
+            still: set = ids
+            while time.monotonic() < deadline and still:
+                still = ids & {a["id"] for a in weather_alarms("raised")}
+                if still:
+                    time.sleep(2)
+            check(not still, f"typhoon over: the weather alarms clear ({sorted(still)} still raised)")
         print(f"     (whole test {time.monotonic() - started:.1f} s)")
     finally:
         server.stop()
