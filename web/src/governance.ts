@@ -1,5 +1,5 @@
 // The governance numbers the wall shows next to the live city (docs/GOVERNANCE.md, "For the
-// wall panels"): pledge progress, request statistics, the press keyword trend. They change
+// wall panels"): pledge progress, indicator tiles, request statistics, the press keyword trend. They change
 // slowly, so they are polled (every minute, and after a login) rather than streamed; a route
 // that is missing, refused or empty leaves its part null and the panel says "no data".
 export interface PledgeSummary {
@@ -20,8 +20,21 @@ export interface PressTrends {
   items: number;
   topics: { topic: string; name?: string; mentions: number; daily?: { date: string; mentions: number }[] }[];
 }
+export interface IndicatorTile {
+  id: string;
+  name?: string;
+  nameEn?: string;
+  unit?: string;
+  period?: string;
+  value?: number | null;
+  target?: number | null;
+  achievement?: number | null;
+  trend?: string;          // up | down | flat | none
+  trendMeaning?: string;   // improving | worsening | steady
+}
 export interface Governance {
   pledges: PledgeSummary | null;
+  indicators: IndicatorTile[] | null;
   requests: RequestStats | null;
   press: PressTrends | null;
 }
@@ -36,13 +49,15 @@ async function get<T>(url: string): Promise<T | null> {
 }
 
 export async function fetchGovernance(): Promise<Governance> {
-  const [pledges, requests, press] = await Promise.all([
+  const [pledges, indicators, requests, press] = await Promise.all([
     get<PledgeSummary>('/cityroom/v1/pledges/summary'),
+    get<IndicatorTile[]>('/cityroom/v1/indicators'),
     get<RequestStats>('/cityroom/v1/requests/stats'),
     get<PressTrends>('/cityroom/v1/press/trends'),
   ]);
   return {
     pledges: pledges && typeof pledges.count === 'number' && pledges.count > 0 ? pledges : null,
+    indicators: Array.isArray(indicators) && indicators.length > 0 ? indicators : null,
     requests: requests && typeof requests.total === 'number' ? requests : null,
     press: press && Array.isArray(press.topics) && press.items > 0 ? press : null,
   };

@@ -93,7 +93,7 @@ class Wall {
   dirtyQueries = new Set<string>();
   frame = 0;
   root!: HTMLElement;
-  gov: Governance = { pledges: null, requests: null, press: null };
+  gov: Governance = { pledges: null, indicators: null, requests: null, press: null };
   govAt = 0;
   govTimer = 0;
   pastSeen = new Set<string>();

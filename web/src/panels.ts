@@ -2,8 +2,8 @@
 // dataset and the time of its last update, greyed and labelled when the catalog says the data
 // is stale or failed, badged when it is simulated.
 import { Dataset, Entity } from './api';
-import { Governance } from './governance';
-import { code, localName, t, timeOf } from './i18n';
+import { Governance, IndicatorTile, PressTrends } from './governance';
+import { code, getLang, localName, t, timeOf } from './i18n';
 
 export interface PanelSpec {
   id: string;
@@ -40,6 +40,10 @@ function big(value: string, unit = '', cls = ''): string {
 }
 function row(label: string, value: string, cls = ''): string {
   return `<div class="row ${cls}"><span>${esc(label)}</span><b>${esc(value)}</b></div>`;
+}
+// At most one decimal: indicator values and achievements (12 건, 81.5 %).
+function fmt1(v: number): string {
+  return v.toLocaleString('ko-KR', { maximumFractionDigits: 1 });
 }
 function fmt(v: number | null, digits = 0): string {
   return v == null ? '—' : v.toLocaleString('ko-KR', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -185,17 +189,51 @@ export const PANELS: PanelSpec[] = [
     id: 'pledges', title: 'pledges', types: ['Pledge'],
     render: (v) => {
       const p = v.gov.pledges;
-      const press = v.gov.press;
-      const pressHtml = press ? `<div class="press">${press.topics.slice().sort((a, b) => b.mentions - a.mentions).slice(0, 3)
-        .map((tp) => `<span class="chip">${esc(tp.name ?? tp.topic)} <b>${fmt(tp.mentions)}</b></span>`).join('')}</div>` : '';
-      if (!p) return `<div class="calm">${t('noData')}</div>` + pressHtml;
+      const extra = indicatorTiles(v.gov.indicators) + pressTrend(v.gov.press);
+      if (!p) return `<div class="calm">${t('noData')}</div>` + extra;
       const fields = p.byField.slice().sort((a, b) => b.implementationRate - a.implementationRate);
       const statuses = p.byStatus.filter((s) => s.count > 0).map((s) => `<span class="chip">${esc(s.label ?? s.status)} <b>${fmt(s.count)}</b></span>`).join('');
       return `<div class="pledge-head">${big(fmt(p.implementationRate, 1), `% · ${fmt(p.count)}${t('pledgeUnit')}`, p.implementationRate >= 70 ? 'good' : p.implementationRate >= 40 ? 'moderate' : 'bad')}<div class="chips">${statuses}</div></div>` +
-        `<div class="bars">${fields.map((f) => bar(fieldName(f.field), f.implementationRate, 100, `${fmt(f.implementationRate, 0)}%`)).join('')}</div>` + pressHtml;
+        `<div class="bars">${fields.map((f) => bar(fieldName(f.field), f.implementationRate, 100, `${fmt(f.implementationRate, 0)}%`)).join('')}</div>` + extra;
     },
   },
 ];
+
+// Policy indicators: the current value with its unit, achievement against the period's target
+// (met ≥ 100 %, near ≥ 80 %, behind below) and the trend arrow coloured by what it means given
+// the indicator's direction (docs/GOVERNANCE.md, "Policy indicators").
+function indicatorTiles(tiles: IndicatorTile[] | null): string {
+  const head = `<div class="sub">${esc(t('indicators'))}</div>`;
+  if (!tiles) return head + `<div class="calm">${t('noData')}</div>`;
+  const arrow: Record<string, string> = { up: '▲', down: '▼', flat: '▶' };
+  const meaning: Record<string, string> = { improving: 'good', worsening: 'bad', steady: 'moderate' };
+  const tile = (x: IndicatorTile): string => {
+    const name = (getLang() === 'en' ? x.nameEn || x.name : x.name || x.nameEn) || x.id.split(':').pop();
+    const val = num(x.value);
+    const ach = num(x.achievement);
+    const cls = ach == null ? '' : ach >= 100 ? 'good' : ach >= 80 ? 'moderate' : 'bad';
+    const tr = x.trend && arrow[x.trend] ? `<span class="trend ${meaning[x.trendMeaning ?? ''] ?? ''}">${arrow[x.trend]}</span>` : '';
+    return `<div class="ind ${cls}" data-id="${esc(x.id)}"><span class="l">${esc(name)}</span>` +
+      `<span class="v">${val == null ? esc(t('noData')) : `${fmt1(val)}<small>${esc(x.unit ?? '')}</small>`}${tr}</span>` +
+      `<span class="ach">${ach == null ? '—' : `${fmt1(ach)}%`}</span></div>`;
+  };
+  return head + `<div class="inds">${tiles.slice(0, 6).map(tile).join('')}</div>`;
+}
+
+// The press keyword trend: the three most mentioned topics, each a sparkline of its daily
+// mentions (inline SVG: a few points do not need the chart library in the main chunk).
+function pressTrend(press: PressTrends | null): string {
+  if (!press) return '';
+  const top = press.topics.slice().sort((a, b) => b.mentions - a.mentions).slice(0, 3);
+  const max = Math.max(1, ...top.flatMap((tp) => (tp.daily ?? []).map((d) => d.mentions)));
+  const line = (daily: { mentions: number }[]): string => {
+    if (daily.length < 2) return '<svg class="sl" viewBox="0 0 100 20"></svg>';
+    const pts = daily.map((d, i) => `${((i / (daily.length - 1)) * 100).toFixed(1)},${(19 - (d.mentions / max) * 18).toFixed(1)}`).join(' ');
+    return `<svg class="sl" viewBox="0 0 100 20" preserveAspectRatio="none"><polyline points="${pts}" fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke"/></svg>`;
+  };
+  return `<div class="sub">${esc(t('press'))}</div><div class="press">${top.map((tp) =>
+    `<div class="bar" data-topic="${esc(tp.topic)}"><span class="l">${esc(tp.name ?? tp.topic)}</span>${line(tp.daily ?? [])}<b>${fmt(tp.mentions)}</b></div>`).join('')}</div>`;
+}
 
 // Where an alarm comes from, for the mayor: its originator's dong (air, weather: ids end with
 // the dong's code) or name (a bridge sensor, a market), so that one rule's alarms in several

@@ -44,7 +44,7 @@ try {
 // falls back (default city, empty catalog), but Chromium still logs the 404.
 // The governance routes answer 404 (nothing imported) or 401/403 (anonymous) by design, and
 // the wall then says "no data"; Chromium still logs the status.
-const optionalRoutes = ['/cityroom/v1/pledges/summary', '/cityroom/v1/requests/stats', '/cityroom/v1/press/trends'];
+const optionalRoutes = ['/cityroom/v1/pledges/summary', '/cityroom/v1/indicators', '/cityroom/v1/requests/stats', '/cityroom/v1/press/trends'];
 for (const p of ['/cityroom/v1/city', '/cityroom/v1/datasets']) {
   if ((await fetch(server.url + p)).status === 404) optionalRoutes.push(p);
 }
@@ -178,6 +178,24 @@ try {
     await page.fill('form.cmd input', '공약');
     await page.press('form.cmd input', 'Enter');
     await page.waitForFunction(() => window.__wall.view === 'pledges' && document.querySelector('.panel[data-panel=pledges].focus'));
+  });
+
+  await test('indicator tiles: "no data" before any, then the value, its achievement and colour; the press trend', async () => {
+    assert((await page.textContent('.panel[data-panel=pledges] .sub + .calm')).includes('데이터 없음'), 'no "no data" before any indicator');
+    // The current month in city time: the tile shows the latest period's value against its target.
+    const month = new Date(Date.now() + 9 * 3600e3).toISOString().slice(0, 7);
+    const { id } = await cityroom(server.url, 'POST', '/indicators', { key: 'e2e-snow-response', name: '제설 완료율', nameEn: 'Snow cleared', department: '도로과', unit: '%', direction: 'higher', periodicity: 'month', targets: { [month]: 90 }, modifiedBy: 'e2e' });
+    await cityroom(server.url, 'POST', `/indicators/${encodeURIComponent(id)}/values`, { period: month, value: 81, by: 'e2e' });
+    const day = (d) => new Date(Date.now() - d * 86400e3).toUTCString();
+    const rss = readFileSync(join(ROOT, 'web/tests/press.rss'), 'utf8').replace('{{today}}', day(0)).replace('{{yesterday}}', day(1));
+    await cityroom(server.url, 'POST', '/press/import?source=e2e', rss, 'application/rss+xml');
+    await page.evaluate(() => window.__wall.wall.refreshGovernance());
+    // 81 of 90 = 90 %: near the target (yellow).
+    await page.waitForSelector(`.panel[data-panel=pledges] .ind[data-id="${id}"]`, { timeout: 15000 });
+    const tile = await page.$eval(`.panel[data-panel=pledges] .ind[data-id="${id}"]`, (e) => ({ text: e.textContent, cls: e.className }));
+    assert(tile.text.includes('제설 완료율') && tile.text.includes('81') && tile.text.includes('90%'), `tile: ${tile.text}`);
+    assert(tile.cls.includes('moderate'), `an achievement of 90 % should read "near": ${tile.cls}`);
+    await page.waitForSelector('.panel[data-panel=pledges] .press [data-topic=snow] svg polyline', { timeout: 15000 });
   });
 
   await test("the map shows Gangnam's 22 dongs with their names", async () => {
