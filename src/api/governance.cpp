@@ -33,6 +33,23 @@ gov::Governance* governance_of(Call& call) {
   return call.deps->governance;
 }
 
+// What a route needs of its type beyond prepare()'s check: to see it (a whole-type answer,
+// visibility.json) or to write it (not, e.g., a device key for another type).
+enum class Needs { kNothing, kSee, kWrite };
+
+// The start of every governance route: prepare(), the type check, and the governance service.
+// On refusal the answer has been sent and nullopt is returned.
+std::optional<Call> start(Deps& deps, http::Request&& request, http::Respond respond,
+                          const Prepare& how, std::string_view type = {},
+                          Needs needs = Needs::kNothing) {
+  auto call = prepare(std::move(request), std::move(respond), deps, how);
+  if (!call) return std::nullopt;
+  if (needs == Needs::kSee && !sees_type(*call, gov::iri(type))) return std::nullopt;
+  if (needs == Needs::kWrite && !writable_types(*call, {gov::iri(type)})) return std::nullopt;
+  if (!governance_of(*call)) return std::nullopt;
+  return call;
+}
+
 // "{id}" may be the full URN or the part after "urn:ngsi-ld:<Type>:".
 std::string full_id(std::string_view id, std::string_view type) {
   if (id.starts_with("urn:")) return std::string(id);
@@ -60,10 +77,9 @@ base::Result<std::vector<model::Entity>> all_of_type(Call& call, std::string_vie
 }
 
 void list_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto all = all_of_type(*call, gov::kPledgeType);
   if (!all) return call->fail(all.error());
   json::array out;
@@ -89,10 +105,9 @@ void list_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
 }
 
 void pledge_summary(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto all = all_of_type(*call, gov::kPledgeType);
   if (!all) return call->fail(all.error());
   std::vector<json::object> kvs;
@@ -101,10 +116,9 @@ void pledge_summary(Deps& deps, http::Request&& request, http::Respond respond) 
 }
 
 void get_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string id = full_id(call->request.param("id"), gov::kPledgeType);
   auto e = deps.hub.get(call->tenant, id);
   if (!e) return call->fail(e.error());
@@ -138,10 +152,9 @@ void get_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
 
 // Who changed what when: the hub's history of the pledge's attributes, newest first.
 void pledge_history(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string id = full_id(call->request.param("id"), gov::kPledgeType);
   store::HistoryQuery q;
   q.entity_id = id;
@@ -175,12 +188,9 @@ void pledge_history(Deps& deps, http::Request&& request, http::Respond respond) 
 }
 
 void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps,
-                      {.read_only = false, .has_body = true});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false, .has_body = true}, gov::kPledgeType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kPledgeType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
   auto fragment = gov::pledge_update_fragment(call->body.as_object());
   if (!fragment) return call->fail(fragment.error());
@@ -206,11 +216,9 @@ void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
 }
 
 void import_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false}, gov::kPledgeType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kPledgeType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string* ct = call->request.header("content-type");
   if (!ct || !ct->starts_with("text/csv")) {
     return call->fail(ErrorKind::kUnsupportedMediaType,
@@ -234,10 +242,9 @@ void import_pledges(Deps& deps, http::Request&& request, http::Respond respond) 
 }
 
 void search(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string* q = call->request.query_param("q");
   if (!q) return call->fail(ErrorKind::kBadRequestData, "q (the words to search for) is required");
   std::string type;
@@ -282,10 +289,9 @@ void search(Deps& deps, http::Request&& request, http::Respond respond) {
 
 // Public like Open311's GET requests: counts over the public view, no personal data.
 void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const auto now = base::now_micros();
   base::Micros from = now - gov::kDefaultWindow, to = now + 1;
   for (auto [name, target] : {std::pair{"from", &from}, std::pair{"to", &to}}) {
@@ -305,10 +311,9 @@ void request_stats(Deps& deps, http::Request&& request, http::Respond respond) {
 
 // Public: the Open311 view of one request (citizens' lookup), no personal data.
 void get_request(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string id = full_id(call->request.param("id"), gov::kRequestType);
   auto e = deps.hub.get(call->tenant, id);
   if (!e) return call->fail(e.error());
@@ -321,11 +326,9 @@ void get_request(Deps& deps, http::Request&& request, http::Respond respond) {
 void request_contact(Deps& deps, http::Request&& request, http::Respond respond) {
   // Personal data: a staff action, checked as a write so a read-only (public) role never
   // reaches it.
-  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false}, gov::kRequestType, Needs::kSee);
   if (!call) return;
-  if (!sees_type(*call, gov::iri(gov::kRequestType))) return;  // staff: visibility.json
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string id = full_id(call->request.param("id"), gov::kRequestType);
   auto contact = g->contact_of(call->tenant, id);
   if (!contact) return call->fail(contact.error());
@@ -334,12 +337,9 @@ void request_contact(Deps& deps, http::Request&& request, http::Respond respond)
 }
 
 void workflow(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps,
-                      {.read_only = false, .has_body = true});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false, .has_body = true}, gov::kRequestType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kRequestType)})) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string action = call->request.param("action");
   if (action != "assign" && action != "notes" && action != "close" && action != "reopen") {
     return call->fail(ErrorKind::kResourceNotFound,
@@ -412,10 +412,9 @@ json::array series_json(const std::vector<gov::IndicatorPoint>& series) {
 }
 
 void list_indicators(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto all = all_of_type(*call, gov::kIndicatorType);
   if (!all) return call->fail(all.error());
   json::array out;
@@ -432,10 +431,9 @@ void list_indicators(Deps& deps, http::Request&& request, http::Respond respond)
 }
 
 void get_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto kv = indicator_of(*call, *g);
   if (!kv) return;
   auto series = gov::indicator_series(deps.hub, call->tenant, *kv);
@@ -447,12 +445,9 @@ void get_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
 }
 
 void create_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps,
-                      {.read_only = false, .has_body = true});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false, .has_body = true}, gov::kIndicatorType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
   auto def = gov::indicator_from_definition(call->body.as_object());
   if (!def) return call->fail(def.error());
@@ -471,12 +466,9 @@ void create_indicator(Deps& deps, http::Request&& request, http::Respond respond
 }
 
 void add_indicator_value(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps,
-                      {.read_only = false, .has_body = true});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false, .has_body = true}, gov::kIndicatorType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto kv = indicator_of(*call, *g);
   if (!kv) return;
   if (!call->body.is_object()) return call->fail(ErrorKind::kBadRequestData, "the body must be an object");
@@ -499,11 +491,9 @@ void add_indicator_value(Deps& deps, http::Request&& request, http::Respond resp
 }
 
 void recompute_indicator(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false}, gov::kIndicatorType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto kv = indicator_of(*call, *g);
   if (!kv) return;
   const std::string periodicity = gov::str(*kv, "periodicity");
@@ -526,11 +516,9 @@ void recompute_indicator(Deps& deps, http::Request&& request, http::Respond resp
 // CSV: indicator,period,value (indicator = URN or key). All-or-nothing per request: every row
 // is checked before anything is written; writes then go one by one through the hub.
 void import_indicator_values(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false}, gov::kIndicatorType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kIndicatorType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string* ct = call->request.header("content-type");
   if (!ct || !ct->starts_with("text/csv")) {
     return call->fail(ErrorKind::kUnsupportedMediaType, "send the values as Content-Type: text/csv");
@@ -603,11 +591,9 @@ void import_indicator_values(Deps& deps, http::Request&& request, http::Respond 
 // ---- call-centre statistics ------------------------------------------------------------
 
 void import_call_days(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false}, gov::kCallCentreType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kCallCentreType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string* ct = call->request.header("content-type");
   if (!ct || !ct->starts_with("text/csv")) {
     return call->fail(ErrorKind::kUnsupportedMediaType, "send the statistics as Content-Type: text/csv");
@@ -681,11 +667,9 @@ void import_call_days(Deps& deps, http::Request&& request, http::Respond respond
 }
 
 void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {}, gov::kCallCentreType, Needs::kSee);
   if (!call) return;
-  if (!sees_type(*call, gov::iri(gov::kCallCentreType))) return;  // staff: visibility.json
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   // Days are inclusive, in city time; default: the last 30 days.
   const auto today = base::format_iso8601(base::now_micros() + gov::kCityUtcOffsetSeconds * 1'000'000LL).substr(0, 10);
   std::string from = base::format_iso8601(base::now_micros() + (gov::kCityUtcOffsetSeconds - 29 * 86400LL) * 1'000'000LL).substr(0, 10);
@@ -741,11 +725,9 @@ void call_summary(Deps& deps, http::Request&& request, http::Respond respond) {
 // ---- press trends ------------------------------------------------------------------------
 
 void import_press(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {.read_only = false});
+  auto call = start(deps, std::move(request), std::move(respond), {.read_only = false}, gov::kNewsType, Needs::kWrite);
   if (!call) return;
-  if (!writable_types(*call, {gov::iri(gov::kNewsType)})) return;  // e.g. not a device key
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   const std::string* ct = call->request.header("content-type");
   static constexpr std::string_view kTypes[] = {"application/rss+xml", "application/atom+xml",
                                                 "application/xml", "text/xml"};
@@ -818,10 +800,9 @@ std::optional<std::pair<std::string, std::string>> day_window(Call& call, long d
 }
 
 void press_trends(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   auto window = day_window(*call, 14);
   if (!window) return;
   auto items = news_between(*call, *g, *gov::city_day_start(window->first),
@@ -831,10 +812,9 @@ void press_trends(Deps& deps, http::Request&& request, http::Respond respond) {
 }
 
 void press_latest(Deps& deps, http::Request&& request, http::Respond respond) {
-  auto call = prepare(std::move(request), std::move(respond), deps, {});
+  auto call = start(deps, std::move(request), std::move(respond), {});
   if (!call) return;
-  auto* g = governance_of(*call);
-  if (!g) return;
+  auto* g = deps.governance;
   std::size_t limit = 5;
   if (const std::string* l = call->request.query_param("limit")) {
     auto n = parse_size(*l);
