@@ -65,6 +65,13 @@ class Grant {
   virtual bool may_see_type(std::string_view type_iri) const = 0;  // discovery
   virtual bool may_see(const model::Entity& e) const = 0;  // also audits restricted reads
   virtual bool may_write_type(std::string_view type_iri) const = 0;
+  // Per-attribute visibility: whether this grant may see attribute `attribute_iri` of `e` (an
+  // entity it may see). Every path that renders attributes (entity GET/query, batch, temporal,
+  // streams, notifications) drops the ones this refuses.
+  virtual bool may_see_attribute(const model::Entity& /*e*/,
+                                 std::string_view /*attribute_iri*/) const {
+    return true;
+  }
   // The grant's visibility, serialised, kept with a subscription it creates so that its
   // notifications only ever carry what the creator may see (`Access::scope_filter`).
   virtual std::string scope() const = 0;
