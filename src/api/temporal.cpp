@@ -161,13 +161,13 @@ base::Micros row_time(const Temporal& t, const store::HistoryRow& row) {
                                                                            : row.time;
 }
 
-// Renders one entity's history; `partial` is set when an attribute was cut at kInstancesMax.
 // One entity's history as read: rows, or per attribute the aggregates.
 struct History {
   std::vector<store::HistorySeries> series;
-  std::map<std::string, history::Aggregator, std::less<>> aggregators;
+  std::vector<history::AttributeAggregates> aggregates;
 };
 
+// Renders one entity's history; `partial` is set when an attribute was cut at kInstancesMax.
 json::object render_temporal(const Call& call, const Temporal& t, std::string_view id,
                              const model::Entity* current, History& read, bool& partial,
                              std::string& range) {
@@ -188,24 +188,20 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
   model::RenderOptions options;
   options.sys_attrs =
       t.sys_attrs || t.query.time_property == HistoryQuery::TimeProperty::kModifiedAt;
+  for (auto& a : read.aggregates) {
+    json::object attr;
+    attr["type"] = "Property";
+    for (std::size_t m = 0; m < t.methods.size(); ++m) {
+      attr[history::method_name(t.methods[m])] = std::move(a.results[m]);
+    }
+    out[ctx.compact(a.attribute)] = std::move(attr);
+  }
   for (auto& s : series) {
     const std::string name = ctx.compact(s.attribute);
     if (s.truncated && !s.rows.empty()) {
       partial = true;
       range = fmt::format("date-time {}-{}/*", base::format_iso8601(row_time(t, s.rows.front())),
                           base::format_iso8601(row_time(t, s.rows.back())));
-    }
-    if (t.shape == Shape::kAggregated) {
-      json::object attr;
-      attr["type"] = "Property";
-      auto found = read.aggregators.find(s.attribute);
-      if (found == read.aggregators.end()) continue;
-      auto results = found->second.finish();
-      for (std::size_t m = 0; m < t.methods.size(); ++m) {
-        attr[history::method_name(t.methods[m])] = std::move(results[m]);
-      }
-      out[name] = std::move(attr);
-      continue;
     }
     if (t.shape == Shape::kTemporalValues) {
       // One list per attribute type (normally one); several types give an array of objects.
@@ -245,32 +241,15 @@ base::Result<History> read(Call& call, const Temporal& t, std::string_view id) {
   HistoryQuery q = t.query;
   q.entity_id = id;
   if (t.shape == Shape::kAggregated) {
-    const bool by_write = q.time_property == HistoryQuery::TimeProperty::kModifiedAt;
-    q.visit = [&out, &t, by_write](std::string_view attribute, base::Micros time,
-                                   std::int64_t instance, const json::value& value) {
-      auto it = out.aggregators.find(attribute);
-      if (it == out.aggregators.end()) {
-        it = out.aggregators
-                 .emplace(std::string(attribute),
-                          history::Aggregator(t.methods, t.period, t.origin, t.end))
-                 .first;
-      }
-      it->second.add(by_write ? instance : time, value);
-    };
+    auto aggregates = history::aggregate_history(call.deps->hub.store(), call.tenant, std::move(q),
+                                                 t.methods, t.period, t.origin, t.end);
+    if (!aggregates) return std::unexpected(aggregates.error());
+    out.aggregates = std::move(*aggregates);
+    return out;
   }
   auto series = call.deps->hub.history(call.tenant, q);
   if (!series) return std::unexpected(series.error());
   out.series = std::move(*series);
-  if (t.shape == Shape::kAggregated) {
-    for (const auto& s : out.series) {
-      if (s.truncated) {
-        return base::fail(ErrorKind::kTooManyResults,
-                          fmt::format("more than {} instances to aggregate for {}; narrow the "
-                                      "time range with timerel",
-                                      kAggregateRowsMax, s.attribute));
-      }
-    }
-  }
   return out;
 }
 
@@ -297,7 +276,7 @@ void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   }
   auto series = read(*call, *t, *id);
   if (!series) return call->fail(series.error());
-  if (!*current && series->series.empty()) {
+  if (!*current && series->series.empty() && series->aggregates.empty()) {
     HistoryQuery any;  // does the entity have history outside the asked window?
     any.entity_id = *id;
     any.last_n = 1;

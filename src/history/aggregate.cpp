@@ -158,4 +158,34 @@ std::vector<json::array> aggregate(std::span<const store::HistoryRow> rows,
   return a.finish();
 }
 
+base::Result<std::vector<AttributeAggregates>> aggregate_history(
+    store::Store& store, std::string_view tenant, store::HistoryQuery q,
+    const std::vector<Method>& methods, std::optional<base::Micros> period,
+    std::optional<base::Micros> origin, std::optional<base::Micros> end) {
+  std::vector<std::pair<std::string, Aggregator>> aggregators;
+  const bool by_write = q.time_property == store::HistoryQuery::TimeProperty::kModifiedAt;
+  q.values_only = true;
+  q.visit = [&](std::string_view attribute, base::Micros time, std::int64_t instance,
+                const json::value& value) {
+    if (aggregators.empty() || aggregators.back().first != attribute) {
+      aggregators.emplace_back(std::string(attribute), Aggregator(methods, period, origin, end));
+    }
+    aggregators.back().second.add(by_write ? instance : time, value);
+  };
+  auto series = store.history(tenant, q);
+  if (!series) return std::unexpected(series.error());
+  for (const auto& s : *series) {
+    if (s.truncated) {
+      return base::fail(base::ErrorKind::kTooManyResults,
+                        fmt::format("more than {} instances to aggregate for {}; narrow the time "
+                                    "range with timerel",
+                                    q.limit, s.attribute));
+    }
+  }
+  std::vector<AttributeAggregates> out;
+  out.reserve(aggregators.size());
+  for (auto& [attribute, a] : aggregators) out.push_back({attribute, a.finish()});
+  return out;
+}
+
 }  // namespace cityroom::history

@@ -80,4 +80,19 @@ std::vector<json::array> aggregate(std::span<const store::HistoryRow> rows,
                                    std::optional<base::Micros> period, base::Micros origin,
                                    base::Micros end);
 
+// One attribute's aggregates: per method (in the asked order) [[result, start, end], ...].
+struct AttributeAggregates {
+  std::string attribute;
+  std::vector<json::array> results;
+};
+
+// Aggregates the history of entity `q.entity_id` as `q` selects it (window, attributes,
+// timeproperty, lastN), per attribute, in periods as Aggregator does. Streams the points
+// through without holding them (`q.visit` is set here). More than `q.limit` points in one
+// attribute is TooManyResults.
+base::Result<std::vector<AttributeAggregates>> aggregate_history(
+    store::Store& store, std::string_view tenant, store::HistoryQuery q,
+    const std::vector<Method>& methods, std::optional<base::Micros> period,
+    std::optional<base::Micros> origin, std::optional<base::Micros> end);
+
 }  // namespace cityroom::history

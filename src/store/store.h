@@ -45,32 +45,6 @@ inline constexpr std::size_t kOrderWindowMax = 100'000;
 
 inline constexpr std::string_view kDefaultTenant = "";  // no NGSILD-Tenant header
 
-// The writer thread's view inside one work item. Valid only during the Work call.
-class Transaction {
- public:
-  virtual ~Transaction() = default;
-  virtual base::Result<std::optional<model::Entity>> get(std::string_view tenant,
-                                                         std::string_view id) = 0;
-  // Inserts or replaces the whole entity (index rows are rewritten).
-  virtual base::Result<void> put(std::string_view tenant, const model::Entity& entity) = 0;
-  // Returns false when there was no such entity.
-  virtual base::Result<bool> remove(std::string_view tenant, std::string_view id) = 0;
-  // Ids of the entities of `tenant` matching `filter` (for purge: DELETE /entities?type=...).
-  virtual base::Result<std::vector<std::string>> ids_matching(std::string_view tenant,
-                                                              const struct EntityQuery& q) = 0;
-  // Records (see `Record`): inserts or replaces; remove returns false when there was none.
-  virtual base::Result<void> put_record(std::string_view kind, std::string_view tenant,
-                                        std::string_view id, std::string_view doc) = 0;
-  virtual base::Result<bool> remove_record(std::string_view kind, std::string_view tenant,
-                                           std::string_view id) = 0;
-  // History (see `HistoryPoint`): appended points of entity `id`; remove drops all of them and
-  // returns how many there were.
-  virtual base::Result<void> append_history(std::string_view tenant, std::string_view id,
-                                            std::span<const struct HistoryPoint> points) = 0;
-  virtual base::Result<std::size_t> remove_history(std::string_view tenant,
-                                                   std::string_view id) = 0;
-};
-
 // One attribute instance as written, for history. The instance keeps its internal form (see
 // model.h); the store keeps numbers and strings natively and the rest as JSON.
 struct HistoryPoint {
@@ -114,6 +88,51 @@ struct HistorySeries {
   std::vector<HistoryRow> rows;  // ascending time (empty when the query had `visit`)
   std::size_t visited = 0;       // rows handed to `visit`
   bool truncated = false;        // more rows matched than `limit`
+};
+
+// The writer thread's view inside one work item. Valid only during the Work call.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual base::Result<std::optional<model::Entity>> get(std::string_view tenant,
+                                                         std::string_view id) = 0;
+  // Inserts or replaces the whole entity (index rows are rewritten).
+  virtual base::Result<void> put(std::string_view tenant, const model::Entity& entity) = 0;
+  // Returns false when there was no such entity.
+  virtual base::Result<bool> remove(std::string_view tenant, std::string_view id) = 0;
+  // Ids of the entities of `tenant` matching `filter` (for purge: DELETE /entities?type=...).
+  virtual base::Result<std::vector<std::string>> ids_matching(std::string_view tenant,
+                                                              const struct EntityQuery& q) = 0;
+  // Records (see `Record`): inserts or replaces; remove returns false when there was none.
+  virtual base::Result<void> put_record(std::string_view kind, std::string_view tenant,
+                                        std::string_view id, std::string_view doc) = 0;
+  virtual base::Result<bool> remove_record(std::string_view kind, std::string_view tenant,
+                                           std::string_view id) = 0;
+  // History (see `HistoryPoint`): appended points of entity `id`; remove drops all of them and
+  // returns how many there were.
+  virtual base::Result<void> append_history(std::string_view tenant, std::string_view id,
+                                            std::span<const HistoryPoint> points) = 0;
+  virtual base::Result<std::size_t> remove_history(std::string_view tenant,
+                                                   std::string_view id) = 0;
+  // One instance of an attribute's history by its instance number, with its whole document
+  // (the temporal API's instance PATCH reads it to merge); nullopt when there is none.
+  virtual base::Result<std::optional<HistoryRow>> history_instance(
+      std::string_view tenant, std::string_view id, std::string_view attribute,
+      std::int64_t instance) = 0;
+  // Replaces instance `instance` of `point.attribute` by `point` (which may move it in time);
+  // the instance keeps its number. False when there was none.
+  virtual base::Result<bool> replace_history_instance(std::string_view tenant,
+                                                      std::string_view id, std::int64_t instance,
+                                                      const HistoryPoint& point) = 0;
+  virtual base::Result<bool> remove_history_instance(std::string_view tenant,
+                                                     std::string_view id,
+                                                     std::string_view attribute,
+                                                     std::int64_t instance) = 0;
+  // Drops an attribute's history: every dataset (`dataset_id` nullopt) or one ("" = the
+  // default instance, no datasetId). Returns how many points there were.
+  virtual base::Result<std::size_t> remove_history_attribute(
+      std::string_view tenant, std::string_view id, std::string_view attribute,
+      const std::optional<std::string>& dataset_id) = 0;
 };
 
 // A small document that is not an entity — a subscription today, later a rule or a user — kept
@@ -201,6 +220,10 @@ class Store {
   // History of one entity; an entity with none answers an empty list.
   virtual base::Result<std::vector<HistorySeries>> history(std::string_view tenant,
                                                            const HistoryQuery& q) = 0;
+  // The same for many entities at once (a temporal query; `q.entity_id` is ignored): one list
+  // per id, in the order of `ids`. Default: one `history` read per id.
+  virtual base::Result<std::vector<std::vector<HistorySeries>>> history_many(
+      std::string_view tenant, std::span<const std::string> ids, const HistoryQuery& q);
 
   virtual Stats stats() = 0;
   // Stops accepting work, drains the queue, commits, checkpoints, closes. Idempotent.

@@ -27,6 +27,12 @@ constexpr char kInsert[] =
     "INSERT OR REPLACE INTO history(tenant, entity, attr, t, iid, ds, k, v, x) "
     "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 constexpr char kRemove[] = "DELETE FROM history WHERE tenant = ?1 AND entity = ?2";
+constexpr char kRemoveInstance[] =
+    "DELETE FROM history WHERE tenant = ?1 AND entity = ?2 AND attr = ?3 AND iid = ?4";
+constexpr char kRemoveAttribute[] =
+    "DELETE FROM history WHERE tenant = ?1 AND entity = ?2 AND attr = ?3";
+constexpr char kRemoveAttributeDataset[] =
+    "DELETE FROM history WHERE tenant = ?1 AND entity = ?2 AND attr = ?3 AND ds = ?4";
 constexpr char kNameId[] = "SELECT id FROM names WHERE name = ?1";
 constexpr char kNameOf[] = "SELECT name FROM names WHERE id = ?1";
 constexpr char kNextAttr[] =
@@ -184,6 +190,54 @@ base::Result<void> read_series(Connection& c, std::int64_t tenant, std::int64_t 
 
 }  // namespace
 
+namespace {
+
+// Inserts one point of entity `entity` (a name id) with instance number `iid`.
+base::Result<void> insert_point(Connection& c, const Intern& intern, std::int64_t tenant,
+                                std::int64_t entity, const HistoryPoint& p, std::int64_t iid,
+                                std::string& x_text) {
+  auto attr = intern(p.attribute);
+  if (!attr) return std::unexpected(attr.error());
+  const auto* type_v = p.instance.if_contains(kType);
+  const std::string_view type =
+      type_v && type_v->is_string() ? std::string_view(type_v->get_string()) : "Property";
+  const std::string_view member = model::value_member(type);
+  const json::value* value = member.empty() ? nullptr : p.instance.if_contains(member);
+  const bool is_native = value && native(type, *value);
+  std::int64_t ds = 0;
+  json::object x;
+  for (const auto& m : p.instance) {
+    const std::string_view name = m.key();
+    if (name == kType || name == kCreatedAt || name == kModifiedAt) continue;
+    if (name == kObservedAt && p.observed) continue;
+    if (name == member && is_native) continue;
+    if (name == kDatasetId && m.value().is_string()) {
+      auto id = intern(m.value().get_string());
+      if (!id) return std::unexpected(id.error());
+      ds = *id;
+      continue;
+    }
+    x[name] = m.value();
+  }
+  auto s = c.prepare(kInsert);
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, tenant).bind(2, entity).bind(3, *attr).bind(4, p.time).bind(5, iid).bind(6, ds);
+  s->bind(7, type_code(type) | (p.observed ? kObservedFlag : 0));
+  if (is_native)
+    bind_native(*s, 8, *value);
+  else
+    s->bind_null(8);
+  if (x.empty()) {
+    s->bind_null(9);
+  } else {
+    x_text = json::serialize(x);
+    s->bind(9, std::string_view(x_text));
+  }
+  return s->run();
+}
+
+}  // namespace
+
 base::Result<void> append_history(Connection& c, const Intern& intern, std::int64_t tenant,
                                   std::string_view entity_id,
                                   std::span<const HistoryPoint> points, std::int64_t& last_iid) {
@@ -192,48 +246,66 @@ base::Result<void> append_history(Connection& c, const Intern& intern, std::int6
   if (!entity) return std::unexpected(entity.error());
   std::string x_text;
   for (const HistoryPoint& p : points) {
-    auto attr = intern(p.attribute);
-    if (!attr) return std::unexpected(attr.error());
-    const auto* type_v = p.instance.if_contains(kType);
-    const std::string_view type =
-        type_v && type_v->is_string() ? std::string_view(type_v->get_string()) : "Property";
-    const std::string_view member = model::value_member(type);
-    const json::value* value = member.empty() ? nullptr : p.instance.if_contains(member);
-    const bool is_native = value && native(type, *value);
-    std::int64_t ds = 0;
-    json::object x;
-    for (const auto& m : p.instance) {
-      const std::string_view name = m.key();
-      if (name == kType || name == kCreatedAt || name == kModifiedAt) continue;
-      if (name == kObservedAt && p.observed) continue;
-      if (name == member && is_native) continue;
-      if (name == kDatasetId && m.value().is_string()) {
-        auto id = intern(m.value().get_string());
-        if (!id) return std::unexpected(id.error());
-        ds = *id;
-        continue;
-      }
-      x[name] = m.value();
-    }
     const std::int64_t iid = std::max(p.modified, last_iid + 1);
     last_iid = iid;
-    auto s = c.prepare(kInsert);
-    if (!s) return std::unexpected(s.error());
-    s->bind(1, tenant).bind(2, *entity).bind(3, *attr).bind(4, p.time).bind(5, iid).bind(6, ds);
-    s->bind(7, type_code(type) | (p.observed ? kObservedFlag : 0));
-    if (is_native)
-      bind_native(*s, 8, *value);
-    else
-      s->bind_null(8);
-    if (x.empty()) {
-      s->bind_null(9);
-    } else {
-      x_text = json::serialize(x);
-      s->bind(9, std::string_view(x_text));
-    }
-    if (auto r = s->run(); !r) return r;
+    if (auto r = insert_point(c, intern, tenant, *entity, p, iid, x_text); !r) return r;
   }
   return {};
+}
+
+base::Result<std::optional<HistoryRow>> history_instance(Connection& c, std::string_view tenant,
+                                                         std::string_view entity_id,
+                                                         std::string_view attribute,
+                                                         std::int64_t instance) {
+  HistoryQuery q;
+  q.entity_id = entity_id;
+  q.attributes = std::vector<std::string>{std::string(attribute)};
+  q.time_property = HistoryQuery::TimeProperty::kModifiedAt;
+  q.from = instance;
+  q.to = instance + 1;
+  auto read = read_history(c, tenant, q);
+  if (!read) return std::unexpected(read.error());
+  if (read->empty() || read->front().rows.empty()) return std::optional<HistoryRow>();
+  return std::optional<HistoryRow>(std::move(read->front().rows.front()));
+}
+
+base::Result<bool> replace_history_instance(Connection& c, const Intern& intern,
+                                            std::int64_t tenant, std::string_view entity_id,
+                                            std::int64_t instance, const HistoryPoint& point) {
+  auto entity = intern(entity_id);
+  if (!entity) return std::unexpected(entity.error());
+  auto attr = intern(point.attribute);
+  if (!attr) return std::unexpected(attr.error());
+  auto removed = remove_history_instance(c, tenant, *entity, *attr, instance);
+  if (!removed) return std::unexpected(removed.error());
+  if (!*removed) return false;
+  std::string x_text;
+  if (auto r = insert_point(c, intern, tenant, *entity, point, instance, x_text); !r) {
+    return std::unexpected(r.error());
+  }
+  return true;
+}
+
+base::Result<bool> remove_history_instance(Connection& c, std::int64_t tenant,
+                                           std::int64_t entity, std::int64_t attr,
+                                           std::int64_t instance) {
+  auto s = c.prepare(kRemoveInstance);
+  if (!s) return std::unexpected(s.error());
+  if (auto r = s->bind(1, tenant).bind(2, entity).bind(3, attr).bind(4, instance).run(); !r) {
+    return std::unexpected(r.error());
+  }
+  return sqlite3_changes(c.handle()) > 0;
+}
+
+base::Result<std::size_t> remove_history_attribute(Connection& c, std::int64_t tenant,
+                                                   std::int64_t entity, std::int64_t attr,
+                                                   std::optional<std::int64_t> dataset) {
+  auto s = c.prepare(dataset ? kRemoveAttributeDataset : kRemoveAttribute);
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, tenant).bind(2, entity).bind(3, attr);
+  if (dataset) s->bind(4, *dataset);
+  if (auto r = s->run(); !r) return std::unexpected(r.error());
+  return static_cast<std::size_t>(sqlite3_changes(c.handle()));
 }
 
 base::Result<std::size_t> remove_history(Connection& c, std::int64_t tenant,

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <span>
 
 #include "store/sqlite/db.h"
@@ -31,6 +32,23 @@ base::Result<void> append_history(Connection& c, const Intern& intern, std::int6
 
 base::Result<std::size_t> remove_history(Connection& c, std::int64_t tenant,
                                          std::int64_t entity);
+
+// Instance operations of the temporal API (store.h Transaction); tenant, entity and attribute
+// by name id where the caller has them.
+base::Result<std::optional<HistoryRow>> history_instance(Connection& c, std::string_view tenant,
+                                                         std::string_view entity_id,
+                                                         std::string_view attribute,
+                                                         std::int64_t instance);
+base::Result<bool> replace_history_instance(Connection& c, const Intern& intern,
+                                            std::int64_t tenant, std::string_view entity_id,
+                                            std::int64_t instance, const HistoryPoint& point);
+base::Result<bool> remove_history_instance(Connection& c, std::int64_t tenant,
+                                           std::int64_t entity, std::int64_t attr,
+                                           std::int64_t instance);
+// `dataset`: nullopt = every dataset; 0 = the default instance.
+base::Result<std::size_t> remove_history_attribute(Connection& c, std::int64_t tenant,
+                                                   std::int64_t entity, std::int64_t attr,
+                                                   std::optional<std::int64_t> dataset);
 
 // Reads on any connection; tenant by name.
 base::Result<std::vector<HistorySeries>> read_history(Connection& c, std::string_view tenant,

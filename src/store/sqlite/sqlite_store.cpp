@@ -344,6 +344,20 @@ base::Result<std::vector<HistorySeries>> SqliteStore::history(std::string_view t
 
 }  // namespace
 
+base::Result<std::vector<std::vector<HistorySeries>>> Store::history_many(
+    std::string_view tenant, std::span<const std::string> ids, const HistoryQuery& q) {
+  std::vector<std::vector<HistorySeries>> out;
+  out.reserve(ids.size());
+  HistoryQuery one = q;
+  for (const auto& id : ids) {
+    one.entity_id = id;
+    auto series = history(tenant, one);
+    if (!series) return std::unexpected(series.error());
+    out.push_back(std::move(*series));
+  }
+  return out;
+}
+
 base::Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options) {
   return guarded("open", [&]() -> base::Result<std::unique_ptr<Store>> {
     auto store = std::make_unique<SqliteStore>();

@@ -371,6 +371,61 @@ base::Result<std::size_t> WriteTxn::remove_history(std::string_view tenant, std:
   return sqlite::remove_history(c_, **tenant_id, **entity);
 }
 
+base::Result<std::optional<HistoryRow>> WriteTxn::history_instance(std::string_view tenant,
+                                                                   std::string_view id,
+                                                                   std::string_view attribute,
+                                                                   std::int64_t instance) {
+  return sqlite::history_instance(c_, tenant, id, attribute, instance);
+}
+
+base::Result<bool> WriteTxn::replace_history_instance(std::string_view tenant,
+                                                      std::string_view id, std::int64_t instance,
+                                                      const HistoryPoint& point) {
+  auto tenant_id = known_name(tenant);
+  if (!tenant_id) return std::unexpected(tenant_id.error());
+  if (!*tenant_id) return false;
+  const Intern intern = [this](std::string_view name) { return this->intern(name); };
+  return sqlite::replace_history_instance(c_, intern, **tenant_id, id, instance, point);
+}
+
+base::Result<bool> WriteTxn::remove_history_instance(std::string_view tenant,
+                                                     std::string_view id,
+                                                     std::string_view attribute,
+                                                     std::int64_t instance) {
+  auto tenant_id = known_name(tenant);
+  if (!tenant_id) return std::unexpected(tenant_id.error());
+  auto entity = known_name(id);
+  if (!entity) return std::unexpected(entity.error());
+  auto attr = known_name(attribute);
+  if (!attr) return std::unexpected(attr.error());
+  if (!*tenant_id || !*entity || !*attr) return false;
+  return sqlite::remove_history_instance(c_, **tenant_id, **entity, **attr, instance);
+}
+
+base::Result<std::size_t> WriteTxn::remove_history_attribute(
+    std::string_view tenant, std::string_view id, std::string_view attribute,
+    const std::optional<std::string>& dataset_id) {
+  auto tenant_id = known_name(tenant);
+  if (!tenant_id) return std::unexpected(tenant_id.error());
+  auto entity = known_name(id);
+  if (!entity) return std::unexpected(entity.error());
+  auto attr = known_name(attribute);
+  if (!attr) return std::unexpected(attr.error());
+  if (!*tenant_id || !*entity || !*attr) return std::size_t{0};
+  std::optional<std::int64_t> dataset;
+  if (dataset_id) {
+    if (dataset_id->empty()) {
+      dataset = 0;
+    } else {
+      auto ds = known_name(*dataset_id);
+      if (!ds) return std::unexpected(ds.error());
+      if (!*ds) return std::size_t{0};
+      dataset = **ds;
+    }
+  }
+  return sqlite::remove_history_attribute(c_, **tenant_id, **entity, **attr, dataset);
+}
+
 // ---- group commit -------------------------------------------------------------------------
 
 base::Result<void> WriteTxn::begin_batch() {

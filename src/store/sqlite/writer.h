@@ -57,6 +57,19 @@ class WriteTxn final : public Transaction {
   base::Result<void> append_history(std::string_view tenant, std::string_view id,
                                     std::span<const HistoryPoint> points) override;
   base::Result<std::size_t> remove_history(std::string_view tenant, std::string_view id) override;
+  base::Result<std::optional<HistoryRow>> history_instance(std::string_view tenant,
+                                                           std::string_view id,
+                                                           std::string_view attribute,
+                                                           std::int64_t instance) override;
+  base::Result<bool> replace_history_instance(std::string_view tenant, std::string_view id,
+                                              std::int64_t instance,
+                                              const HistoryPoint& point) override;
+  base::Result<bool> remove_history_instance(std::string_view tenant, std::string_view id,
+                                             std::string_view attribute,
+                                             std::int64_t instance) override;
+  base::Result<std::size_t> remove_history_attribute(
+      std::string_view tenant, std::string_view id, std::string_view attribute,
+      const std::optional<std::string>& dataset_id) override;
 
   // ---- group commit, for the writer loop ----
   base::Result<void> begin_batch();

@@ -166,6 +166,86 @@ TEST(HistoryStore, TenantsAreApartAndRemoveDropsOneEntity) {
   EXPECT_EQ(read(*s, q, "seoul").size(), 1u);
 }
 
+// The temporal API's instance operations: read one instance, replace it (it keeps its
+// instanceId and may move in time), remove it, and drop one attribute's history by dataset.
+TEST(HistoryStore, InstancesArePatchedAndDeletedOneByOne) {
+  TempDir dir;
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  auto with_ds = obj(R"({"type":"Property","value":7,"datasetId":"urn:ds:b"})");
+  ASSERT_TRUE(append(*s, "", std::string(kId),
+                     {point(kPm10, 10, obj(R"({"type":"Property","value":1})")),
+                      point(kPm10, 20, obj(R"({"type":"Property","value":2})")),
+                      point(kPm10, 30, with_ds)}));
+  HistoryQuery q;
+  q.entity_id = kId;
+  auto rows = read(*s, q)[0].rows;
+  ASSERT_EQ(rows.size(), 3u);
+  const std::int64_t second = rows[1].instance;
+
+  auto patched = write_sync(*s, [&](store::Transaction& t) -> base::Result<store::WorkOutput> {
+    auto old = t.history_instance("", kId, kPm10, second);
+    if (!old) return std::unexpected(old.error());
+    EXPECT_TRUE(old->has_value());
+    if (*old) EXPECT_EQ((*old)->value, json::value(2));
+    auto p = point(kPm10, 25, obj(R"({"type":"Property","value":99,"unitCode":"GQ"})"));
+    auto done = t.replace_history_instance("", kId, second, p);
+    if (!done) return std::unexpected(done.error());
+    EXPECT_TRUE(*done);
+    auto none = t.replace_history_instance("", kId, second + 12345, p);
+    EXPECT_TRUE(none && !*none);
+    return store::WorkOutput{};
+  });
+  ASSERT_TRUE(patched);
+  rows = read(*s, q)[0].rows;
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_EQ(rows[1].instance, second);
+  EXPECT_EQ(rows[1].time, 25);
+  EXPECT_EQ(rows[1].value, json::value(99));
+  EXPECT_EQ(rows[1].instance_doc.at("unitCode"), json::value("GQ"));
+
+  auto removed = write_sync(*s, [&](store::Transaction& t) -> base::Result<store::WorkOutput> {
+    auto gone = t.remove_history_instance("", kId, kPm10, second);
+    EXPECT_TRUE(gone && *gone);
+    auto again = t.remove_history_instance("", kId, kPm10, second);
+    EXPECT_TRUE(again && !*again);
+    auto only_b = t.remove_history_attribute("", kId, kPm10, std::string("urn:ds:b"));
+    EXPECT_TRUE(only_b && *only_b == 1u);
+    return store::WorkOutput{};
+  });
+  ASSERT_TRUE(removed);
+  rows = read(*s, q)[0].rows;
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].value, json::value(1));
+  auto all = write_sync(*s, [&](store::Transaction& t) -> base::Result<store::WorkOutput> {
+    auto n = t.remove_history_attribute("", kId, kPm10, std::nullopt);
+    EXPECT_TRUE(n && *n == 1u);
+    return store::WorkOutput{};
+  });
+  ASSERT_TRUE(all);
+  EXPECT_TRUE(read(*s, q).empty());
+}
+
+TEST(HistoryStore, ManyEntitiesAreReadInTheOrderAsked) {
+  TempDir dir;
+  auto s = open_store(dir.path());
+  ASSERT_TRUE(s);
+  ASSERT_TRUE(append(*s, "", "urn:a", {point(kPm10, 1, obj(R"({"type":"Property","value":1})")),
+                                       point(kPm10, 2, obj(R"({"type":"Property","value":2})"))}));
+  ASSERT_TRUE(append(*s, "", "urn:b", {point(kPm10, 3, obj(R"({"type":"Property","value":3})"))}));
+  HistoryQuery q;
+  q.last_n = 1;
+  const std::vector<std::string> ids = {"urn:b", "urn:none", "urn:a"};
+  auto many = s->history_many("", ids, q);
+  ASSERT_TRUE(many);
+  ASSERT_EQ(many->size(), 3u);
+  ASSERT_EQ((*many)[0].size(), 1u);
+  EXPECT_EQ((*many)[0][0].rows.at(0).value, json::value(3));
+  EXPECT_TRUE((*many)[1].empty());
+  ASSERT_EQ((*many)[2][0].rows.size(), 1u);
+  EXPECT_EQ((*many)[2][0].rows[0].value, json::value(2));
+}
+
 TEST(HistoryStore, AFailedWorkItemLeavesNoHistory) {
   TempDir dir;
   auto s = open_store(dir.path());
