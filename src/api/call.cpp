@@ -282,11 +282,56 @@ http::Response refusal(int status, std::string_view reason, std::string detail) 
   return http::Response::json(status, json::serialize(body));
 }
 
+std::optional<model::Entity> redact(const Grant& grant, const model::Entity& e) {
+  if (!grant.hides_attributes_of(e)) return std::nullopt;
+  std::vector<std::string_view> hidden;
+  for (const auto& [name, _] : e) {
+    if (!model::is_reserved_member(name) && !grant.may_see_attribute(e, name)) {
+      hidden.push_back(name);
+    }
+  }
+  if (hidden.empty()) return std::nullopt;
+  model::Entity out = e;
+  for (auto name : hidden) out.erase(name);
+  return out;
+}
+
+const model::Entity& redacted(const Call& call, const model::Entity& e,
+                              std::optional<model::Entity>& scratch) {
+  if (!call.grant || !call.grant->limited()) return e;
+  scratch = redact(*call.grant, e);
+  return scratch ? *scratch : e;
+}
+
+live::Viewer viewer_of(const GrantPtr& grant) {
+  live::Viewer v;
+  if (!grant || !grant->limited()) return v;
+  v.may_see = [grant](const model::Entity& e) { return grant->may_see(e); };
+  v.view_key = grant->view_key();
+  if (!v.view_key.empty()) {
+    v.redact = [grant](const model::Entity& e) { return redact(*grant, e); };
+  }
+  return v;
+}
+
 void restrict_query(const Call& call, store::EntityQuery& q) {
   if (!call.grant || !call.grant->limited()) return;
   q.predicate = [grant = call.grant, inner = std::move(q.predicate)](const model::Entity& e) {
-    return grant->may_see(e) && (!inner || inner(e));
+    if (!grant->may_see(e)) return false;
+    if (!inner) return true;
+    // The terms (q, attrs, geoQ, scopeQ) see what the caller sees: no filtering oracle on a
+    // hidden attribute. The store's push-down hints only narrow: each needs the attribute.
+    const auto view = redact(*grant, e);
+    return inner(view ? *view : e);
   };
+  if (q.order_by) {
+    // The store orders the stored entities: a key on an attribute hidden from this grant on some
+    // type is renamed to one no entity has, so the order reveals nothing of its values.
+    q.order_by->expand_names([grant = call.grant](std::string_view name) {
+      return grant->hides_attribute_somewhere(name) ? "urn:cityroom:hidden:" + std::string(name)
+                                                    : std::string(name);
+    });
+  }
 }
 
 base::Error entity_not_found(std::string_view id) {
@@ -472,7 +517,9 @@ base::Result<RenderRequest> render_request(const Call& call) {
   return how;
 }
 
-json::value render(const Call& call, const model::Entity& e, const RenderRequest& how) {
+json::value render(const Call& call, const model::Entity& entity, const RenderRequest& how) {
+  std::optional<model::Entity> scratch;
+  const model::Entity& e = redacted(call, entity, scratch);
   if (call.accept == Accept::kGeoJson) {
     return model::render_feature(e, *call.context, how.options, *how.geoproperty);
   }
