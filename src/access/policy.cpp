@@ -196,7 +196,9 @@ base::Result<Policy> Policy::parse(const json::value& doc) {
       auto rule = parse_rule(name, v);
       if (!rule) return std::unexpected(rule.error());
       for (const auto* m : {&rule->attributes_by_iri, &rule->attributes_by_name}) {
-        for (const auto& [attr, level] : *m) p.attribute_levels_.emplace_back(attr, level);
+        for (const auto& [attr, level] : *m) {
+          p.attribute_levels_.push_back({std::string(name), attr, level});
+        }
       }
       auto& into = std::string_view(name).find(':') != std::string_view::npos ? p.by_iri_ : p.by_name_;
       into[std::string(name)] = std::move(*rule);
@@ -381,11 +383,11 @@ bool Grant::may_see_attribute(const model::Entity& e, std::string_view attribute
 
 bool Grant::hides_attribute_somewhere(std::string_view attribute_iri) const {
   if (!limited_) return false;
-  for (const auto& [key, level] : policy_->attribute_levels()) {
-    const bool named = key.find(':') != std::string::npos ? key == attribute_iri
-                                                          : key == local_name(attribute_iri);
-    // Without a type at hand, a device's own types do not count: hidden if hidden anywhere.
-    if (named && !sees_level(level, "")) return true;
+  for (const auto& a : policy_->attribute_levels()) {
+    const bool named = a.attribute_key.find(':') != std::string::npos
+                           ? a.attribute_key == attribute_iri
+                           : a.attribute_key == local_name(attribute_iri);
+    if (named && !sees_level(a.level, a.type_key)) return true;
   }
   return false;
 }

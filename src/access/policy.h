@@ -74,12 +74,14 @@ class Policy {
   static base::Result<Policy> load(const std::filesystem::path& file);
   const TypeRule& rule(std::string_view type_iri) const;
   // Every attribute level of every type (for "is this name hidden from someone anywhere").
-  const std::vector<std::pair<std::string, Level>>& attribute_levels() const {
-    return attribute_levels_;
-  }
+  struct AttributeLevel {
+    std::string type_key, attribute_key;  // as written in the file
+    Level level;
+  };
+  const std::vector<AttributeLevel>& attribute_levels() const { return attribute_levels_; }
 
  private:
-  std::vector<std::pair<std::string, Level>> attribute_levels_;  // attribute key → level
+  std::vector<AttributeLevel> attribute_levels_;
   TypeRule default_;
   std::map<std::string, TypeRule, std::less<>> by_iri_;
   std::map<std::string, TypeRule, std::less<>> by_name_;
