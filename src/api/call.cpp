@@ -517,13 +517,32 @@ base::Result<RenderRequest> render_request(const Call& call) {
   return how;
 }
 
-json::value render(const Call& call, const model::Entity& entity, const RenderRequest& how) {
-  std::optional<model::Entity> scratch;
-  const model::Entity& e = redacted(call, entity, scratch);
-  if (call.accept == Accept::kGeoJson) {
-    return model::render_feature(e, *call.context, how.options, *how.geoproperty);
+json::value render(const Call& call, const model::Entity& e, const RenderRequest& how) {
+  const bool geojson = call.accept == Accept::kGeoJson;
+  const auto plain = [&](const model::Entity& entity, const model::RenderOptions& options) {
+    return geojson ? json::value(model::render_feature(entity, *call.context, options,
+                                                       *how.geoproperty))
+                   : json::value(model::render_entity(entity, *call.context, options));
+  };
+  if (!call.grant || !call.grant->hides_attributes_of(e)) return plain(e, how.options);
+  // Hidden attributes are omitted while rendering rather than copied away first: a page of a
+  // thousand entities then costs one small set per entity, not a copy of each (a hidden
+  // GeoProperty under geo+json, whose geometry is read outside the omit list, is the exception).
+  model::RenderOptions options;
+  bool copied = false;
+  for (const auto& [name, _] : e) {
+    if (model::is_reserved_member(name) || call.grant->may_see_attribute(e, name)) continue;
+    if (geojson && name == *how.geoproperty) {
+      std::optional<model::Entity> scratch;
+      return plain(redacted(call, e, scratch), how.options);
+    }
+    if (!copied) {
+      options = how.options;
+      copied = true;
+    }
+    options.omit.emplace(name);
   }
-  return model::render_entity(e, *call.context, how.options);
+  return plain(e, copied ? options : how.options);
 }
 
 namespace {
