@@ -338,7 +338,7 @@ base::Error entity_not_found(std::string_view id) {
   return {ErrorKind::kResourceNotFound, fmt::format("entity {} does not exist", id)};
 }
 
-bool writable(Call& call, std::string_view id) {
+bool writable(Call& call, std::string_view id, std::optional<model::Entity>* stored) {
   if (!call.grant || !call.grant->limited()) return true;
   auto got = call.deps->hub.get(call.tenant, id);
   if (!got) {
@@ -349,7 +349,38 @@ bool writable(Call& call, std::string_view id) {
     call.fail(entity_not_found(id));
     return false;
   }
-  return writable_types(call, model::entity_types(**got));
+  if (!writable_types(call, model::entity_types(**got))) return false;
+  if (stored) *stored = std::move(**got);
+  return true;
+}
+
+std::vector<std::string> attribute_names(const model::Entity& e) {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : e) {
+    if (!model::is_reserved_member(name)) out.emplace_back(name);
+  }
+  return out;
+}
+
+std::optional<std::string> hidden_attribute(const Call& call, const std::vector<std::string>& types,
+                                            const std::vector<std::string>& attributes) {
+  if (!call.grant || !call.grant->limited()) return std::nullopt;
+  for (const auto& a : attributes) {
+    for (const auto& t : types) {
+      if (!call.grant->may_see_type_attribute(t, a)) return a;
+    }
+  }
+  return std::nullopt;
+}
+
+bool writable_attributes(Call& call, const std::vector<std::string>& types,
+                         const std::vector<std::string>& attributes) {
+  const auto hidden = hidden_attribute(call, types, attributes);
+  if (!hidden) return true;
+  call.respond(refusal(403, "PermissionDenied",
+                       fmt::format("{} may not write the attribute {}", call.grant->who(),
+                                   call.context->compact(*hidden))));
+  return false;
 }
 
 bool writable_types(Call& call, const std::vector<std::string>& types) {

@@ -60,7 +60,18 @@ const model::Entity& redacted(const Call& call, const model::Entity& e,
 live::Viewer viewer_of(const GrantPtr& grant);
 // For a write to existing entity `id` by a limited grant: reads it and answers 404 (invisible or
 // missing, alike) or 403 (visible, type not writable), returning false; true = go on.
-bool writable(Call& call, std::string_view id);
+// `stored`, when given, receives the stored entity (limited grants only; else left empty).
+bool writable(Call& call, std::string_view id, std::optional<model::Entity>* stored = nullptr);
+// Per-attribute visibility on writes: a grant may not write an attribute it may not see on one
+// of `types` (else it could overwrite or probe it). The first such attribute named in
+// `attributes` (expanded IRIs), or nullopt; `refuse_hidden_attribute` answers 403 for it
+// (the same whether the entity has the attribute or not).
+std::optional<std::string> hidden_attribute(const Call& call, const std::vector<std::string>& types,
+                                            const std::vector<std::string>& attributes);
+bool writable_attributes(Call& call, const std::vector<std::string>& types,
+                         const std::vector<std::string>& attributes);
+// The attribute names of an entity or fragment (its non-reserved members).
+std::vector<std::string> attribute_names(const model::Entity& e);
 // For a write that names the entity's type(s) (create, upsert, batch): 403 unless writable.
 bool writable_types(Call& call, const std::vector<std::string>& types);
 // For a route that answers or changes data of one entity type as a whole rather than entity by

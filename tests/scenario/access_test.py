@@ -786,6 +786,41 @@ def attribute_matrix(binary: str, tmp: str) -> None:
             check(fired == ("dispatch" in see),
                   f"{role}: subscription q on dispatch fires only if visible ({fired})")
 
+        # Writes: an attribute hidden from the writer can neither be written nor probed (the
+        # same 403 whether the entity has it or not), nor used to pick entities to delete.
+        patch = {"dispatch": {"type": "Property", "value": "case-7"}}
+        for role, eid, want in (("staff", CAM1, 403), ("staff", CAM2, 403),
+                                ("device", CAM1, 403), ("staff119", CAM1, 204)):
+            st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{eid}/attrs/dispatch",
+                                 patch["dispatch"], headers=creds[role])
+            check(st == want, f"{role}: PATCH hidden attribute of {eid[-2:]} → {want} (got {st})")
+        for method, path, body in (
+                ("POST", f"/ngsi-ld/v1/entities/{CAM2}/attrs", patch),
+                ("PATCH", f"/ngsi-ld/v1/entities/{CAM1}", patch),
+                ("DELETE", f"/ngsi-ld/v1/entities/{CAM1}/attrs/dispatch", None),
+                ("PUT", f"/ngsi-ld/v1/entities/{CAM1}",
+                 {"type": "Camera", "level": {"type": "Property", "value": 1}})):
+            st, _, _ = c.request(method, path, body, headers=creds["staff"])
+            check(st == 403, f"staff: {method} {path.rsplit('/', 2)[-2:]} naming or dropping a "
+                             f"hidden attribute → 403 (got {st})")
+        st, _, body = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
+                                [{"id": CAM1, "type": "Camera", **patch}], headers=creds["staff"])
+        check(st == 207 and not body.get("success"),
+              f"staff: batch upsert of a hidden attribute fails for that entity ({st})")
+        st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{CAM1}/attrs/streamURL",
+                             {"type": "Property", "value": "rtsp://vms.internal/dev"},
+                             headers=creds["device"])
+        check(st == 204, f"device: writes its type's staff attribute streamURL (got {st})")
+        q_now = urllib.parse.quote('dispatch=="case-7"')  # CAM1's value now (staff119 wrote it)
+        st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera&q={q_now}",
+                                headers=creds["staff119"])
+        check(st == 200 and len(body) == 1, f"staff119 finds the camera by dispatch ({st})")
+        st, _, _ = c.request("DELETE", f"/ngsi-ld/v1/entities?type=Camera&q={q_now}",
+                             headers=creds["staff"])
+        st2, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{CAM1}", headers=admin)
+        check(st == 204 and st2 == 200, f"staff: purge by a hidden attribute deletes nothing "
+                                        f"({st}, camera still {st2})")
+
         # /health is public liveness; /metrics is admin, or a scraper on the same host.
         st, _, body = c.request("GET", "/health")
         check(st == 200 and body == {"status": "ok"}, f"anonymous /health: status only ({body})")
