@@ -413,6 +413,9 @@ std::optional<std::string> Directory::invalid_reason(const Principal& p) {
   check_external();
   std::shared_lock lock(cache_mutex_);
   if (p.via == Principal::Via::kKey) {
+    // An OIDC bearer token is a key-like credential the directory does not hold: nothing here
+    // revokes it (its expiry is the issuer's).
+    if (!p.who.starts_with("key:")) return std::nullopt;
     auto it = keys_by_id_.find(p.key_id);
     if (it == keys_by_id_.end() || it->second->key.revoked != 0) return "the API key was revoked";
     return std::nullopt;

@@ -355,6 +355,11 @@ def oidc_checks(binary: str, tmp: str) -> None:
                              {"level": {"type": "Property", "value": 1}},
                              headers={"Authorization": "Bearer " + jwt(key, good)})
         check(st == 404, f"oidc: the staff token does not see restricted data ({st})")
+        msgs = sse_messages(c.port, "type=Vehicle&options=keyValues",
+                            {"Authorization": "Bearer " + jwt(key, good)}, seconds=1.5)
+        kinds = [m.get("kind") for m in msgs]
+        check("snapshot" in kinds and "closed" not in kinds,
+              f"oidc: a token's stream stays open (no key to revoke) ({kinds})")
         st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers=admin)
         check(st == 200, "oidc: API keys still work beside tokens")
     finally:
