@@ -437,6 +437,11 @@ void Streams::dispatch(const std::vector<Event>& events) {
       if (!before && !after) return;
       std::shared_ptr<const std::string> rendered;
       if (after) rendered = render(*g->plan);
+      // A change of attributes hidden from this view alone is no change for it: not even the
+      // moment of the change reaches its clients.
+      if (before && after && g->plan->redact && *rendered == g->plan->render_text(*ch.before)) {
+        return;
+      }
       if (g->items.empty()) touched.push_back(g);
       g->items.push_back({ev.seq, &ch, before, after, std::move(rendered)});
     };

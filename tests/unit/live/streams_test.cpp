@@ -501,6 +501,22 @@ TEST(Streams, TheRedactionSeamHidesAttributesAndTheirValues) {
   bool staff_saw = false;
   for (const auto& m : staff.screen.log) staff_saw |= json::serialize(m).find("s4") != std::string::npos;
   EXPECT_TRUE(staff_saw);
+  // A change of the hidden attribute alone sends the public screen nothing at all.
+  const auto deltas = [](const Screen& s) {
+    std::size_t n = 0;
+    for (const auto& m : s.log) n += m.at("kind").as_string() == "delta";
+    return n;
+  };
+  pub.screen.apply_all(*pub.sink);
+  const auto pub_before = deltas(pub.screen), staff_before = deltas(staff.screen);
+  ASSERT_TRUE(w.merge(id_of(1), R"({"secret":{"type":"Property","value":"s5"}})"));
+  ASSERT_TRUE(eventually([&] { staff.screen.apply_all(*staff.sink); },
+                         [&] { return deltas(staff.screen) > staff_before; }));
+  ASSERT_TRUE(w.create(bridge(9, 0.1)));  // a visible change after it: the public screen's marker
+  ASSERT_TRUE(eventually([&] { pub.screen.apply_all(*pub.sink); }, [&] {
+    return pub.screen.queries["all"].entities.contains(id_of(9));
+  }));
+  EXPECT_EQ(deltas(pub.screen) - pub_before, 1u) << "only Bridge:9's";
 }
 
 // A client whose credential stops holding (key revoked, logged out, role changed) is sent the
