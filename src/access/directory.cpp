@@ -163,6 +163,8 @@ base::Result<void> Directory::reload_locked() {
   }
   users_ = std::move(users);
   user_hashes_ = std::move(hashes);
+  keys_by_id_.clear();
+  for (const auto& [_, e] : keys) keys_by_id_[e->key.id] = e;
   keys_by_hash_ = std::move(keys);
   sessions_by_hash_ = std::move(sessions);
   return {};
@@ -403,7 +405,35 @@ std::optional<Principal> Directory::authenticate_session(std::string_view token)
   if (u == users_.end()) return std::nullopt;  // the user was removed
   Principal p = principal_of(u->second);
   p.session_csrf = it->second.csrf;
+  p.session_id = hash;
   return p;
+}
+
+std::optional<std::string> Directory::invalid_reason(const Principal& p) {
+  check_external();
+  std::shared_lock lock(cache_mutex_);
+  if (p.via == Principal::Via::kKey) {
+    // An OIDC bearer token is a key-like credential the directory does not hold: nothing here
+    // revokes it (its expiry is the issuer's).
+    if (!p.who.starts_with("key:")) return std::nullopt;
+    auto it = keys_by_id_.find(p.key_id);
+    if (it == keys_by_id_.end() || it->second->key.revoked != 0) return "the API key was revoked";
+    return std::nullopt;
+  }
+  if (p.via != Principal::Via::kSession) return std::nullopt;
+  if (!p.session_id.empty()) {
+    auto s = sessions_by_hash_.find(p.session_id);
+    if (s == sessions_by_hash_.end() || s->second.expires <= base::now_micros()) {
+      return "the session ended (logged out, expired, or the password changed)";
+    }
+  }
+  const std::string_view name = std::string_view(p.who).substr(p.who.starts_with("user:") ? 5 : 0);
+  auto u = users_.find(name);
+  if (u == users_.end()) return "the user was removed";
+  if (u->second.role != p.role || u->second.department != p.department) {
+    return "the user's role changed";
+  }
+  return std::nullopt;
 }
 
 void Directory::end_session(std::string_view token) {

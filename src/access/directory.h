@@ -76,7 +76,7 @@ struct AuditQuery {
   std::size_t offset = 0;
 };
 
-class Directory {
+class Directory final : public Validity {
  public:
   static base::Result<std::unique_ptr<Directory>> open(const std::filesystem::path& data_dir);
   ~Directory();
@@ -113,6 +113,11 @@ class Directory {
   std::optional<Principal> authenticate_session(std::string_view token);
   void end_session(std::string_view token);
 
+  // Validity: whether a principal authenticated earlier still holds (key not revoked, session
+  // not ended or expired, the user's role and department unchanged); also sees the CLI's
+  // changes (within kExternalCheckInterval).
+  std::optional<std::string> invalid_reason(const Principal& p) override;
+
   // ---- audit
   void audit(AuditEntry entry);
   base::Result<std::vector<AuditEntry>> audit_query(const AuditQuery& q);
@@ -147,6 +152,7 @@ class Directory {
   std::map<std::string, User, std::less<>> users_;
   std::map<std::string, std::string, std::less<>> user_hashes_;
   std::map<std::string, std::shared_ptr<KeyEntry>, std::less<>> keys_by_hash_;
+  std::map<std::string, std::shared_ptr<KeyEntry>, std::less<>> keys_by_id_;
   std::map<std::string, SessionEntry, std::less<>> sessions_by_hash_;
 
   std::atomic<std::int64_t> next_external_check_{0};

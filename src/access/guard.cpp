@@ -71,6 +71,11 @@ bool admin_route(const Operation& op) {
          op.route.starts_with("/cityroom/v1/audit") || op.route.starts_with("/cityroom/v1/keys");
 }
 
+bool loopback(std::string_view address) {
+  return address.starts_with("127.") || address == "::1" || address == "::ffff:127.0.0.1" ||
+         address.starts_with("::ffff:127.");
+}
+
 std::string iso(base::Micros t) { return t ? base::format_iso8601(t) : std::string(); }
 
 json::object key_json(const ApiKey& k) {
@@ -192,6 +197,11 @@ api::Refused Guard::check(const http::Request& r, const Operation& op) {
     return refuse(refusal(403, "PermissionDenied",
                           fmt::format("{} belongs to another tenant than '{}'", p.who, op.tenant)));
   }
+  if (op.route == "/metrics" && anonymous && loopback(address)) {
+    // A Prometheus on the server's own host scrapes without a credential. Behind a reverse
+    // proxy on the same host this needs --trust-proxy (else every request looks local).
+    return std::make_shared<Grant>(std::move(p), policy_, std::string(op.tenant));
+  }
   if (admin_route(op)) {
     if (anonymous) return refuse(unauthorized("this operation needs an admin's key or session"));
     if (p.role != Role::kAdmin || !(p.ops & kOpAdmin)) {
@@ -222,7 +232,7 @@ api::Refused Guard::check(const http::Request& r, const Operation& op) {
     }
   }
   return std::make_shared<Grant>(std::move(p), policy_, std::string(op.tenant), this, address,
-                                 r.path);
+                                 r.path, &directory_);
 }
 
 http::Respond Guard::audited(const http::Request& r, const Operation& op,
@@ -253,10 +263,14 @@ void Guard::restricted_read(const Principal& p, std::string_view tenant, std::st
                                           count > sample_ids.size() ? " ..." : "")});
 }
 
-std::function<bool(const model::Entity&)> Guard::scope_filter(std::string_view scope,
-                                                              std::string_view tenant) {
-  auto grant = std::make_shared<Grant>(Grant::from_scope(scope), policy_, std::string(tenant));
-  return [grant](const model::Entity& e) { return grant->may_see(e); };
+live::Viewer Guard::scope_filter(std::string_view scope, std::string_view tenant) {
+  auto grant = std::make_shared<Grant>(Grant::from_scope(scope), policy_, std::string(tenant),
+                                       nullptr, std::string(), std::string(), &directory_);
+  live::Viewer v = api::viewer_of(grant);
+  // The owner's credential is checked at every change: a revoked key's (or a removed or
+  // re-roled user's) subscriptions notify nothing more, at once.
+  v.may_see = [grant](const model::Entity& e) { return grant->may_see(e) && !grant->revoked(); };
+  return v;
 }
 
 http::Router::Hooks Guard::hooks() {

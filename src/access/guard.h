@@ -57,8 +57,7 @@ class Guard final : public api::Access, public RestrictedReads {
   api::Refused check(const http::Request& request, const api::Operation& op) override;
   http::Respond audited(const http::Request& request, const api::Operation& op,
                         const api::GrantPtr& grant, http::Respond respond) override;
-  std::function<bool(const model::Entity&)> scope_filter(std::string_view scope,
-                                                         std::string_view tenant) override;
+  live::Viewer scope_filter(std::string_view scope, std::string_view tenant) override;
   void restricted_read(const Principal& p, std::string_view tenant, std::string_view address,
                        std::string_view target, base::Micros first_at, std::size_t count,
                        std::vector<std::string> sample_ids) override;

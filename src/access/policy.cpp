@@ -28,10 +28,50 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
+base::Result<TypeRule> parse_rule(std::string_view type, const json::value& v);
+
+// An attribute's level: "staff", or {"visibility": "restricted", "departments": [...]}.
+base::Result<Level> parse_level(std::string_view type, std::string_view attribute,
+                                const json::value& v) {
+  if (v.is_object() && v.get_object().contains("attributes")) {
+    return base::fail(ErrorKind::kBadRequestData,
+                      fmt::format("type {}: attribute {}: attributes have no attributes", type,
+                                  attribute));
+  }
+  auto rule = parse_rule(fmt::format("{}, attribute {}", type, attribute), v);
+  if (!rule) return std::unexpected(rule.error());
+  return Level{rule->visibility, std::move(rule->departments)};
+}
+
 base::Result<TypeRule> parse_rule(std::string_view type, const json::value& v) {
   TypeRule rule;
   const json::value* vis = &v;
   if (v.is_object()) {
+    for (const auto& [name, _] : v.get_object()) {
+      if (name != "visibility" && name != "departments" && name != "attributes" &&
+          !std::string_view(name).starts_with("_")) {
+        return base::fail(ErrorKind::kBadRequestData,
+                          fmt::format("type {}: unknown member '{}' (visibility, departments, "
+                                      "attributes)",
+                                      type, std::string_view(name)));
+      }
+    }
+    if (const auto* attrs = v.get_object().if_contains("attributes")) {
+      if (!attrs->is_object()) {
+        return base::fail(ErrorKind::kBadRequestData,
+                          fmt::format("type {}: attributes must be an object of attribute → "
+                                      "visibility",
+                                      type));
+      }
+      for (const auto& [name, level] : attrs->get_object()) {
+        auto parsed = parse_level(type, name, level);
+        if (!parsed) return std::unexpected(parsed.error());
+        auto& into = std::string_view(name).find(':') != std::string_view::npos
+                         ? rule.attributes_by_iri
+                         : rule.attributes_by_name;
+        into[std::string(name)] = std::move(*parsed);
+      }
+    }
     vis = v.get_object().if_contains("visibility");
     if (const auto* d = v.get_object().if_contains("departments")) {
       if (!d->is_array()) {
@@ -142,6 +182,10 @@ base::Result<Policy> Policy::parse(const json::value& doc) {
   if (const auto* d = o.if_contains("default")) {
     auto rule = parse_rule("default", *d);
     if (!rule) return std::unexpected(rule.error());
+    if (rule->has_attribute_rules()) {
+      return base::fail(ErrorKind::kBadRequestData,
+                        "default: attribute levels belong to a named type");
+    }
     p.default_ = std::move(*rule);
   }
   if (const auto* types = o.if_contains("types")) {
@@ -151,6 +195,11 @@ base::Result<Policy> Policy::parse(const json::value& doc) {
     for (const auto& [name, v] : types->get_object()) {
       auto rule = parse_rule(name, v);
       if (!rule) return std::unexpected(rule.error());
+      for (const auto* m : {&rule->attributes_by_iri, &rule->attributes_by_name}) {
+        for (const auto& [attr, level] : *m) {
+          p.attribute_levels_.push_back({std::string(name), attr, level});
+        }
+      }
       auto& into = std::string_view(name).find(':') != std::string_view::npos ? p.by_iri_ : p.by_name_;
       into[std::string(name)] = std::move(*rule);
     }
@@ -192,16 +241,29 @@ const TypeRule& Policy::rule(std::string_view type_iri) const {
   return default_;
 }
 
+const Level* TypeRule::attribute(std::string_view attribute_iri) const {
+  if (auto it = attributes_by_iri.find(attribute_iri); it != attributes_by_iri.end()) {
+    return &it->second;
+  }
+  if (auto it = attributes_by_name.find(local_name(attribute_iri));
+      it != attributes_by_name.end()) {
+    return &it->second;
+  }
+  return nullptr;
+}
+
 // ---- Grant ------------------------------------------------------------------------------
 
 Grant::Grant(Principal principal, std::shared_ptr<const Policy> policy, std::string tenant,
-             RestrictedReads* audit, std::string address, std::string target)
+             RestrictedReads* audit, std::string address, std::string target,
+             Validity* validity)
     : principal_(std::move(principal)),
       policy_(std::move(policy)),
       tenant_(std::move(tenant)),
       audit_(audit),
       address_(std::move(address)),
-      target_(std::move(target)) {
+      target_(std::move(target)),
+      validity_(validity) {
   const Role r = principal_.role;
   limited_ = !((r == Role::kAdmin || r == Role::kExecutive) && principal_.types.empty() &&
                (principal_.ops & kOpWrite));
@@ -250,6 +312,98 @@ bool Grant::sees(const TypeRule& rule, std::string_view type_iri) const {
   return false;
 }
 
+bool Grant::sees_level(const Level& level, std::string_view type_iri) const {
+  switch (principal_.role) {
+    case Role::kAdmin:
+    case Role::kExecutive:
+      return true;
+    case Role::kStaff:
+      if (level.visibility != Visibility::kRestricted) return true;
+      return !principal_.department.empty() &&
+             std::find(level.departments.begin(), level.departments.end(),
+                       principal_.department) != level.departments.end();
+    case Role::kDevice:
+      // A device reads back the staff attributes of the types it writes, nothing restricted.
+      return level.visibility == Visibility::kPublic ||
+             (level.visibility == Visibility::kStaff && !principal_.types.empty() &&
+              in_scope(type_iri));
+    case Role::kPublic:
+      return level.visibility == Visibility::kPublic;
+  }
+  return false;
+}
+
+bool Grant::sees_all_attributes(const TypeRule& rule, std::string_view type_iri) const {
+  for (const auto* m : {&rule.attributes_by_iri, &rule.attributes_by_name}) {
+    for (const auto& [_, level] : *m) {
+      if (!sees_level(level, type_iri)) return false;
+    }
+  }
+  return true;
+}
+
+bool Grant::hides_attributes_of(const model::Entity& e) const {
+  if (!limited_) return false;
+  const auto* type = e.if_contains("type");
+  if (!type) return false;
+  const auto check = [&](const json::value& t) {
+    if (!t.is_string()) return false;
+    const TypeRule& rule = policy_->rule(t.get_string());
+    return rule.has_attribute_rules() && !sees_all_attributes(rule, t.get_string());
+  };
+  if (type->is_array()) {
+    for (const auto& t : type->get_array()) {
+      if (check(t)) return true;
+    }
+    return false;
+  }
+  return check(*type);
+}
+
+bool Grant::may_see_type_attribute(std::string_view type_iri,
+                                   std::string_view attribute_iri) const {
+  if (!limited_) return true;
+  const Level* level = policy_->rule(type_iri).attribute(attribute_iri);
+  return !level || sees_level(*level, type_iri);
+}
+
+bool Grant::may_see_attribute(const model::Entity& e, std::string_view attribute_iri) const {
+  if (!limited_) return true;
+  const auto* type = e.if_contains("type");
+  if (!type) return true;
+  // An entity with several types: the strictest level of the attribute wins.
+  if (type->is_array()) {
+    for (const auto& t : type->get_array()) {
+      if (t.is_string() && !may_see_type_attribute(t.get_string(), attribute_iri)) return false;
+    }
+    return true;
+  }
+  return !type->is_string() || may_see_type_attribute(type->get_string(), attribute_iri);
+}
+
+bool Grant::hides_attribute_somewhere(std::string_view attribute_iri) const {
+  if (!limited_) return false;
+  for (const auto& a : policy_->attribute_levels()) {
+    const bool named = a.attribute_key.find(':') != std::string::npos
+                           ? a.attribute_key == attribute_iri
+                           : a.attribute_key == local_name(attribute_iri);
+    if (named && !sees_level(a.level, a.type_key)) return true;
+  }
+  return false;
+}
+
+std::string Grant::view_key() const {
+  if (!limited_ || policy_->attribute_levels().empty()) return {};
+  // What attribute levels depend on (not who: viewers alike share one rendering).
+  return fmt::format("role={};dept={};types={}", role_name(principal_.role), principal_.department,
+                     fmt::join(principal_.types, ","));
+}
+
+std::optional<std::string> Grant::revoked() const {
+  if (!validity_ || principal_.via == Principal::Via::kNone) return std::nullopt;
+  return validity_->invalid_reason(principal_);
+}
+
 bool Grant::may_see_type(std::string_view type_iri) const {
   return sees(policy_->rule(type_iri), type_iri);
 }
@@ -293,9 +447,11 @@ bool Grant::may_write_type(std::string_view type_iri) const {
 }
 
 std::string Grant::scope() const {
-  return fmt::format("role={};dept={};tenant={};ops={};types={}", role_name(principal_.role),
-                     principal_.department, principal_.tenant, ops_text(principal_.ops),
-                     fmt::join(principal_.types, ","));
+  // `who` last: its credential is checked when a notification is due (a revoked key's
+  // subscriptions stop); the rest is the visibility the owner had.
+  return fmt::format("role={};dept={};tenant={};ops={};types={};who={}",
+                     role_name(principal_.role), principal_.department, principal_.tenant,
+                     ops_text(principal_.ops), fmt::join(principal_.types, ","), principal_.who);
 }
 
 Principal Grant::from_scope(std::string_view scope) {
@@ -316,6 +472,14 @@ Principal Grant::from_scope(std::string_view scope) {
       p.ops = parse_ops(value).value_or(kOpRead);
     } else if (key == "types") {
       p.types = split(value, ',');
+    } else if (key == "who") {
+      p.who = value;
+      if (p.who.starts_with("key:")) {
+        p.via = Principal::Via::kKey;
+        p.key_id = p.who.substr(4);
+      } else if (p.who.starts_with("user:")) {
+        p.via = Principal::Via::kSession;  // a user; no session: checked by role, not token
+      }
     }
   }
   p.ops &= role_ops(p.role);

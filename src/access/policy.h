@@ -13,6 +13,10 @@
 // Smart Data Models IRI and the core-context one alike. An entity with several types takes
 // the strictest. A type not listed gets "default" — staff unless the file says otherwise, so a
 // new data set is never public by accident.
+// Attributes: a type's rule may name attributes stricter than the type ("Pledge":
+// {"visibility": "public", "attributes": {"modifiedBy": "staff"}}); keys match like type keys
+// (local name, or the exact IRI with ':'). A caller who sees the entity but not such an attribute
+// gets the entity without it, on every path (docs/ACCESS.md).
 #pragma once
 
 #include <atomic>
@@ -48,9 +52,19 @@ std::string ops_text(unsigned ops);
 // The operations a role can have at most; a key's ops are cut to these.
 unsigned role_ops(Role role);
 
-struct TypeRule {
+struct Level {
   Visibility visibility = Visibility::kStaff;
   std::vector<std::string> departments;  // restricted: staff of these departments may see it
+};
+
+struct TypeRule : Level {
+  // Attributes stricter than the type, by expanded IRI (keys with ':') and by local name.
+  std::map<std::string, Level, std::less<>> attributes_by_iri, attributes_by_name;
+  bool has_attribute_rules() const {
+    return !attributes_by_iri.empty() || !attributes_by_name.empty();
+  }
+  // The attribute's own level; null when it has none (then it is as visible as the type).
+  const Level* attribute(std::string_view attribute_iri) const;
 };
 
 class Policy {
@@ -59,8 +73,15 @@ class Policy {
   static base::Result<Policy> parse(const json::value& doc);
   static base::Result<Policy> load(const std::filesystem::path& file);
   const TypeRule& rule(std::string_view type_iri) const;
+  // Every attribute level of every type (for "is this name hidden from someone anywhere").
+  struct AttributeLevel {
+    std::string type_key, attribute_key;  // as written in the file
+    Level level;
+  };
+  const std::vector<AttributeLevel>& attribute_levels() const { return attribute_levels_; }
 
  private:
+  std::vector<AttributeLevel> attribute_levels_;
   TypeRule default_;
   std::map<std::string, TypeRule, std::less<>> by_iri_;
   std::map<std::string, TypeRule, std::less<>> by_name_;
@@ -79,6 +100,17 @@ struct Principal {
   enum class Via : std::uint8_t { kNone, kKey, kSession } via = Via::kNone;
   std::string key_id;
   std::string session_csrf;  // Via::kSession: the session's CSRF token
+  std::string session_id;    // Via::kSession: the hash of the session token (never the token)
+};
+
+// Whether a principal still holds: its key not revoked, its session not ended, its user's role
+// and department unchanged. Long-lived deliveries (screen streams, subscriptions) ask it so that
+// a revocation ends them at once. Implemented by the directory.
+class Validity {
+ public:
+  virtual ~Validity() = default;
+  // nullopt while valid; else why not ("the API key was revoked", ...).
+  virtual std::optional<std::string> invalid_reason(const Principal& p) = 0;
 };
 
 // Where a grant reports the reads of restricted data it allowed (one line per request or
@@ -96,7 +128,8 @@ class RestrictedReads {
 class Grant final : public api::Grant {
  public:
   Grant(Principal principal, std::shared_ptr<const Policy> policy, std::string tenant,
-        RestrictedReads* audit = nullptr, std::string address = {}, std::string target = {});
+        RestrictedReads* audit = nullptr, std::string address = {}, std::string target = {},
+        Validity* validity = nullptr);
   ~Grant() override;
 
   const std::string& who() const override { return principal_.who; }
@@ -105,6 +138,13 @@ class Grant final : public api::Grant {
   bool may_see_type(std::string_view type_iri) const override;
   bool may_see(const model::Entity& e) const override;
   bool may_write_type(std::string_view type_iri) const override;
+  bool may_see_attribute(const model::Entity& e, std::string_view attribute_iri) const override;
+  bool hides_attributes_of(const model::Entity& e) const override;
+  bool may_see_type_attribute(std::string_view type_iri,
+                              std::string_view attribute_iri) const override;
+  bool hides_attribute_somewhere(std::string_view attribute_iri) const override;
+  std::optional<std::string> revoked() const override;
+  std::string view_key() const override;
   std::string scope() const override;
 
   const Principal& principal() const { return principal_; }
@@ -114,6 +154,9 @@ class Grant final : public api::Grant {
  private:
   bool in_scope(std::string_view type_iri) const;
   bool sees(const TypeRule& rule, std::string_view type_iri) const;
+  bool sees_level(const Level& level, std::string_view type_iri) const;
+  // Whether every attribute level of `rule` is visible to this grant.
+  bool sees_all_attributes(const TypeRule& rule, std::string_view type_iri) const;
 
   Principal principal_;
   std::shared_ptr<const Policy> policy_;
@@ -121,6 +164,7 @@ class Grant final : public api::Grant {
   bool limited_ = true;
   RestrictedReads* audit_;
   std::string address_, target_;
+  Validity* validity_;
   // Restricted entities this grant let through: reported once, when it ends.
   mutable std::mutex reads_mutex_;
   mutable std::size_t restricted_count_ = 0;

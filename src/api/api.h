@@ -72,6 +72,24 @@ class Grant {
                                  std::string_view /*attribute_iri*/) const {
     return true;
   }
+  // Fast paths and companions of may_see_attribute (defaults: nothing hidden). Whether some
+  // attribute of `e` may be hidden (false: `e` is rendered whole, no per-attribute checks);
+  // whether the attribute is visible on entities of a type (discovery); whether the attribute
+  // is hidden on some type (query terms naming it — orderBy — then act as if it did not exist).
+  virtual bool hides_attributes_of(const model::Entity& /*e*/) const { return false; }
+  virtual bool may_see_type_attribute(std::string_view /*type_iri*/,
+                                      std::string_view /*attribute_iri*/) const {
+    return true;
+  }
+  virtual bool hides_attribute_somewhere(std::string_view /*attribute_iri*/) const {
+    return false;
+  }
+  // Grants with equal view keys see the same attributes of every entity (streams render once
+  // per view); "" = hides no attribute.
+  virtual std::string view_key() const { return {}; }
+  // Why the credential behind the grant no longer holds (key revoked, session ended, role
+  // changed); nullopt while it does. Long-lived answers (screen streams) poll it and end.
+  virtual std::optional<std::string> revoked() const { return std::nullopt; }
   // The grant's visibility, serialised, kept with a subscription it creates so that its
   // notifications only ever carry what the creator may see (`Access::scope_filter`).
   virtual std::string scope() const = 0;
@@ -95,9 +113,9 @@ class Access {
                                 http::Respond respond) {
     return respond;
   }
-  // The entity filter of a stored grant scope (see Grant::scope); null = everything.
-  virtual std::function<bool(const model::Entity&)> scope_filter(std::string_view /*scope*/,
-                                                                 std::string_view /*tenant*/) {
+  // What a stored grant scope (see Grant::scope) may see: its entity filter and attribute
+  // redaction; empty = everything.
+  virtual live::Viewer scope_filter(std::string_view /*scope*/, std::string_view /*tenant*/) {
     return {};
   }
 };

@@ -82,7 +82,7 @@ void reply_outcome(Call& call, hub::BatchKind kind, const hub::BatchOutcome& out
 
 // A limited grant writes only entities it may see, of types it may write: any other element
 // fails alone, as NotFound when the stored entity is invisible (its existence must not leak).
-void restrict_items(const Call& call, std::vector<hub::BatchItem>& items) {
+void restrict_items(const Call& call, std::vector<hub::BatchItem>& items, bool replaces) {
   if (!call.grant || !call.grant->limited()) return;
   const auto refuse = [&](hub::BatchItem& item, base::Error e) { item.entity = std::unexpected(e); };
   for (auto& item : items) {
@@ -98,6 +98,24 @@ void restrict_items(const Call& call, std::vector<hub::BatchItem>& items) {
     }
     if (!ok) continue;
     auto stored = call.deps->hub.get(call.tenant, item.id);
+    if (stored) {
+      // No attribute hidden from the writer on the entity's types (new or stored) is written.
+      auto types = model::entity_types(*item.entity);
+      if (*stored) {
+        for (auto& t : model::entity_types(**stored)) types.push_back(std::move(t));
+      }
+      auto names = attribute_names(*item.entity);
+      // A replacing upsert drops the stored attributes it does not name, hidden ones too.
+      if (*stored && replaces && call.grant->may_see(**stored)) {
+        for (auto& n : attribute_names(**stored)) names.push_back(std::move(n));
+      }
+      if (auto hidden = hidden_attribute(call, types, names)) {
+        refuse(item, {ErrorKind::kBadRequestData,
+                      fmt::format("{} may not write the attribute {}", call.grant->who(),
+                                  call.context->compact(*hidden))});
+        continue;
+      }
+    }
     if (!stored) {
       refuse(item, stored.error());
     } else if (*stored && !call.grant->may_see(**stored)) {
@@ -127,7 +145,7 @@ void run_batch(Deps& deps, http::Request&& req, http::Respond respond, hub::Batc
     kind = hub::BatchKind::kUpdateNoOverwrite;
   }
   auto parsed = parse_items(*call, **items, has_option(call->request, "keyValues"));
-  restrict_items(*call, parsed);
+  restrict_items(*call, parsed, kind == hub::BatchKind::kUpsertReplace);
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.batch(shared->tenant, kind, std::move(parsed),
                  [shared, kind](base::Result<hub::BatchOutcome> r) {

@@ -282,18 +282,63 @@ http::Response refusal(int status, std::string_view reason, std::string detail) 
   return http::Response::json(status, json::serialize(body));
 }
 
+std::optional<model::Entity> redact(const Grant& grant, const model::Entity& e) {
+  if (!grant.hides_attributes_of(e)) return std::nullopt;
+  std::vector<std::string_view> hidden;
+  for (const auto& [name, _] : e) {
+    if (!model::is_reserved_member(name) && !grant.may_see_attribute(e, name)) {
+      hidden.push_back(name);
+    }
+  }
+  if (hidden.empty()) return std::nullopt;
+  model::Entity out = e;
+  for (auto name : hidden) out.erase(name);
+  return out;
+}
+
+const model::Entity& redacted(const Call& call, const model::Entity& e,
+                              std::optional<model::Entity>& scratch) {
+  if (!call.grant || !call.grant->limited()) return e;
+  scratch = redact(*call.grant, e);
+  return scratch ? *scratch : e;
+}
+
+live::Viewer viewer_of(const GrantPtr& grant) {
+  live::Viewer v;
+  if (!grant || !grant->limited()) return v;
+  v.may_see = [grant](const model::Entity& e) { return grant->may_see(e); };
+  v.view_key = grant->view_key();
+  if (!v.view_key.empty()) {
+    v.redact = [grant](const model::Entity& e) { return redact(*grant, e); };
+  }
+  return v;
+}
+
 void restrict_query(const Call& call, store::EntityQuery& q) {
   if (!call.grant || !call.grant->limited()) return;
   q.predicate = [grant = call.grant, inner = std::move(q.predicate)](const model::Entity& e) {
-    return grant->may_see(e) && (!inner || inner(e));
+    if (!grant->may_see(e)) return false;
+    if (!inner) return true;
+    // The terms (q, attrs, geoQ, scopeQ) see what the caller sees: no filtering oracle on a
+    // hidden attribute. The store's push-down hints only narrow: each needs the attribute.
+    const auto view = redact(*grant, e);
+    return inner(view ? *view : e);
   };
+  if (q.order_by) {
+    // The store orders the stored entities: a key on an attribute hidden from this grant on some
+    // type is renamed to one no entity has, so the order reveals nothing of its values.
+    q.order_by->expand_names([grant = call.grant](std::string_view name) {
+      return grant->hides_attribute_somewhere(name) ? "urn:cityroom:hidden:" + std::string(name)
+                                                    : std::string(name);
+    });
+  }
 }
 
 base::Error entity_not_found(std::string_view id) {
   return {ErrorKind::kResourceNotFound, fmt::format("entity {} does not exist", id)};
 }
 
-bool writable(Call& call, std::string_view id) {
+bool writable(Call& call, std::string_view id, std::optional<model::Entity>* stored) {
   if (!call.grant || !call.grant->limited()) return true;
   auto got = call.deps->hub.get(call.tenant, id);
   if (!got) {
@@ -304,7 +349,38 @@ bool writable(Call& call, std::string_view id) {
     call.fail(entity_not_found(id));
     return false;
   }
-  return writable_types(call, model::entity_types(**got));
+  if (!writable_types(call, model::entity_types(**got))) return false;
+  if (stored) *stored = std::move(**got);
+  return true;
+}
+
+std::vector<std::string> attribute_names(const model::Entity& e) {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : e) {
+    if (!model::is_reserved_member(name)) out.emplace_back(name);
+  }
+  return out;
+}
+
+std::optional<std::string> hidden_attribute(const Call& call, const std::vector<std::string>& types,
+                                            const std::vector<std::string>& attributes) {
+  if (!call.grant || !call.grant->limited()) return std::nullopt;
+  for (const auto& a : attributes) {
+    for (const auto& t : types) {
+      if (!call.grant->may_see_type_attribute(t, a)) return a;
+    }
+  }
+  return std::nullopt;
+}
+
+bool writable_attributes(Call& call, const std::vector<std::string>& types,
+                         const std::vector<std::string>& attributes) {
+  const auto hidden = hidden_attribute(call, types, attributes);
+  if (!hidden) return true;
+  call.respond(refusal(403, "PermissionDenied",
+                       fmt::format("{} may not write the attribute {}", call.grant->who(),
+                                   call.context->compact(*hidden))));
+  return false;
 }
 
 bool writable_types(Call& call, const std::vector<std::string>& types) {
@@ -473,10 +549,31 @@ base::Result<RenderRequest> render_request(const Call& call) {
 }
 
 json::value render(const Call& call, const model::Entity& e, const RenderRequest& how) {
-  if (call.accept == Accept::kGeoJson) {
-    return model::render_feature(e, *call.context, how.options, *how.geoproperty);
+  const bool geojson = call.accept == Accept::kGeoJson;
+  const auto plain = [&](const model::Entity& entity, const model::RenderOptions& options) {
+    return geojson ? json::value(model::render_feature(entity, *call.context, options,
+                                                       *how.geoproperty))
+                   : json::value(model::render_entity(entity, *call.context, options));
+  };
+  if (!call.grant || !call.grant->hides_attributes_of(e)) return plain(e, how.options);
+  // Hidden attributes are omitted while rendering rather than copied away first: a page of a
+  // thousand entities then costs one small set per entity, not a copy of each (a hidden
+  // GeoProperty under geo+json, whose geometry is read outside the omit list, is the exception).
+  model::RenderOptions options;
+  bool copied = false;
+  for (const auto& [name, _] : e) {
+    if (model::is_reserved_member(name) || call.grant->may_see_attribute(e, name)) continue;
+    if (geojson && name == *how.geoproperty) {
+      std::optional<model::Entity> scratch;
+      return plain(redacted(call, e, scratch), how.options);
+    }
+    if (!copied) {
+      options = how.options;
+      copied = true;
+    }
+    options.omit.emplace(name);
   }
-  return model::render_entity(e, *call.context, how.options);
+  return plain(e, copied ? options : how.options);
 }
 
 namespace {

@@ -49,9 +49,29 @@ std::optional<Call> prepare(http::Request&& request, http::Respond respond, Deps
 inline bool visible(const Call& call, const model::Entity& e) {
   return !call.grant || call.grant->may_see(e);
 }
+// Per-attribute visibility. `e` (an entity the grant may see) without the attributes the grant
+// may not see: nullopt when nothing is hidden (use `e`, no copy made).
+std::optional<model::Entity> redact(const Grant& grant, const model::Entity& e);
+// `e` as the request's grant may see it: `e` itself or the copy kept in `scratch`.
+const model::Entity& redacted(const Call& call, const model::Entity& e,
+                              std::optional<model::Entity>& scratch);
+// The live seam of a grant (screen streams, subscriptions): its entity filter, attribute
+// redaction and view key; empty for a null grant or one that sees everything.
+live::Viewer viewer_of(const GrantPtr& grant);
 // For a write to existing entity `id` by a limited grant: reads it and answers 404 (invisible or
 // missing, alike) or 403 (visible, type not writable), returning false; true = go on.
-bool writable(Call& call, std::string_view id);
+// `stored`, when given, receives the stored entity (limited grants only; else left empty).
+bool writable(Call& call, std::string_view id, std::optional<model::Entity>* stored = nullptr);
+// Per-attribute visibility on writes: a grant may not write an attribute it may not see on one
+// of `types` (else it could overwrite or probe it). The first such attribute named in
+// `attributes` (expanded IRIs), or nullopt; `refuse_hidden_attribute` answers 403 for it
+// (the same whether the entity has the attribute or not).
+std::optional<std::string> hidden_attribute(const Call& call, const std::vector<std::string>& types,
+                                            const std::vector<std::string>& attributes);
+bool writable_attributes(Call& call, const std::vector<std::string>& types,
+                         const std::vector<std::string>& attributes);
+// The attribute names of an entity or fragment (its non-reserved members).
+std::vector<std::string> attribute_names(const model::Entity& e);
 // For a write that names the entity's type(s) (create, upsert, batch): 403 unless writable.
 bool writable_types(Call& call, const std::vector<std::string>& types);
 // For a route that answers or changes data of one entity type as a whole rather than entity by
@@ -60,7 +80,9 @@ bool writable_types(Call& call, const std::vector<std::string>& types);
 // anonymous caller and 403 to others, and returns false. The route is then exactly as visible
 // as the type it exposes.
 bool sees_type(Call& call, std::string_view type);
-// Invisible entities are filtered inside a query, so paging and counts never see them.
+// Invisible entities are filtered inside a query, so paging and counts never see them; the
+// query's terms see each entity as the grant does (q, attrs, geoQ on a hidden attribute find
+// nothing; orderBy on an attribute hidden on some type orders as if it did not exist).
 void restrict_query(const Call& call, store::EntityQuery& q);
 // The NotFound answer for an entity that is missing or invisible (one text for both).
 base::Error entity_not_found(std::string_view id);
@@ -103,6 +125,7 @@ base::Result<RenderRequest> render_request(const Call& call);
 
 base::Result<store::EntityQuery> entity_query(const Call& call);
 
+// Renders `e` as the request's grant may see it (hidden attributes dropped first).
 json::value render(const Call& call, const model::Entity& e, const RenderRequest& how);
 
 std::string entity_location(std::string_view id);

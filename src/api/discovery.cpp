@@ -1,6 +1,7 @@
 // NGSI-LD discovery (§5.7.5–§5.7.8: /types, /attributes) and @context management (§5.13).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -23,33 +24,63 @@ json::array compacted(const Call& call, const std::vector<std::string>& iris) {
   return out;
 }
 
-// Discovery answers only what the grant may see (no staff-only type names to the public):
-// invisible types vanish, and so do attributes only invisible types have. A shared attribute's
-// count becomes the sum of its visible types' counts, so hidden entities are never counted
-// (an upper bound, not exact).
+// Discovery answers only what the grant may see (no staff-only type or attribute names to the
+// public): invisible types vanish, a type's attributes hidden from the caller vanish from it,
+// and so do attributes no visible type shows the caller. Figures are exact: an attribute shared
+// with types (or entities) the caller may not see is counted again over what the caller sees.
 base::Result<void> restrict_types(const Call& call, std::vector<store::TypeSummary>& types) {
   if (!call.grant || !call.grant->limited()) return {};
-  std::erase_if(types, [&](const store::TypeSummary& t) { return !call.grant->may_see_type(t.type); });
+  const Grant& grant = *call.grant;
+  std::erase_if(types, [&](const store::TypeSummary& t) { return !grant.may_see_type(t.type); });
+  for (auto& t : types) {
+    std::erase_if(t.attributes, [&](const std::string& a) {
+      return !grant.may_see_type_attribute(t.type, a);
+    });
+  }
+  return {};
+}
+
+// The exact count and attribute types of `a` over the entities the grant sees it on, among
+// `a.types` (already cut to the visible ones).
+base::Result<void> recount(const Call& call, store::AttributeSummary& a) {
+  const Grant& grant = *call.grant;
+  std::set<std::string> kinds;
+  store::EntityQuery q;
+  q.any_of_types = a.types;
+  q.conditions.push_back({a.attribute, query::Filter::Condition::Op::kExists, {}});
+  q.predicate = [&](const model::Entity& e) {
+    if (!grant.may_see(e) || !grant.may_see_attribute(e, a.attribute)) return false;
+    const auto* instances = e.if_contains(a.attribute);
+    if (!instances || !instances->is_array()) return false;
+    for (const auto& i : instances->get_array()) {
+      if (!i.is_object()) continue;
+      if (const auto* k = i.get_object().if_contains("type"); k && k->is_string()) {
+        kinds.emplace(k->get_string());
+      }
+    }
+    return true;
+  };
+  q.limit = 0;
+  q.count = true;
+  auto found = call.deps->hub.query(call.tenant, q);
+  if (!found) return std::unexpected(found.error());
+  a.entity_count = found->total.value_or(0);
+  a.attribute_types.assign(kinds.begin(), kinds.end());
+  if (a.entity_count == 0) a.types.clear();
   return {};
 }
 
 base::Result<void> restrict_attributes(const Call& call,
                                        std::vector<store::AttributeSummary>& attrs) {
   if (!call.grant || !call.grant->limited()) return {};
-  auto types = call.deps->hub.store().types(call.tenant);
-  if (!types) return std::unexpected(types.error());
-  std::map<std::string, std::size_t, std::less<>> counts;
-  for (const auto& t : *types) counts[t.type] = t.entity_count;
+  const Grant& grant = *call.grant;
   for (auto& a : attrs) {
     const auto before = a.types.size();
-    std::erase_if(a.types, [&](const std::string& t) { return !call.grant->may_see_type(t); });
-    if (a.types.size() != before) {
-      std::size_t n = 0;
-      for (const auto& t : a.types) {
-        if (auto it = counts.find(t); it != counts.end()) n += it->second;
-      }
-      a.entity_count = std::min(a.entity_count, n);
-    }
+    std::erase_if(a.types, [&](const std::string& t) {
+      return !grant.may_see_type(t) || !grant.may_see_type_attribute(t, a.attribute);
+    });
+    if (a.types.empty() || a.types.size() == before) continue;
+    if (auto ok = recount(call, a); !ok) return ok;
   }
   std::erase_if(attrs, [](const store::AttributeSummary& a) { return a.types.empty(); });
   return {};

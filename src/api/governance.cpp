@@ -61,8 +61,15 @@ bool is_pledge(const model::Entity& e) {
   return std::find(types.begin(), types.end(), gov::iri(gov::kPledgeType)) != types.end();
 }
 
-json::object public_pledge(gov::Governance& g, const model::Entity& e) {
-  json::object kv = gov::key_values(g.core(), e);
+// Attributes hidden from the caller (visibility.json: a pledge's modifiedBy names a staff
+// member) are dropped before any view is built.
+json::object seen_key_values(const Call& call, gov::Governance& g, const model::Entity& e) {
+  std::optional<model::Entity> view;
+  return gov::key_values(g.core(), redacted(call, e, view));
+}
+
+json::object public_pledge(const Call& call, gov::Governance& g, const model::Entity& e) {
+  json::object kv = seen_key_values(call, g, e);
   kv["statusLabel"] = gov::pledge_status_label(gov::str(kv, "status"));
   return kv;
 }
@@ -84,7 +91,7 @@ void list_pledges(Deps& deps, http::Request&& request, http::Respond respond) {
   if (!all) return call->fail(all.error());
   json::array out;
   for (const auto& e : *all) {
-    auto kv = public_pledge(*g, e);
+    auto kv = public_pledge(*call, *g, e);
     bool keep = true;
     for (std::string_view f : {"field", "status", "department"}) {
       if (const std::string* want = call->request.query_param(f)) {
@@ -111,7 +118,7 @@ void pledge_summary(Deps& deps, http::Request&& request, http::Respond respond) 
   auto all = all_of_type(*call, gov::kPledgeType);
   if (!all) return call->fail(all.error());
   std::vector<json::object> kvs;
-  for (const auto& e : *all) kvs.push_back(gov::key_values(g->core(), e));
+  for (const auto& e : *all) kvs.push_back(seen_key_values(*call, *g, e));
   reply(*call, 200, gov::pledge_summary(kvs));
 }
 
@@ -125,7 +132,7 @@ void get_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
   if (!*e || !is_pledge(**e)) {
     return call->fail(ErrorKind::kResourceNotFound, fmt::format("no pledge '{}'", id));
   }
-  auto body = public_pledge(*g, **e);
+  auto body = public_pledge(*call, *g, **e);
   body["historyUrl"] = fmt::format("/cityroom/v1/pledges/{}/history", id);
   // The linked indicators' tiles, so the public page shows the numbers behind the pledge
   // (an id that names no indicator is listed with null values).
@@ -140,7 +147,7 @@ void get_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
         tiles.push_back(json::object{{"id", ref}, {"value", nullptr}});
         continue;
       }
-      const auto kv = gov::key_values(g->core(), **ind);
+      const auto kv = seen_key_values(*call, *g, **ind);
       auto series = gov::indicator_series(deps.hub, call->tenant, kv);
       if (!series) return call->fail(series.error());
       tiles.push_back(gov::indicator_tile(kv, *series));
@@ -168,6 +175,9 @@ void pledge_history(Deps& deps, http::Request&& request, http::Respond respond) 
   // Group the points of one write (same modification time) into one change.
   std::map<base::Micros, json::object, std::greater<>> changes;
   for (const auto& s : *series) {
+    if (call->grant && !call->grant->may_see_type_attribute(gov::iri(gov::kPledgeType), s.attribute)) {
+      continue;  // e.g. modifiedBy for the public: the change is shown, not who made it
+    }
     const std::string name = g->core().compact(s.attribute);
     for (const auto& row : s.rows) {
       auto& c = changes[row.time];
@@ -211,7 +221,7 @@ void patch_pledge(Deps& deps, http::Request&& request, http::Respond respond) {
                           if (!r) return shared->fail(r.error());
                           auto e = shared->deps->hub.get(shared->tenant, id);
                           if (!e || !*e) return reply(*shared, 200, json::object{{"id", id}});
-                          reply(*shared, 200, public_pledge(*g, **e));
+                          reply(*shared, 200, public_pledge(*shared, *g, **e));
                         });
 }
 
@@ -396,7 +406,7 @@ std::optional<json::object> indicator_of(Call& call, gov::Governance& g) {
     call.fail(ErrorKind::kResourceNotFound, fmt::format("no indicator '{}'", id));
     return std::nullopt;
   }
-  return gov::key_values(g.core(), **e);
+  return seen_key_values(call, g, **e);
 }
 
 json::array series_json(const std::vector<gov::IndicatorPoint>& series) {
@@ -419,7 +429,7 @@ void list_indicators(Deps& deps, http::Request&& request, http::Respond respond)
   if (!all) return call->fail(all.error());
   json::array out;
   for (const auto& e : *all) {
-    const auto kv = gov::key_values(g->core(), e);
+    const auto kv = seen_key_values(*call, *g, e);
     if (const std::string* d = call->request.query_param("department")) {
       if (gov::str(kv, "department") != *d) continue;
     }

@@ -65,6 +65,17 @@ void reply_attrs_outcome(Call& call, const hub::AttrsOutcome& outcome) {
   reply_json(call, 207, std::move(body), false);
 }
 
+// A fragment written to a stored entity names no attribute hidden from the writer on the
+// entity's (stored or new) types.
+bool writable_fragment(Call& call, const std::optional<model::Entity>& stored,
+                       const model::Entity& fragment) {
+  auto types = model::entity_types(fragment);
+  if (stored) {
+    for (auto& t : model::entity_types(*stored)) types.push_back(std::move(t));
+  }
+  return writable_attributes(call, types, attribute_names(fragment));
+}
+
 void create_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {.read_only = false, .has_body = true});
   if (!call) return;
@@ -77,6 +88,7 @@ void create_entity(Deps& deps, http::Request&& req, http::Respond respond) {
                                     {model::ParseMode::kEntity, false, now()});
   if (!entity) return call->fail(entity.error());
   if (!writable_types(*call, model::entity_types(*entity))) return;
+  if (!writable_attributes(*call, model::entity_types(*entity), attribute_names(*entity))) return;
   std::string id(entity->at(model::key::kId).get_string());
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.create(shared->tenant, std::move(*entity), [shared, id](base::Result<void> r) {
@@ -118,10 +130,19 @@ void replace_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
-  if (!writable(*call, *id)) return;
+  std::optional<model::Entity> stored;
+  if (!writable(*call, *id, &stored)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
   if (!writable_types(*call, model::entity_types(*fragment))) return;
+  // A replacement drops every attribute it does not name: hidden ones too, so it needs them all.
+  if (stored && !writable_attributes(*call, model::entity_types(*stored),
+                                     attribute_names(*stored))) {
+    return;
+  }
+  if (!writable_attributes(*call, model::entity_types(*fragment), attribute_names(*fragment))) {
+    return;
+  }
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.replace(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
 }
@@ -132,10 +153,12 @@ void merge_entity(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
-  if (!writable(*call, *id)) return;
+  std::optional<model::Entity> stored;
+  if (!writable(*call, *id, &stored)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
   if (!writable_types(*call, model::entity_types(*fragment))) return;
+  if (!writable_fragment(*call, stored, *fragment)) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.merge(shared->tenant, *id, std::move(*fragment), answer_no_content(shared));
 }
@@ -155,9 +178,11 @@ void append_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
-  if (!writable(*call, *id)) return;
+  std::optional<model::Entity> stored;
+  if (!writable(*call, *id, &stored)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
+  if (!writable_fragment(*call, stored, *fragment)) return;
   const bool no_overwrite = has_option(call->request, "noOverwrite");
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.append_attrs(shared->tenant, *id, std::move(*fragment), no_overwrite,
@@ -170,9 +195,11 @@ void update_attrs(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
-  if (!writable(*call, *id)) return;
+  std::optional<model::Entity> stored;
+  if (!writable(*call, *id, &stored)) return;
   auto fragment = parse_fragment(*call, *id);
   if (!fragment) return call->fail(fragment.error());
+  if (!writable_fragment(*call, stored, *fragment)) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.update_attrs(shared->tenant, *id, std::move(*fragment),
                         answer<hub::AttrsOutcome>(shared, reply_attrs_outcome));
@@ -193,11 +220,13 @@ void attr_write(Deps& deps, http::Request&& req, http::Respond respond, bool rep
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
-  if (!writable(*call, *id)) return;
+  std::optional<model::Entity> stored;
+  if (!writable(*call, *id, &stored)) return;
   const std::string& term = call->request.param("attrId");
   auto instances = parse_attr_body(*call, term);
   if (!instances) return call->fail(instances.error());
   std::string attr = call->context->expand(term);
+  if (stored && !writable_attributes(*call, model::entity_types(*stored), {attr})) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   if (replace) {
     deps.hub.replace_attr(shared->tenant, *id, std::move(attr), std::move(*instances),
@@ -213,8 +242,10 @@ void delete_attr(Deps& deps, http::Request&& req, http::Respond respond) {
   if (!call) return;
   auto id = path_uri(*call, "entityId", "entity");
   if (!id) return;
-  if (!writable(*call, *id)) return;
+  std::optional<model::Entity> stored;
+  if (!writable(*call, *id, &stored)) return;
   std::string attr = call->context->expand(call->request.param("attrId"));
+  if (stored && !writable_attributes(*call, model::entity_types(*stored), {attr})) return;
   std::optional<std::string> dataset;
   if (const auto* d = call->request.query_param("datasetId")) dataset = *d;
   const auto* all = call->request.query_param("deleteAll");
@@ -242,7 +273,9 @@ void purge_entities(Deps& deps, http::Request&& req, http::Respond respond) {
       for (const auto& t : model::entity_types(e)) {
         if (!grant->may_write_type(t)) return false;
       }
-      return !inner || inner(e);
+      if (!inner) return true;
+      const auto view = redact(*grant, e);  // no deleting by a hidden attribute's value
+      return inner(view ? *view : e);
     };
   }
   auto shared = std::make_shared<Call>(std::move(*call));

@@ -71,10 +71,14 @@ void stream(Deps& deps, live::Streams& streams, http::Request&& request, http::R
   auto context = context_of(deps, request);
   if (!context) return respond(http::Response::problem(context.error()));
   live::ClientInfo info{*tenant, *context, request.remote_address, {}};
-  // The screen only ever receives what its viewer may see: the grant is fixed for the
-  // connection's life (a revoked key's open streams end when the client reconnects).
-  if (const GrantPtr& grant = *granted; grant && grant->limited()) {
-    info.may_see = [grant](const model::Entity& e) { return grant->may_see(e); };
+  // The screen only ever receives what its viewer may see — entities and attributes — and
+  // ends as soon as the credential it opened with is revoked, logged out or re-roled.
+  if (const GrantPtr& grant = *granted) {
+    live::Viewer viewer = viewer_of(grant);
+    info.may_see = std::move(viewer.may_see);
+    info.redact = std::move(viewer.redact);
+    info.view_key = std::move(viewer.view_key);
+    info.revoked = [grant] { return grant->revoked(); };
   }
   auto connection = std::make_shared<Connection>();
   http::ChannelCallbacks callbacks;

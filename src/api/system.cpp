@@ -36,18 +36,30 @@ std::string store_metrics(const store::Stats& s) {
 
 }  // namespace
 
+// /health and /metrics pass the same Access check as every route. /health is public
+// liveness (status only; version and store figures for admins, and with --no-auth), so load
+// balancers need no credential. /metrics is administrative: admins, or an anonymous scraper on
+// the server's own host (the access check decides, docs/ACCESS.md).
 void register_system(http::Router& router, Deps& deps) {
-  router.add("GET", "/health", [&deps](http::Request&&, http::Respond respond) {
+  router.add("GET", "/health", [&deps](http::Request&& request, http::Respond respond) {
+    auto granted = deps.access.check(request, {Operation::Kind::kRead, request.route, ""});
+    if (!granted) return respond(std::move(granted.error()));
+    const GrantPtr& grant = *granted;
     const auto stats = deps.hub.store().stats();
-    json::object body{{"status", stats.state == "ok" ? "ok" : "degraded"},
-                      {"version", deps.version},
-                      {"store", json::object{{"backend", "sqlite"},
-                                             {"state", stats.state},
-                                             {"entities", stats.entities},
-                                             {"queueDepth", stats.queue_depth}}}};
-    respond(http::Response::json(stats.state == "ok" ? 200 : 503, json::serialize(body)));
+    const int status = stats.state == "ok" ? 200 : 503;
+    json::object body{{"status", stats.state == "ok" ? "ok" : "degraded"}};
+    if (!grant || grant->is_admin()) {
+      body["version"] = deps.version;
+      body["store"] = json::object{{"backend", "sqlite"},
+                                   {"state", stats.state},
+                                   {"entities", stats.entities},
+                                   {"queueDepth", stats.queue_depth}};
+    }
+    respond(http::Response::json(status, json::serialize(body)));
   });
-  router.add("GET", "/metrics", [&deps](http::Request&&, http::Respond respond) {
+  router.add("GET", "/metrics", [&deps](http::Request&& request, http::Respond respond) {
+    auto granted = deps.access.check(request, {Operation::Kind::kAdmin, request.route, ""});
+    if (!granted) return respond(std::move(granted.error()));
     http::Response r;
     r.headers.emplace_back("content-type", "text/plain; version=0.0.4");
     r.body = deps.metrics.prometheus_text() + store_metrics(deps.hub.store().stats());

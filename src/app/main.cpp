@@ -393,6 +393,7 @@ struct ImportOptions {
   std::string source;  // only with one mapping; default: each mapping's source.file
   std::string data_dir = "./var";
   std::string url;  // import through a running server instead of opening data_dir
+  std::string key;  // the API key for --url (--key, else CITYROOM_API_KEY); never logged
   std::string contexts_dir;
   bool dry_run = false;
   std::size_t errors_shown = 20;
@@ -427,7 +428,9 @@ int import_files(const ImportOptions& o, const char* argv0) {
   std::unique_ptr<hub::Hub> hub;
   std::unique_ptr<ingest::ImportSink> sink;
   if (!o.url.empty()) {
-    auto http_sink = ingest::make_http_sink(o.url);
+    std::string key = o.key;
+    if (const char* env = std::getenv("CITYROOM_API_KEY"); key.empty() && env) key = env;
+    auto http_sink = ingest::make_http_sink(o.url, std::move(key));
     if (!http_sink) {
       std::cerr << "cityroom import: " << http_sink.error().detail << "\n";
       return 2;
@@ -646,6 +649,8 @@ int main(int argc, char** argv) {
                                                 "on it)")->capture_default_str();
   import->add_option("--url", io.url, "Import through a running server instead, e.g. "
                                       "http://127.0.0.1:8080");
+  import->add_option("--key", io.key, "API key for --url (prefer the environment variable "
+                                      "CITYROOM_API_KEY: arguments show in the process list)");
   import->add_option("--contexts-dir", io.contexts_dir, "Folder of shipped JSON-LD contexts");
   import->add_flag("--dry-run", io.dry_run, "Read and map only; write nothing");
   import->add_option("--errors-shown", io.errors_shown, "Bad rows listed per mapping")

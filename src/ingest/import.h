@@ -203,7 +203,9 @@ class ImportSink {
 std::unique_ptr<ImportSink> make_hub_sink(hub::Hub& hub, ldcontext::ContextStore& contexts);
 // POSTs to `base_url` (http://host:port) /ngsi-ld/v1/entityOperations/upsert with the mapping's
 // @context in each entity (application/ld+json), in batches cut at kImportBatchBytesMax.
-base::Result<std::unique_ptr<ImportSink>> make_http_sink(std::string_view base_url);
+// `api_key` (a cityroom key, "crk_..."), when given, goes in `Authorization: Bearer`.
+base::Result<std::unique_ptr<ImportSink>> make_http_sink(std::string_view base_url,
+                                                         std::string api_key = {});
 
 struct ImportReport {
   std::string mapping;

@@ -28,8 +28,11 @@ constexpr std::string_view kUpsertPath = "/ngsi-ld/v1/entityOperations/upsert";
 
 class HttpSink final : public ImportSink {
  public:
-  HttpSink(std::string host, std::string port, std::string prefix)
-      : host_(std::move(host)), port_(std::move(port)), prefix_(std::move(prefix)) {}
+  HttpSink(std::string host, std::string port, std::string prefix, std::string api_key)
+      : host_(std::move(host)),
+        port_(std::move(port)),
+        prefix_(std::move(prefix)),
+        api_key_(std::move(api_key)) {}
 
   base::Result<SinkOutcome> upsert(const ImportMapping& m,
                                    std::vector<json::object> entities) override {
@@ -89,6 +92,7 @@ class HttpSink final : public ImportSink {
             m.context.is_null() ? "application/json" : "application/ld+json");
     req.set(bhttp::field::accept, "application/json");
     if (!m.tenant.empty()) req.set("NGSILD-Tenant", m.tenant);
+    if (!api_key_.empty()) req.set(bhttp::field::authorization, "Bearer " + api_key_);
     req.keep_alive(true);
     req.body() = body;
     req.prepare_payload();
@@ -165,12 +169,14 @@ class HttpSink final : public ImportSink {
   asio::io_context io_;
   std::optional<beast::tcp_stream> stream_;
   std::string host_, port_, prefix_;
+  std::string api_key_;  // never logged
   std::unordered_map<std::string, std::size_t> index_of_;  // ids of the current upsert call
 };
 
 }  // namespace
 
-base::Result<std::unique_ptr<ImportSink>> make_http_sink(std::string_view url) {
+base::Result<std::unique_ptr<ImportSink>> make_http_sink(std::string_view url,
+                                                         std::string api_key) {
   constexpr std::string_view kScheme = "http://";
   if (!url.starts_with(kScheme)) {
     return base::fail(ErrorKind::kInvalidRequest,
@@ -195,7 +201,8 @@ base::Result<std::unique_ptr<ImportSink>> make_http_sink(std::string_view url) {
   if (host.empty() || port.empty()) {
     return base::fail(ErrorKind::kInvalidRequest, fmt::format("--url '{}' has no host", url));
   }
-  return std::unique_ptr<ImportSink>(std::make_unique<HttpSink>(host, port, prefix));
+  return std::unique_ptr<ImportSink>(
+      std::make_unique<HttpSink>(host, port, prefix, std::move(api_key)));
 }
 
 }  // namespace cityroom::ingest

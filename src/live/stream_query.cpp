@@ -78,7 +78,9 @@ std::string key_of(const Watch& w, std::string_view tenant, const ldcontext::Con
 }  // namespace
 
 base::Result<std::shared_ptr<const QueryPlan>> build_plan(const Watch& w, std::string tenant,
-                                                          ldcontext::ContextPtr context) {
+                                                          ldcontext::ContextPtr context,
+                                                          Redact redact,
+                                                          std::string_view view_key) {
   const auto& ctx = *context;
   auto terms = terms_of(w);
   if (!w.georel.empty() || !w.geometry.empty() || !w.coordinates.empty()) {
@@ -99,7 +101,13 @@ base::Result<std::shared_ptr<const QueryPlan>> build_plan(const Watch& w, std::s
                                                     .attrs_present = {},
                                                     .context = context,
                                                     .render = {},
-                                                    .index_types = std::nullopt});
+                                                    .index_types = std::nullopt,
+                                                    .redact = {}});
+  if (redact && !view_key.empty()) {
+    plan->redact = std::move(redact);
+    plan->key = fmt::format("{}\x1f{}", plan->key, view_key);
+    plan->render_key = fmt::format("{}\x1f{}", plan->render_key, view_key);
+  }
   if (auto r = apply_options(w.options, plan->render); !r) return std::unexpected(r.error());
   if (!w.attrs.empty()) {
     std::set<std::string, std::less<>> keep;
@@ -121,7 +129,9 @@ base::Result<std::shared_ptr<const QueryPlan>> build_plan(const Watch& w, std::s
   return std::shared_ptr<const QueryPlan>(std::move(plan));
 }
 
-bool QueryPlan::matches(const model::Entity& e) const {
+bool QueryPlan::matches(const model::Entity& entity) const {
+  std::optional<model::Entity> view;
+  const model::Entity& e = redacted(redact, entity, view);
   if (!attrs_present.empty() &&
       std::none_of(attrs_present.begin(), attrs_present.end(),
                    [&](const std::string& a) { return e.contains(a); })) {
@@ -130,8 +140,9 @@ bool QueryPlan::matches(const model::Entity& e) const {
   return selector.matches(e);
 }
 
-std::string QueryPlan::render_text(const model::Entity& e) const {
-  return json::serialize(model::render_entity(e, *context, render));
+std::string QueryPlan::render_text(const model::Entity& entity) const {
+  std::optional<model::Entity> view;
+  return json::serialize(model::render_entity(redacted(redact, entity, view), *context, render));
 }
 
 store::EntityQuery QueryPlan::entity_query(std::size_t limit) const {

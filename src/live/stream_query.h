@@ -29,6 +29,9 @@ struct QueryPlan {
   model::RenderOptions render;
   // Expanded types every match has one of (the fan-out index); nullopt: any type may match.
   std::optional<std::vector<std::string>> index_types;
+  // The client's attribute redaction (ClientInfo::redact; part of key and render_key): the
+  // terms and the rendering see the entity without the attributes hidden from it.
+  Redact redact;
 
   bool matches(const model::Entity& e) const;
   std::string render_text(const model::Entity& e) const;
@@ -40,6 +43,8 @@ struct QueryPlan {
 // Errors: what a GET /entities with the same parameters would answer (BadRequestData,
 // InvalidRequest, TooComplexQuery), naming the parameter.
 base::Result<std::shared_ptr<const QueryPlan>> build_plan(const Watch& w, std::string tenant,
-                                                          ldcontext::ContextPtr context);
+                                                          ldcontext::ContextPtr context,
+                                                          Redact redact = {},
+                                                          std::string_view view_key = {});
 
 }  // namespace cityroom::live::stream

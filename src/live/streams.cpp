@@ -18,6 +18,7 @@ using stream::QueryPlan;
 namespace {
 
 constexpr std::uint16_t kCloseTryAgainLater = 1013;  // WebSocket close code for "too slow"
+constexpr std::uint16_t kClosePolicyViolation = 1008;  // the credential no longer holds
 
 // The last effect per entity id wins: a batch that upserts then removes an entity removes it.
 std::vector<Effect> collapse(std::vector<Effect> in) {
@@ -45,7 +46,8 @@ bool visible(const MaySee* may_see, const model::Entity& e) {
 
 struct Streams::Counters {
   std::atomic<std::uint64_t> events{0}, feed_missed{0}, deltas{0}, snapshots{0}, resumes{0},
-      resyncs{0}, heartbeats{0}, errors{0}, refused{0}, slow_closed{0}, bytes{0};
+      resyncs{0}, heartbeats{0}, errors{0}, refused{0}, slow_closed{0}, revoked_closed{0},
+      bytes{0};
 };
 
 struct Streams::Member {
@@ -223,7 +225,7 @@ void Streams::add_watch(const std::shared_ptr<Client>& c, Watch w) {
     if (!resolved) return refuse(resolved.error().kind, resolved.error().detail);
     ctx = *resolved;
   }
-  auto plan = stream::build_plan(w, c->info.tenant, ctx);
+  auto plan = stream::build_plan(w, c->info.tenant, ctx, c->info.redact, c->info.view_key);
   if (!plan) return refuse(plan.error().kind, plan.error().detail);
 
   std::optional<std::uint64_t> since;
@@ -398,6 +400,7 @@ void Streams::fan_out_loop() {
       counters_->events += events.size();
     }
     if (now >= next_check) {
+      check_revoked();
       check_stalled();
       next_check = now + options_.tick;
     }
@@ -434,6 +437,11 @@ void Streams::dispatch(const std::vector<Event>& events) {
       if (!before && !after) return;
       std::shared_ptr<const std::string> rendered;
       if (after) rendered = render(*g->plan);
+      // A change of attributes hidden from this view alone is no change for it: not even the
+      // moment of the change reaches its clients.
+      if (before && after && g->plan->redact && *rendered == g->plan->render_text(*ch.before)) {
+        return;
+      }
       if (g->items.empty()) touched.push_back(g);
       g->items.push_back({ev.seq, &ch, before, after, std::move(rendered)});
     };
@@ -554,6 +562,26 @@ void Streams::check_stalled() {
       c->sink->close(kCloseTryAgainLater, "too slow: resynced repeatedly without catching up");
     }
     ++counters_->slow_closed;
+    close_client(*c);
+  }
+}
+
+// A revoked key, an ended session or a changed role ends the client's streams at once: a
+// `closed` message with the reason, then the transport's close (WebSocket 1008, policy).
+void Streams::check_revoked() {
+  std::vector<std::pair<std::shared_ptr<Client>, std::string>> revoked;
+  for (auto& [id, c] : clients_) {
+    if (!c->info.revoked) continue;
+    if (auto reason = c->info.revoked()) revoked.emplace_back(c, std::move(*reason));
+  }
+  for (auto& [c, reason] : revoked) {
+    {
+      std::lock_guard lock(c->mu);
+      if (c->closed) continue;
+      send(*c, fmt::format(R"({{"kind":"closed","reason":{}}})", stream::quote_json(reason)), "");
+      c->sink->close(kClosePolicyViolation, reason);
+    }
+    ++counters_->revoked_closed;
     close_client(*c);
   }
 }
@@ -704,6 +732,7 @@ StreamStats Streams::stats() const {
   s.errors_sent = k.errors;
   s.send_refused = k.refused;
   s.slow_closed = k.slow_closed;
+  s.revoked_closed = k.revoked_closed;
   s.bytes_sent = k.bytes;
   return s;
 }
@@ -734,6 +763,8 @@ std::string prometheus_text(const StreamStats& s) {
   metric("send_refused_total", "counter", "Messages a full client queue refused.",
          s.send_refused);
   metric("slow_closed_total", "counter", "Clients closed for not keeping up.", s.slow_closed);
+  metric("revoked_closed_total", "counter",
+         "Clients closed because their key, session or role was revoked.", s.revoked_closed);
   metric("bytes_sent_total", "counter", "Bytes of messages handed to clients.", s.bytes_sent);
   return out;
 }

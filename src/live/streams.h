@@ -48,6 +48,7 @@
 #include "hub/hub.h"
 #include "ldcontext/ldcontext.h"
 #include "live/feed.h"
+#include "live/viewer.h"
 #include "model/model.h"
 
 namespace cityroom::live {
@@ -71,6 +72,15 @@ struct ClientInfo {
   // at the same time: it must be thread-safe and quick (it runs for every change the client's
   // watches match).
   std::function<bool(const model::Entity&)> may_see;
+  // Per-attribute visibility: the entity as the client may see it (watch terms and renderings
+  // see only that); null = whole. Clients with equal `view_key`s redact alike and share one
+  // rendering per change.
+  Redact redact;
+  std::string view_key;
+  // Why the client's credential no longer holds (key revoked, logged out, role changed);
+  // nullopt while it does. Asked every tick: the client is then sent a `closed` message and
+  // closed (WebSocket code 1008). Null = never revoked.
+  std::function<std::optional<std::string>()> revoked;
 };
 
 // A watch as the client wrote it: NGSI-LD query parameters as strings, terms not yet expanded.
@@ -127,6 +137,7 @@ struct StreamStats {
   std::uint64_t errors_sent = 0;
   std::uint64_t send_refused = 0;   // sink->send returned false (client stalled)
   std::uint64_t slow_closed = 0;    // clients closed for resyncing too often
+  std::uint64_t revoked_closed = 0;  // clients closed because their credential was revoked
   std::uint64_t bytes_sent = 0;
 };
 
@@ -175,6 +186,7 @@ class Streams {
   void deliver(Group& g, std::uint64_t through);
   void heartbeat_all();
   void check_stalled();
+  void check_revoked();
   void resync_client(Client& c, std::string_view reason);  // c.mu held
   void start_catch_up(Client& c, Member& m, std::optional<std::uint64_t> since,
                       std::string reason);  // c.mu held; queues a job

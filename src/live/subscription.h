@@ -20,6 +20,7 @@
 #include "json/json.h"
 #include "ldcontext/ldcontext.h"
 #include "live/selector.h"
+#include "live/viewer.h"
 #include "model/model.h"
 
 namespace cityroom::live {
@@ -116,8 +117,9 @@ struct CompiledSubscription {
   Selector selector;
   std::vector<std::string> watched;  // expanded; empty = every attribute
   model::RenderOptions render;
-  // The owner's visibility (Subscriptions::set_scope_filter); null = every entity.
+  // The owner's visibility (Subscriptions::set_scope_filter); null = every entity, whole.
   std::function<bool(const model::Entity&)> may_see;
+  Redact redact;
 };
 base::Result<CompiledSubscription> compile(const Subscription& s, const ldcontext::Context& ctx);
 

@@ -189,7 +189,11 @@ void Subscriptions::persist(std::string tenant, std::string id, std::string doc,
 base::Result<CompiledSubscription> Subscriptions::compile_owned(
     const Subscription& s, const ldcontext::Context& ctx) const {
   auto compiled = compile(s, ctx);
-  if (compiled && scope_filter_) compiled->may_see = scope_filter_(s.owner_scope, s.tenant);
+  if (compiled && scope_filter_) {
+    Viewer viewer = scope_filter_(s.owner_scope, s.tenant);
+    compiled->may_see = std::move(viewer.may_see);
+    compiled->redact = std::move(viewer.redact);
+  }
   return compiled;
 }
 
@@ -393,10 +397,26 @@ void Subscriptions::match(const std::vector<Event>& events, std::map<std::string
       Entry* e = it->second.get();
       if (!e || ev.seq <= e->from_seq || e->sub.time_interval_s) continue;
       if (e->sub.state(now) != "active") continue;
-      if (!e->compiled.selector.matches(*subject)) continue;
       if (e->compiled.may_see && !e->compiled.may_see(*subject)) continue;
-      if (!changes) changes = diff(c.before.get(), c.after.get());
-      if (!fires(c.kind, *changes, e->sub.triggers, e->compiled.watched)) continue;
+      // An owner who may not see some attributes: the subscription's terms, triggers and
+      // rendering see the entity without them (no notification reveals a hidden change).
+      std::optional<model::Entity> before_view, after_view;
+      const model::Entity* before = c.before.get();
+      const model::Entity* after = c.after.get();
+      if (e->compiled.redact) {
+        if (before) before = &redacted(e->compiled.redact, *before, before_view);
+        if (after) after = &redacted(e->compiled.redact, *after, after_view);
+      }
+      const bool own_view = before_view || after_view;
+      if (!e->compiled.selector.matches(after ? *after : *before)) continue;
+      std::optional<AttributeChanges> own_changes;
+      if (own_view) {
+        own_changes = diff(before, after);
+      } else if (!changes) {
+        changes = diff(c.before.get(), c.after.get());
+      }
+      const AttributeChanges& changed = own_view ? *own_changes : *changes;
+      if (!fires(c.kind, changed, e->sub.triggers, e->compiled.watched)) continue;
       if (now < e->refused_until) {
         ++e->sub.status.dropped;
         ++dropped_;
@@ -408,12 +428,12 @@ void Subscriptions::match(const std::vector<Event>& events, std::map<std::string
       if (c.kind == Kind::kDeleted) {
         model::RenderOptions only_id = e->compiled.render;
         only_id.attrs = std::set<std::string, std::less<>>{};
-        rendered = model::render_entity(*c.before, *e->context, only_id);
+        rendered = model::render_entity(*before, *e->context, only_id);
         rendered["deletedAt"] = base::format_iso8601(ev.at);
       } else {
-        rendered = model::render_entity(*c.after, *e->context, e->compiled.render);
+        rendered = model::render_entity(*after, *e->context, e->compiled.render);
         if (e->sub.triggers.contains(Trigger::kAttributeDeleted)) {
-          for (const auto& gone : changes->deleted) {
+          for (const auto& gone : changed.deleted) {
             const auto& keep = e->compiled.render.attrs;
             if (keep && !keep->contains(gone)) continue;
             const auto name = e->context->compact(gone);
@@ -452,8 +472,12 @@ void Subscriptions::notify_periodic(base::Micros now) {
       auto q = e->compiled.selector.entity_query();
       q.limit = kPeriodicEntitiesMax;
       if (e->compiled.may_see) {
-        q.predicate = [see = e->compiled.may_see, inner = std::move(q.predicate)](
-                          const model::Entity& entity) { return see(entity) && (!inner || inner(entity)); };
+        q.predicate = [see = e->compiled.may_see, redact = e->compiled.redact,
+                       inner = std::move(q.predicate)](const model::Entity& entity) {
+          if (!see(entity)) return false;
+          std::optional<model::Entity> view;
+          return !inner || inner(redacted(redact, entity, view));
+        };
       }
       due.push_back({e, std::move(q)});
     }
@@ -468,7 +492,9 @@ void Subscriptions::notify_periodic(base::Micros now) {
     if (found->entities.empty()) continue;
     json::array data;
     for (const auto& entity : found->entities) {
-      data.push_back(model::render_entity(entity, *d.entry->context, d.entry->compiled.render));
+      std::optional<model::Entity> view;
+      data.push_back(model::render_entity(redacted(d.entry->compiled.redact, entity, view),
+                                          *d.entry->context, d.entry->compiled.render));
     }
     std::lock_guard lock(mutex_);
     send(*d.entry, std::move(data), now);

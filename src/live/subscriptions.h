@@ -125,11 +125,13 @@ class Subscriptions {
   Stats stats() const;
   std::string prometheus_text() const;
 
-  // Access control's seam: the entity filter of a subscription owner's scope (see
-  // Subscription::owner_scope), applied to every change and periodic query before it is
-  // notified. Set before load(); null (the default) notifies every matching entity.
-  using ScopeFilter = std::function<std::function<bool(const model::Entity&)>(
-      std::string_view scope, std::string_view tenant)>;
+  // Access control's seam: what a subscription owner's scope (see Subscription::owner_scope)
+  // may see — the entity filter applied to every change and periodic query before it is
+  // notified, and the attribute redaction applied before the subscription's terms (q,
+  // watchedAttributes) and the rendering see the entity. Set before load(); null (the
+  // default) notifies every matching entity whole.
+  using ScopeFilter =
+      std::function<Viewer(std::string_view scope, std::string_view tenant)>;
   void set_scope_filter(ScopeFilter filter) { scope_filter_ = std::move(filter); }
 
  private:

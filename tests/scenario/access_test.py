@@ -34,7 +34,9 @@ import urllib.parse
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run_cases  # noqa: E402
+import wsclient  # noqa: E402
 
 ADMIN_PASSWORD = "admin-secret-for-tests"
 FAILURES: list[str] = []
@@ -353,6 +355,11 @@ def oidc_checks(binary: str, tmp: str) -> None:
                              {"level": {"type": "Property", "value": 1}},
                              headers={"Authorization": "Bearer " + jwt(key, good)})
         check(st == 404, f"oidc: the staff token does not see restricted data ({st})")
+        msgs = sse_messages(c.port, "type=Vehicle&options=keyValues",
+                            {"Authorization": "Bearer " + jwt(key, good)}, seconds=1.5)
+        kinds = [m.get("kind") for m in msgs]
+        check("snapshot" in kinds and "closed" not in kinds,
+              f"oidc: a token's stream stays open (no key to revoke) ({kinds})")
         st, _, _ = c.request("GET", "/ngsi-ld/v1/types", headers=admin)
         check(st == 200, "oidc: API keys still work beside tokens")
     finally:
@@ -487,10 +494,482 @@ def families(binary: str, tmp: str) -> None:
         st, _, hits = c.request("GET", q + "&type=ServiceRequest")
         check(st == 200 and hits == [], f"anonymous: search type=ServiceRequest is empty ({hits})")
 
+        # A pledge's modifiedBy names a staff member: staff-only on every governance view.
+        csv_text = (REPO / "data/governance/pledges_boryeong_2021-12-31.csv").read_bytes()
+        st, _, _ = c.request("POST", "/cityroom/v1/pledges/import?city=t&by=import", csv_text,
+                             headers={**creds["admin"], "Content-Type": "text/csv"})
+        check(st == 200, f"admin imports the pledge table ({st})")
+        st, _, pledges = c.request("GET", "/cityroom/v1/pledges")
+        pid = pledges[0]["id"] if st == 200 and pledges else "none"
+        st, _, _ = c.request("PATCH", f"/cityroom/v1/pledges/{pid}",
+                             {"modifiedBy": "김주무관", "progress": 42, "changeNote": "시험"},
+                             headers=creds["staff"])
+        check(st == 200, f"staff updates a pledge, naming themselves ({st})")
+        for role in ROLES4:
+            h = creds[role]
+            staff_like = role in ("staff", "admin")
+            answers = {}
+            for path in ("/cityroom/v1/pledges", f"/cityroom/v1/pledges/{pid}",
+                         f"/cityroom/v1/pledges/{pid}/history", "/cityroom/v1/pledges/summary",
+                         f"/ngsi-ld/v1/entities/{pid}?options=keyValues",
+                         "/ngsi-ld/v1/entities?type=Pledge&limit=1000&options=keyValues"):
+                st, _, body = c.request("GET", path, headers=h)
+                answers[path] = (st, json.dumps(body, ensure_ascii=False))
+            for path, (st, text) in answers.items():
+                if path.endswith("/summary"):
+                    check(st == 200 and "김주무관" not in text, f"{role}: {path} names no one")
+                    continue
+                check(st == 200 and ("김주무관" in text) == staff_like,
+                      f"{role}: {path} {'names' if staff_like else 'does not name'} the staff "
+                      f"member (got {st})")
+            st, _, hist = c.request("GET", f"/cityroom/v1/pledges/{pid}/history", headers=h)
+            check(st == 200 and any(ch.get("note") == "시험" for ch in hist),
+                  f"{role}: the pledge history still shows the change and its note")
+            st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Pledge&q=modifiedBy=="
+                                           f"{urllib.parse.quote(chr(34) + '김주무관' + chr(34))}",
+                                    headers=h)
+            check(st == 200 and (len(body) == 1) == staff_like,
+                  f"{role}: q=modifiedBy==... finds the pledge only if it may see the name")
+
         # The web app is public.
         st, hd, _ = c.request("GET", "/")
         check(st == 200 and hd.get("content-type", "").startswith("text/html"),
               f"anonymous: GET / (the web app) → 200 text/html (got {st})")
+    finally:
+        server.stop()
+
+
+# ---- per-attribute visibility: role × path × attribute level ----------------------------------
+
+VIS_ATTR = {
+    "default": "staff",
+    "types": {
+        "Camera": {"visibility": "public", "attributes": {
+            "streamURL": "staff",
+            "dispatch": {"visibility": "restricted", "departments": ["119"]}}},
+        "Sign": "public",
+        "Vehicle": "staff",
+    },
+}
+HIDDEN = {"streamURL", "dispatch"}
+CAM1, CAM2, SIGN = "urn:ngsi-ld:Camera:c1", "urn:ngsi-ld:Camera:c2", "urn:ngsi-ld:Sign:s1"
+ATTR_ROLES = ("anonymous", "public", "device", "staff", "staff119", "admin")
+
+
+def attr_see(role: str) -> set[str]:
+    """Which hidden-level attributes of a Camera each role sees (the expectation table)."""
+    return {"anonymous": set(), "public": set(),
+            "device": {"streamURL"},  # a device scoped to Camera reads back what it writes
+            "staff": {"streamURL"}, "staff119": {"streamURL", "dispatch"},
+            "admin": {"streamURL", "dispatch"}}[role]
+
+
+def camera(eid: str, level: int, url: str, dispatch: str | None = None) -> dict:
+    e = {"id": eid, "type": "Camera", "level": {"type": "Property", "value": level},
+         "streamURL": {"type": "Property", "value": url},
+         "location": {"type": "GeoProperty",
+                      "value": {"type": "Point", "coordinates": [127.0 + level / 100, 37.5]}}}
+    if dispatch:
+        e["dispatch"] = {"type": "Property", "value": dispatch}
+    return e
+
+
+def sse_messages(port: int, query: str, headers: dict, seconds: float = 1.5,
+                 until=None) -> list[dict]:
+    """The JSON messages of an SSE screen stream within `seconds` (or until `until(msgs)`)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+    lines = [f"GET /live/v1/stream?{query} HTTP/1.1", f"Host: 127.0.0.1:{port}",
+             "Accept: text/event-stream"] + [f"{k}: {v}" for k, v in headers.items()]
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    buf, msgs = b"", []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            chunk = None
+        if chunk == b"":
+            break
+        if chunk:
+            buf += chunk
+        msgs = []
+        for line in buf.decode(errors="replace").splitlines():
+            if line.startswith("data:"):
+                try:
+                    msgs.append(json.loads(line[5:]))
+                except ValueError:
+                    pass
+        if until and until(msgs):
+            break
+    s.close()
+    return msgs
+
+
+def keys_of(entities) -> set[str]:
+    out = set()
+    for e in entities:
+        out.update(e.keys())
+    return out
+
+
+def attribute_matrix(binary: str, tmp: str) -> None:
+    data = os.path.join(tmp, "attrs")
+    os.makedirs(data)
+    vis = os.path.join(tmp, "visibility-attrs.json")
+    Path(vis).write_text(json.dumps(VIS_ATTR))
+    server = run_cases.Server(binary, data, ["--visibility", vis, "--rate-limit-address", "0",
+                                             "--trust-proxy"], auth=True)
+    c = Client(server.start())
+    try:
+        admin = {"X-API-Key": make_key(binary, data, "admin", "admin")}
+        creds = {
+            "anonymous": {},
+            "public": {"X-API-Key": make_key(binary, data, "pub", "public")},
+            "device": {"X-API-Key": make_key(binary, data, "dev", "device", "--types", "Camera")},
+            "staff": {"X-API-Key": make_key(binary, data, "staff", "staff", "--department",
+                                            "roads")},
+            "staff119": {"X-API-Key": make_key(binary, data, "s119", "staff", "--department",
+                                               "119")},
+            "admin": admin,
+        }
+        time.sleep(0.4)
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/create", [
+            camera(CAM1, 1, "rtsp://vms.internal/z", "case-42"),
+            camera(CAM2, 2, "rtsp://vms.internal/a"),
+            {"id": SIGN, "type": "Sign", "streamURL": {"type": "Property",
+                                                       "value": "https://open.example/s1"}},
+            {"id": "urn:ngsi-ld:Vehicle:v1", "type": "Vehicle",
+             "level": {"type": "Property", "value": 4}}], headers=admin)
+        check(st == 201, f"attributes: admin creates cameras, a sign, a vehicle ({st})")
+        kv = "options=keyValues"
+        q_url = urllib.parse.quote('streamURL=="rtsp://vms.internal/z"')
+        q_dispatch = urllib.parse.quote('dispatch=="case-42"')
+        for role in ATTR_ROLES:
+            h = creds[role]
+            see = attr_see(role)
+            # entity GET, normalized and keyValues
+            for opts in ("", "?" + kv):
+                st, _, body = c.request("GET", f"/ngsi-ld/v1/entities/{CAM1}{opts}", headers=h)
+                got = set(body) & HIDDEN if st == 200 else None
+                check(got == see, f"{role}: GET camera{opts} shows {sorted(see)} (got {got})")
+            # attrs= naming hidden attributes answers as for attributes that do not exist
+            st, _, body = c.request("GET", f"/ngsi-ld/v1/entities/{CAM1}?attrs=streamURL,dispatch"
+                                           f"&{kv}", headers=h)
+            st2, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{CAM1}?attrs=noSuchAttr&{kv}",
+                                  headers=h)
+            got = set(body) & HIDDEN if st == 200 else set()
+            check(got == see and (see or st == st2),
+                  f"{role}: GET attrs=hidden → as if absent ({st} vs {st2}, {got})")
+            # query: pick, geo+json
+            st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera&pick=id,streamURL,"
+                                           f"dispatch&{kv}", headers=h)
+            got = keys_of(body) & HIDDEN if st == 200 else None
+            check(got == see, f"{role}: query pick= shows {sorted(see)} (got {got})")
+            st, _, body = c.request("GET", "/ngsi-ld/v1/entities?type=Camera",
+                                    headers={**h, "Accept": "application/geo+json"})
+            got = keys_of(f["properties"] for f in body["features"]) & HIDDEN if st == 200 else None
+            check(got == see, f"{role}: geo+json properties show {sorted(see)} (got {got})")
+            # q, attrs and orderBy on a hidden attribute: no oracle
+            for q, attr, want in ((q_url, "streamURL", {CAM1}), (q_dispatch, "dispatch", {CAM1})):
+                expect = want if attr in see else set()
+                st, hd, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera,Sign&q={q}"
+                                                f"&count=true&{kv}", headers=h)
+                ids = {e["id"] for e in body} if st == 200 else None
+                check(ids == expect and hd.get("ngsild-results-count") == str(len(expect)),
+                      f"{role}: q on {attr} finds {len(expect)} (got {ids}, "
+                      f"count {hd.get('ngsild-results-count')})")
+                st, _, body = c.request("POST", "/ngsi-ld/v1/entityOperations/query",
+                                        {"type": "Query", "entities": [{"type": "Camera"}],
+                                         "q": urllib.parse.unquote(q)}, headers=h)
+                ids = {e["id"] for e in body} if st == 200 else None
+                check(ids == expect, f"{role}: batch query q on {attr} finds {len(expect)} ({ids})")
+            st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera&attrs=streamURL&{kv}",
+                                    headers=h)
+            ids = {e["id"] for e in body} if st == 200 else None
+            want = {CAM1, CAM2} if "streamURL" in see else set()
+            check(ids == want, f"{role}: attrs=streamURL matches {len(want)} cameras ({ids})")
+            st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera&orderBy=streamURL"
+                                           f"&{kv}", headers=h)
+            order = [e["id"] for e in body] if st == 200 else None
+            want = [CAM2, CAM1] if "streamURL" in see else [CAM1, CAM2]
+            check(order == want, f"{role}: orderBy=streamURL orders {want} (got {order})")
+            # discovery: names and exact counts
+            st, _, body = c.request("GET", "/ngsi-ld/v1/types?details=true", headers=h)
+            cam = [t for t in body if t["typeName"] == "Camera"] if st == 200 else []
+            got = set(cam[0]["attributeNames"]) & HIDDEN if cam else None
+            check(got == see, f"{role}: /types details name {sorted(see)} of Camera ({got})")
+            st, _, body = c.request("GET", "/ngsi-ld/v1/types/Camera", headers=h)
+            got = {a["attributeName"] for a in body.get("attributeDetails", [])} & HIDDEN \
+                if st == 200 else None
+            check(got == see, f"{role}: /types/Camera details {sorted(see)} ({got})")
+            st, _, body = c.request("GET", "/ngsi-ld/v1/attributes", headers=h)
+            names = set(body.get("attributeList", [])) if st == 200 else set()
+            check(("dispatch" in names) == ("dispatch" in see) and "streamURL" in names,
+                  f"{role}: /attributes names dispatch only if visible ({sorted(names)})")
+            st, _, body = c.request("GET", "/ngsi-ld/v1/attributes/streamURL", headers=h)
+            want_n = 3 if "streamURL" in see else 1
+            want_t = {"Camera", "Sign"} if "streamURL" in see else {"Sign"}
+            check(st == 200 and body.get("attributeCount") == want_n and
+                  set(body.get("typeNames", [])) == want_t,
+                  f"{role}: /attributes/streamURL counts exactly {want_n} on {sorted(want_t)} "
+                  f"(got {st} {body})")
+            st, _, _ = c.request("GET", "/ngsi-ld/v1/attributes/dispatch", headers=h)
+            want = 200 if "dispatch" in see else 404
+            check(st == want, f"{role}: /attributes/dispatch → {want} (got {st})")
+            # screen streams: snapshot renderings and a q on a hidden attribute
+            msgs = sse_messages(c.port, f"type=Camera&{kv}", h,
+                                until=lambda m: any(x.get("kind") == "snapshot" for x in m))
+            snap = [m for m in msgs if m.get("kind") == "snapshot"]
+            got = keys_of(snap[0]["entities"]) & HIDDEN if snap else None
+            check(got == see and len(snap[0]["entities"]) == 2 if snap else False,
+                  f"{role}: stream snapshot shows {sorted(see)} (got {got})")
+            msgs = sse_messages(c.port, f"type=Camera&q={q_url}&{kv}", h,
+                                until=lambda m: any(x.get("kind") == "snapshot" for x in m))
+            snap = [m for m in msgs if m.get("kind") == "snapshot"]
+            ids = {e["id"] for e in snap[0]["entities"]} if snap else None
+            want = {CAM1} if "streamURL" in see else set()
+            check(ids == want, f"{role}: stream q on streamURL finds {len(want)} ({ids})")
+
+        # Streams' deltas: one open stream per role while admin changes the hidden attributes.
+        results: dict[str, list[dict]] = {}
+
+        def watch(role: str) -> None:
+            results[role] = sse_messages(c.port, f"type=Camera&{kv}", creds[role], seconds=4)
+
+        threads = [threading.Thread(target=watch, args=(r,)) for r in ATTR_ROLES]
+        for t in threads:
+            t.start()
+        time.sleep(1.0)
+        st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{CAM1}/attrs", {
+            "streamURL": {"type": "Property", "value": "rtsp://vms.internal/delta"},
+            "dispatch": {"type": "Property", "value": "case-99"},
+            "level": {"type": "Property", "value": 11}}, headers=admin)
+        check(st == 204, f"admin changes a camera's hidden attributes ({st})")
+        for t in threads:
+            t.join()
+        for role in ATTR_ROLES:
+            see = attr_see(role)
+            deltas = [e for m in results.get(role, []) if m.get("kind") == "delta"
+                      for e in m.get("upsert", [])]
+            got = keys_of(deltas) & HIDDEN
+            text = json.dumps(results.get(role, []))
+            check(deltas and got == see and (("case-99" in text) == ("dispatch" in see)),
+                  f"{role}: stream deltas show {sorted(see)} (got {sorted(got)}, {len(deltas)})")
+
+        # Subscriptions: notifications, watchedAttributes and q see the owner's view.
+        sink = Sink()
+        for role in ATTR_ROLES[1:]:
+            h = creds[role]
+            for name, extra in (("all", {}), ("watch", {"watchedAttributes": ["streamURL"]}),
+                                ("q", {"q": 'dispatch=="case-43"'})):
+                st, _, _ = c.request("POST", "/ngsi-ld/v1/subscriptions", {
+                    "type": "Subscription", "entities": [{"type": "Camera"}], **extra,
+                    "notification": {"endpoint": {
+                        "uri": f"http://127.0.0.1:{sink.port}/{role}/{name}"},
+                        "format": "keyValues"}}, headers=h)
+                check(st == 201, f"{role}: subscription '{name}' created ({st})")
+        st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{CAM1}/attrs", {
+            "streamURL": {"type": "Property", "value": "rtsp://vms.internal/sub"}}, headers=admin)
+        st2, _, _ = c.request("POST", f"/ngsi-ld/v1/entities/{CAM2}/attrs", {
+            "dispatch": {"type": "Property", "value": "case-43"},
+            "level": {"type": "Property", "value": 12}}, headers=admin)
+        check(st == 204 and st2 == 204, f"admin changes streamURL, then dispatch ({st}, {st2})")
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and len(sink.received.get("/admin/q", [])) < 1:
+            time.sleep(0.1)
+        time.sleep(0.5)
+        for role in ATTR_ROLES[1:]:
+            see = attr_see(role)
+            data_all = [e for n in sink.received.get(f"/{role}/all", []) for e in n["data"]]
+            got = keys_of(data_all) & HIDDEN
+            check(data_all and got == see,
+                  f"{role}: notifications show {sorted(see)} (got {sorted(got)})")
+            watched = bool(sink.received.get(f"/{role}/watch"))
+            check(watched == ("streamURL" in see),
+                  f"{role}: watchedAttributes=streamURL fires only if visible ({watched})")
+            fired = bool(sink.received.get(f"/{role}/q"))
+            check(fired == ("dispatch" in see),
+                  f"{role}: subscription q on dispatch fires only if visible ({fired})")
+
+        # Writes: an attribute hidden from the writer can neither be written nor probed (the
+        # same 403 whether the entity has it or not), nor used to pick entities to delete.
+        patch = {"dispatch": {"type": "Property", "value": "case-7"}}
+        for role, eid, want in (("staff", CAM1, 403), ("staff", CAM2, 403),
+                                ("device", CAM1, 403), ("staff119", CAM1, 204)):
+            st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{eid}/attrs/dispatch",
+                                 patch["dispatch"], headers=creds[role])
+            check(st == want, f"{role}: PATCH hidden attribute of {eid[-2:]} → {want} (got {st})")
+        for method, path, body in (
+                ("POST", f"/ngsi-ld/v1/entities/{CAM2}/attrs", patch),
+                ("PATCH", f"/ngsi-ld/v1/entities/{CAM1}", patch),
+                ("DELETE", f"/ngsi-ld/v1/entities/{CAM1}/attrs/dispatch", None),
+                ("PUT", f"/ngsi-ld/v1/entities/{CAM1}",
+                 {"type": "Camera", "level": {"type": "Property", "value": 1}})):
+            st, _, _ = c.request(method, path, body, headers=creds["staff"])
+            check(st == 403, f"staff: {method} {path.rsplit('/', 2)[-2:]} naming or dropping a "
+                             f"hidden attribute → 403 (got {st})")
+        st, _, body = c.request("POST", "/ngsi-ld/v1/entityOperations/upsert?options=update",
+                                [{"id": CAM1, "type": "Camera", **patch}], headers=creds["staff"])
+        check(st == 207 and not body.get("success"),
+              f"staff: batch upsert of a hidden attribute fails for that entity ({st})")
+        st, _, _ = c.request("PATCH", f"/ngsi-ld/v1/entities/{CAM1}/attrs/streamURL",
+                             {"type": "Property", "value": "rtsp://vms.internal/dev"},
+                             headers=creds["device"])
+        check(st == 204, f"device: writes its type's staff attribute streamURL (got {st})")
+        q_now = urllib.parse.quote('dispatch=="case-7"')  # CAM1's value now (staff119 wrote it)
+        st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera&q={q_now}",
+                                headers=creds["staff119"])
+        check(st == 200 and len(body) == 1, f"staff119 finds the camera by dispatch ({st})")
+        st, _, _ = c.request("DELETE", f"/ngsi-ld/v1/entities?type=Camera&q={q_now}",
+                             headers=creds["staff"])
+        st2, _, _ = c.request("GET", f"/ngsi-ld/v1/entities/{CAM1}", headers=admin)
+        check(st == 204 and st2 == 200, f"staff: purge by a hidden attribute deletes nothing "
+                                        f"({st}, camera still {st2})")
+
+        # /health is public liveness; /metrics is admin, or a scraper on the same host.
+        st, _, body = c.request("GET", "/health")
+        check(st == 200 and body == {"status": "ok"}, f"anonymous /health: status only ({body})")
+        st, _, body = c.request("GET", "/health", headers=admin)
+        check(st == 200 and "version" in body and "store" in body, f"admin /health: details")
+        st, _, _ = c.request("GET", "/metrics")
+        check(st == 200, f"anonymous /metrics from the server's host → 200 (got {st})")
+        away = {"X-Forwarded-For": "203.0.113.9"}  # through a trusted proxy, from elsewhere
+        for who, h, want in (("anonymous", {}, 401), ("public", creds["public"], 403),
+                             ("staff", creds["staff"], 403), ("admin", admin, 200)):
+            st, _, _ = c.request("GET", "/metrics", headers={**h, **away})
+            check(st == want, f"{who}: /metrics from another host → {want} (got {st})")
+
+        # cityroom import --url sends the key from --key or CITYROOM_API_KEY (never printed).
+        mapping = Path(tmp) / "signs.json"
+        mapping.write_text(json.dumps({
+            "source": {"format": "csv"}, "entity": {"type": "Sign", "id": "urn:ngsi-ld:Sign:{id}"},
+            "attributes": {"level": {"column": "n", "type": "integer"}}}))
+        csv_file = Path(tmp) / "signs.csv"
+        csv_file.write_text("id,n\nimp1,5\nimp2,6\n")
+        url = f"http://127.0.0.1:{c.port}"
+        staff_key = creds["staff"]["X-API-Key"]
+        env = {k: v for k, v in os.environ.items() if k != "CITYROOM_API_KEY"}
+        base = [binary, "import", "--url", url, "--mapping", str(mapping), str(csv_file)]
+        p = subprocess.run(base, capture_output=True, text=True, timeout=60, env=env)
+        check(p.returncode != 0 and "401" in p.stderr,
+              f"import --url without a key is refused (rc {p.returncode}: {p.stderr.strip()[:120]})")
+        p = subprocess.run(base, capture_output=True, text=True, timeout=60,
+                           env={**env, "CITYROOM_API_KEY": staff_key})
+        check(p.returncode == 0 and staff_key not in p.stdout + p.stderr,
+              f"import --url with CITYROOM_API_KEY writes (rc {p.returncode}: {p.stderr[:120]})")
+        p = subprocess.run(base + ["--key", staff_key], capture_output=True, text=True,
+                           timeout=60, env=env)
+        check(p.returncode == 0, f"import --url --key writes (rc {p.returncode})")
+        st, _, body = c.request("GET", "/ngsi-ld/v1/entities/urn:ngsi-ld:Sign:imp2?options=keyValues")
+        check(st == 200 and body.get("level") == 6, f"the imported sign is there ({st} {body})")
+        log = Path(server.stderr_path).read_text(errors="replace")
+        check(staff_key not in log, "the import's key is not in the server log")
+    finally:
+        server.stop()
+
+
+# ---- revocation ends open streams and subscriptions at once ----------------------------------
+
+def revocation(binary: str, tmp: str) -> None:
+    data = os.path.join(tmp, "revoke")
+    os.makedirs(data)
+    vis = os.path.join(tmp, "visibility-revoke.json")
+    Path(vis).write_text(json.dumps(VISIBILITY))
+    server = run_cases.Server(binary, data, ["--visibility", vis, "--rate-limit-address", "0"],
+                              auth=True)
+    c = Client(server.start())
+    try:
+        admin = {"X-API-Key": make_key(binary, data, "admin", "admin")}
+        time.sleep(0.4)
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/entityOperations/create",
+                             [entity(k) for k in ENTITIES], headers=admin)
+        check(st == 201, f"revocation: entities created ({st})")
+
+        # A WebSocket stream opened with a key ends when the key is revoked over HTTP.
+        st, _, made = c.request("POST", "/cityroom/v1/keys", {"name": "wall", "role": "staff"},
+                                headers=admin)
+        ws = wsclient.WebSocket.connect("127.0.0.1", c.port, "/live/v1/stream",
+                                        headers=[("X-API-Key", made["key"])])
+        ws.send_text(json.dumps({"op": "watch", "query": "v", "type": "Vehicle"}))
+        first = json.loads(ws.recv(timeout=10))
+        check(first.get("kind") == "snapshot" and len(first.get("entities", [])) == 1,
+              f"the key's WebSocket stream gets its snapshot ({first.get('kind')})")
+        st, _, _ = c.request("DELETE", f"/cityroom/v1/keys/{made['id']}", headers=admin)
+        check(st == 204, f"admin revokes the key ({st})")
+        closed_msg, code = None, None
+        try:
+            while True:
+                m = json.loads(ws.recv(timeout=5))
+                if m.get("kind") == "closed":
+                    closed_msg = m
+        except wsclient.Closed as e:
+            code = e.code
+        except wsclient.Timeout:
+            pass
+        check(closed_msg is not None and "revoked" in closed_msg.get("reason", ""),
+              f"the stream is told why ({closed_msg})")
+        check(code == 1008, f"the WebSocket closes with 1008 (got {code})")
+
+        # A session's SSE stream ends at logout, and at a role change made with the CLI.
+        p = cli(binary, data, "user", "add", "ana", "--role", "staff", "--department", "roads",
+                stdin="ana-password\n")
+        check(p.returncode == 0, "revocation: user added")
+        time.sleep(0.4)
+
+        def login() -> dict:
+            st, hd, _ = c.request("POST", "/cityroom/v1/session",
+                                  {"username": "ana", "password": "ana-password"})
+            return {"Cookie": hd.get("set-cookie", "").split(";")[0]}
+
+        for how in ("logout", "role change", "new password"):
+            session = login()
+            box: dict = {}
+
+            def read(session=session, box=box) -> None:
+                box["msgs"] = sse_messages(
+                    c.port, "type=Vehicle&options=keyValues", session, seconds=8,
+                    until=lambda m: any(x.get("kind") == "closed" for x in m))
+
+            t = threading.Thread(target=read)
+            t.start()
+            time.sleep(1.0)
+            if how == "logout":
+                c.request("DELETE", "/cityroom/v1/session", headers=session)
+            elif how == "role change":
+                cli(binary, data, "user", "role", "ana", "--role", "staff", "--department", "parks")
+            else:
+                cli(binary, data, "user", "passwd", "ana", stdin="ana-password\n")
+            t.join()
+            msgs = box.get("msgs", [])
+            kinds = [m.get("kind") for m in msgs]
+            closed = [m for m in msgs if m.get("kind") == "closed"]
+            check("snapshot" in kinds and closed,
+                  f"a session's stream ends at {how}: {closed[0]['reason'] if closed else kinds}")
+
+        # A revoked key's subscription stops notifying at once.
+        sink = Sink()
+        st, _, made = c.request("POST", "/cityroom/v1/keys", {"name": "int", "role": "staff"},
+                                headers=admin)
+        key = {"X-API-Key": made["key"]}
+        st, _, _ = c.request("POST", "/ngsi-ld/v1/subscriptions", {
+            "type": "Subscription", "entities": [{"type": "Vehicle"}],
+            "notification": {"endpoint": {"uri": f"http://127.0.0.1:{sink.port}/k"}}},
+            headers=key)
+        check(st == 201, f"the key creates a subscription ({st})")
+        c.request("PATCH", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}/attrs",
+                  {"level": {"type": "Property", "value": 5}}, headers=admin)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not sink.received.get("/k"):
+            time.sleep(0.1)
+        before = len(sink.received.get("/k", []))
+        check(before >= 1, f"it is notified while the key holds ({before})")
+        c.request("DELETE", f"/cityroom/v1/keys/{made['id']}", headers=admin)
+        c.request("PATCH", f"/ngsi-ld/v1/entities/{ENTITIES['Vehicle']}/attrs",
+                  {"level": {"type": "Property", "value": 6}}, headers=admin)
+        time.sleep(1.5)
+        after = len(sink.received.get("/k", []))
+        check(after == before, f"the revoked key's subscription notifies nothing more "
+                               f"({before} → {after})")
     finally:
         server.stop()
 
@@ -767,6 +1246,8 @@ def main() -> int:
 
     oidc_checks(binary, tmp)
     families(binary, tmp)
+    attribute_matrix(binary, tmp)
+    revocation(binary, tmp)
 
     print(f"\n{len(FAILURES)} failure(s)")
     for f in FAILURES:

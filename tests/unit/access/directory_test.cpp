@@ -109,6 +109,51 @@ TEST(Directory, AnotherProcesssRevocationIsSeenWithoutARestart) {
   EXPECT_FALSE(server->authenticate_key(made->secret));
 }
 
+// What long-lived deliveries (screen streams, subscriptions) ask before each delivery: a
+// principal authenticated earlier stops holding when its key is revoked (here or by another
+// process), its session ends, or its user's password, role or department changes.
+TEST(Directory, PrincipalsStopHoldingWhenRevokedLoggedOutOrReroled) {
+  TempDir dir;
+  auto d = std::move(*Directory::open(dir.path));
+  ApiKey k;
+  k.role = Role::kStaff;
+  auto made = d->create_key(k);
+  ASSERT_TRUE(made);
+  auto by_key = d->authenticate_key(made->secret);
+  ASSERT_TRUE(by_key);
+  EXPECT_EQ(d->invalid_reason(*by_key), std::nullopt);
+  ASSERT_TRUE(*d->revoke_key(made->key.id));
+  EXPECT_EQ(d->invalid_reason(*by_key), "the API key was revoked");
+
+  ASSERT_TRUE(d->add_user({"ana", Role::kStaff, "roads", "*", 0}, "pw"));
+  auto s1 = d->create_session("ana", std::chrono::seconds(60));
+  auto ana = d->authenticate_session(s1->token);
+  ASSERT_TRUE(ana);
+  EXPECT_EQ(d->invalid_reason(*ana), std::nullopt);
+  d->end_session(s1->token);
+  EXPECT_TRUE(d->invalid_reason(*ana)->starts_with("the session ended")) << "logged out";
+
+  auto s2 = d->create_session("ana", std::chrono::seconds(60));
+  ana = d->authenticate_session(s2->token);
+  ASSERT_TRUE(d->set_role("ana", Role::kStaff, "parks"));
+  EXPECT_EQ(d->invalid_reason(*ana), "the user's role changed");
+  ana = d->authenticate_session(s2->token);
+  ASSERT_TRUE(ana);
+  EXPECT_EQ(d->invalid_reason(*ana), std::nullopt);
+  ASSERT_TRUE(d->set_password("ana", "new"));
+  EXPECT_TRUE(d->invalid_reason(*ana)) << "a new password ends the sessions";
+
+  // Another process (the CLI) revokes: seen within the external-check interval.
+  auto cli = std::move(*Directory::open(dir.path));
+  auto other = cli->create_key(k);
+  std::this_thread::sleep_for(kExternalCheckInterval + std::chrono::milliseconds(50));
+  auto p = d->authenticate_key(other->secret);
+  ASSERT_TRUE(p);
+  ASSERT_TRUE(*cli->revoke_key(other->key.id));
+  std::this_thread::sleep_for(kExternalCheckInterval + std::chrono::milliseconds(50));
+  EXPECT_EQ(d->invalid_reason(*p), "the API key was revoked");
+}
+
 TEST(Directory, AuditIsQueryableAndKeptForItsRetention) {
   TempDir dir;
   auto d = std::move(*Directory::open(dir.path));

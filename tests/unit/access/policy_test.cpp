@@ -180,6 +180,122 @@ TEST(Grant, ReportsRestrictedReadsOnceWhenItEnds) {
   EXPECT_EQ(rec.ids, (std::vector<std::string>{"urn:p:1", "urn:p:2"}));
 }
 
+// ---- per-attribute visibility ----------------------------------------------------------------
+
+std::shared_ptr<const Policy> attribute_policy() {
+  auto doc = json::parse(R"({"default": "staff", "types": {
+      "Camera": {"visibility": "public", "attributes": {
+          "streamURL": "staff",
+          "dispatch": {"visibility": "restricted", "departments": ["119"]},
+          "https://example.org/exact": "staff"}},
+      "Sign": "public", "Vehicle": "staff"}})");
+  auto p = Policy::parse(*doc);
+  EXPECT_TRUE(p) << p.error().detail;
+  return std::make_shared<Policy>(std::move(*p));
+}
+
+// role × attribute level → sees the attribute? (on an entity it sees)
+TEST(Grant, AttributeMatrix) {
+  auto pol = attribute_policy();
+  const std::string camera = std::string(kCore) + "Camera", sign = std::string(kCore) + "Sign";
+  const std::string stream = std::string(kCore) + "streamURL",
+                    dispatch = std::string(kCore) + "dispatch", level = std::string(kCore) + "level";
+  struct Row {
+    Principal who;
+    bool stream, dispatch;
+  };
+  const Row rows[] = {
+      {Principal{}, false, false},  // anonymous
+      {principal(Role::kPublic), false, false},
+      {principal(Role::kDevice), false, false},
+      {principal(Role::kDevice, "", {"Camera"}), true, false},  // reads back what it writes
+      {principal(Role::kDevice, "", {"Vehicle"}), false, false},
+      {principal(Role::kStaff, "roads"), true, false},
+      {principal(Role::kStaff, "119"), true, true},
+      {principal(Role::kExecutive), true, true},
+      {principal(Role::kAdmin), true, true},
+  };
+  const model::Entity cam = entity(camera);
+  for (const auto& r : rows) {
+    Grant g(r.who, pol, "");
+    const std::string name = std::string(role_name(r.who.role)) + "/" + r.who.department;
+    ASSERT_TRUE(g.may_see(cam)) << name;
+    EXPECT_TRUE(g.may_see_attribute(cam, level)) << name << ": no rule, as the type";
+    EXPECT_EQ(g.may_see_attribute(cam, stream), r.stream) << name;
+    EXPECT_EQ(g.may_see_attribute(cam, dispatch), r.dispatch) << name;
+    EXPECT_EQ(g.may_see_type_attribute(camera, stream), r.stream) << name;
+    EXPECT_TRUE(g.may_see_attribute(entity(sign), stream)) << name << ": public on Sign";
+    EXPECT_EQ(g.hides_attributes_of(cam), !(r.stream && r.dispatch)) << name;
+    EXPECT_FALSE(g.hides_attributes_of(entity(sign))) << name;
+  }
+  // Keys with ':' match the IRI exactly; others the local name of any IRI.
+  Grant pub(principal(Role::kPublic), pol, "");
+  EXPECT_FALSE(pub.may_see_attribute(cam, "https://example.org/exact"));
+  EXPECT_TRUE(pub.may_see_attribute(cam, "https://other.org/exact"));
+  EXPECT_FALSE(pub.may_see_attribute(cam, "https://smartdatamodels.org/streamURL"));
+  // Hidden "somewhere": what query terms (orderBy) must treat as absent.
+  EXPECT_TRUE(pub.hides_attribute_somewhere(stream));
+  EXPECT_FALSE(pub.hides_attribute_somewhere(level));
+  EXPECT_FALSE(Grant(principal(Role::kAdmin), pol, "").hides_attribute_somewhere(stream));
+  EXPECT_TRUE(Grant(principal(Role::kStaff, "roads"), pol, "").hides_attribute_somewhere(dispatch));
+}
+
+TEST(Grant, MultiTypedEntityHidesAnAttributeHiddenOnAnyOfItsTypes) {
+  auto pol = attribute_policy();
+  model::Entity both = json::object{
+      {"id", "urn:x:1"},
+      {"type", json::array{std::string(kCore) + "Camera", std::string(kCore) + "Sign"}}};
+  Grant pub(Principal{}, pol, "");
+  EXPECT_FALSE(pub.may_see_attribute(both, std::string(kCore) + "streamURL"));
+  EXPECT_TRUE(pub.hides_attributes_of(both));
+}
+
+TEST(Grant, ViewKeysGroupAlikeViewersAndScopesKeepAttributeVisibility) {
+  auto pol = attribute_policy();
+  auto a = principal(Role::kPublic), b = principal(Role::kPublic);
+  a.who = "key:aaaa";
+  b.who = "key:bbbb";
+  EXPECT_EQ(Grant(a, pol, "").view_key(), Grant(b, pol, "").view_key()) << "who does not matter";
+  EXPECT_NE(Grant(a, pol, "").view_key(), Grant(principal(Role::kStaff), pol, "").view_key());
+  EXPECT_EQ(Grant(principal(Role::kAdmin), pol, "").view_key(), "") << "sees every attribute";
+  // A subscription's stored scope sees the attributes its creator saw.
+  Grant staff(principal(Role::kStaff, "roads"), pol, "");
+  Grant back(Grant::from_scope(staff.scope()), pol, "");
+  const auto cam = entity(std::string(kCore) + "Camera");
+  EXPECT_TRUE(back.may_see_attribute(cam, std::string(kCore) + "streamURL"));
+  EXPECT_FALSE(back.may_see_attribute(cam, std::string(kCore) + "dispatch"));
+}
+
+TEST(Policy, RejectsBadAttributeRules) {
+  for (const char* text :
+       {R"({"types": {"A": {"visibility": "public", "attributes": []}}})",
+        R"({"types": {"A": {"visibility": "public", "attributes": {"x": "secret"}}}})",
+        R"({"types": {"A": {"visibility": "public", "attributes": {"x": {"attributes": {}}}}}})",
+        R"({"types": {"A": {"visibility": "public", "atributes": {}}}})",
+        R"({"default": {"visibility": "staff", "attributes": {"x": "staff"}}})"}) {
+    auto p = Policy::parse(*json::parse(text));
+    EXPECT_FALSE(p) << text;
+  }
+}
+
+TEST(Policy, ShippedFileHidesStaffNamesAndCameraStreams) {
+  const char* src = std::getenv("CITYROOM_SOURCE_DIR");
+  ASSERT_NE(src, nullptr);
+  auto p = Policy::load(std::filesystem::path(src) / "data/access/visibility.json");
+  ASSERT_TRUE(p) << p.error().detail;
+  auto pol = std::make_shared<Policy>(std::move(*p));
+  Grant pub(Principal{}, pol, ""), staff(principal(Role::kStaff, "x"), pol, "");
+  const std::pair<const char*, const char*> hidden[] = {
+      {"Pledge", "modifiedBy"}, {"Indicator", "modifiedBy"}, {"Camera", "streamURL"}};
+  for (const auto& [type, attr] : hidden) {
+    const std::string t = std::string(kCore) + type, a = std::string(kCore) + attr;
+    EXPECT_FALSE(pub.may_see_attribute(entity(t), a)) << type << "." << attr;
+    EXPECT_TRUE(staff.may_see_attribute(entity(t), a)) << type << "." << attr;
+  }
+  EXPECT_TRUE(pub.may_see_attribute(entity(std::string(kCore) + "Pledge"),
+                                    std::string(kCore) + "progress"));
+}
+
 TEST(Ops, ParseAndPrint) {
   EXPECT_EQ(parse_ops("read,write"), kOpRead | kOpWrite);
   EXPECT_EQ(parse_ops(""), 0u);

@@ -66,6 +66,10 @@ class FakeSink : public StreamSink {
     std::lock_guard lock(mu_);
     return closed_;
   }
+  std::uint16_t close_code() const {
+    std::lock_guard lock(mu_);
+    return close_code_;
+  }
 
  private:
   mutable std::mutex mu_;
@@ -90,6 +94,7 @@ struct Screen {
   std::vector<json::object> log;  // every message, in order
   std::vector<json::object> errors;
   std::string problem;  // the first protocol violation seen
+  std::string closed_reason;  // the server ended the stream (credential revoked)
 
   void apply(const std::string& text) {
     auto v = json::parse(text);
@@ -138,6 +143,8 @@ struct Screen {
       queries[name()].resuming = false;
     } else if (kind == "error") {
       errors.push_back(o);
+    } else if (kind == "closed") {
+      closed_reason = std::string(o.at("reason").as_string());
     } else if (problem.empty()) {
       problem = "unknown kind: " + text;
     }
@@ -256,7 +263,8 @@ struct World {
   // What a fresh GET with the watch's terms returns, rendered like the stream renders it.
   std::map<std::string, json::value> expected(const Watch& w, std::string tenant = "",
                                                const ClientInfo* info = nullptr) const {
-    auto plan = stream::build_plan(w, tenant, contexts->core());
+    auto plan = stream::build_plan(w, tenant, contexts->core(), info ? info->redact : Redact(),
+                                   info ? info->view_key : std::string());
     if (!plan) throw std::runtime_error(plan.error().detail);
     auto r = hub->query(tenant, (*plan)->entity_query(1'000'000));
     if (!r) throw std::runtime_error(r.error().detail);

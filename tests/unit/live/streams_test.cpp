@@ -453,6 +453,103 @@ TEST(Streams, TheVisibilitySeamHidesEntities) {
   }
 }
 
+// Per-attribute visibility: a client that may not see `secret` never receives it, and its watch
+// terms act as if it did not exist (no filtering oracle), while a client that may see it,
+// watching the same query, still gets it (different views never share a rendering).
+TEST(Streams, TheRedactionSeamHidesAttributesAndTheirValues) {
+  World w(fast());
+  const std::string secret = std::string(ldcontext::kDefaultVocab) + "secret";
+  ClientInfo hidden;
+  hidden.redact = [secret](const model::Entity& e) -> std::optional<model::Entity> {
+    if (!e.contains(secret)) return std::nullopt;
+    model::Entity out = e;
+    out.erase(secret);
+    return out;
+  };
+  hidden.view_key = "public";
+  ASSERT_TRUE(w.create(R"({"id":"urn:ngsi-ld:Bridge:1","type":"Bridge","tilt":{"type":"Property","value":1},"secret":{"type":"Property","value":"s3"}})"));
+  auto pub = connect(w, hidden);
+  auto staff = connect(w);
+  for (auto* c : {&pub, &staff}) {
+    w.streams->on_message(c->id, watch_json("all", R"("type":"Bridge")"));
+    w.streams->on_message(c->id, watch_json("oracle", R"("type":"Bridge","q":"secret==\"s3\"")"));
+    w.streams->on_message(c->id, watch_json("has", R"("type":"Bridge","attrs":"secret")"));
+  }
+  const Watch all = make_watch("all", {{"type", "Bridge"}});
+  const Watch oracle = make_watch("oracle", {{"type", "Bridge"}, {"q", "secret==\"s3\""}});
+  ASSERT_TRUE(converges(w, pub, "all", all, &hidden));
+  ASSERT_TRUE(converges(w, staff, "all", all));
+  ASSERT_TRUE(w.merge(id_of(1), R"({"secret":{"type":"Property","value":"s4"},"tilt":{"type":"Property","value":2}})"));
+  ASSERT_TRUE(w.create(R"({"id":"urn:ngsi-ld:Bridge:2","type":"Bridge","secret":{"type":"Property","value":"s3"}})"));
+  ASSERT_TRUE(converges(w, pub, "all", all, &hidden));
+  ASSERT_TRUE(converges(w, pub, "oracle", oracle, &hidden));
+  ASSERT_TRUE(converges(w, staff, "all", all));
+  ASSERT_TRUE(converges(w, staff, "oracle", oracle));
+  const Watch has = make_watch("has", {{"type", "Bridge"}, {"attrs", "secret"}});
+  ASSERT_TRUE(converges(w, pub, "has", has, &hidden));
+  ASSERT_TRUE(converges(w, staff, "has", has));
+  EXPECT_EQ(pub.screen.queries["all"].entities.size(), 2u);
+  EXPECT_TRUE(pub.screen.queries["oracle"].entities.empty()) << "q on a hidden attribute";
+  EXPECT_TRUE(pub.screen.queries["has"].entities.empty()) << "attrs= on a hidden attribute";
+  EXPECT_EQ(staff.screen.queries["oracle"].entities.size(), 1u);
+  EXPECT_EQ(staff.screen.queries["has"].entities.size(), 2u);
+  for (const auto& m : pub.screen.log) {
+    const auto text = json::serialize(m);
+    EXPECT_EQ(text.find("secret"), std::string::npos) << text;
+    EXPECT_EQ(text.find("s3"), std::string::npos) << text;
+  }
+  bool staff_saw = false;
+  for (const auto& m : staff.screen.log) staff_saw |= json::serialize(m).find("s4") != std::string::npos;
+  EXPECT_TRUE(staff_saw);
+  // A change of the hidden attribute alone sends the public screen nothing at all.
+  const auto deltas = [](const Screen& s) {
+    std::size_t n = 0;
+    for (const auto& m : s.log) n += m.at("kind").as_string() == "delta";
+    return n;
+  };
+  pub.screen.apply_all(*pub.sink);
+  const auto pub_before = deltas(pub.screen), staff_before = deltas(staff.screen);
+  ASSERT_TRUE(w.merge(id_of(1), R"({"secret":{"type":"Property","value":"s5"}})"));
+  ASSERT_TRUE(eventually([&] { staff.screen.apply_all(*staff.sink); },
+                         [&] { return deltas(staff.screen) > staff_before; }));
+  ASSERT_TRUE(w.create(bridge(9, 0.1)));  // a visible change after it: the public screen's marker
+  ASSERT_TRUE(eventually([&] { pub.screen.apply_all(*pub.sink); }, [&] {
+    return pub.screen.queries["all"].entities.contains(id_of(9));
+  }));
+  EXPECT_EQ(deltas(pub.screen) - pub_before, 1u) << "only Bridge:9's";
+}
+
+// A client whose credential stops holding (key revoked, logged out, role changed) is sent the
+// reason and closed with WebSocket code 1008, without waiting for it to reconnect.
+TEST(Streams, ARevokedClientIsToldWhyAndClosed) {
+  World w(fast());
+  std::atomic<bool> revoked{false};
+  ClientInfo info;
+  info.revoked = [&revoked]() -> std::optional<std::string> {
+    if (revoked) return "the API key was revoked";
+    return std::nullopt;
+  };
+  auto c = connect(w, info);
+  auto other = connect(w);
+  w.streams->on_message(c.id, watch_json("b", R"("type":"Bridge")"));
+  w.streams->on_message(other.id, watch_json("b", R"("type":"Bridge")"));
+  ASSERT_TRUE(w.create(bridge(1, 0.1)));
+  const Watch watch = make_watch("b", {{"type", "Bridge"}});
+  ASSERT_TRUE(converges(w, c, "b", watch, &info));
+  revoked = true;
+  ASSERT_TRUE(eventually([&] { c.screen.apply_all(*c.sink); }, [&] { return c.sink->closed(); }));
+  c.screen.apply_all(*c.sink);
+  EXPECT_EQ(c.sink->close_code(), 1008);
+  EXPECT_EQ(c.screen.closed_reason, "the API key was revoked");
+  const auto seen = c.screen.log.size();
+  ASSERT_TRUE(w.create(bridge(2, 0.1)));
+  ASSERT_TRUE(converges(w, other, "b", watch));  // the others go on
+  c.screen.apply_all(*c.sink);
+  EXPECT_EQ(c.screen.log.size(), seen) << "nothing after the close";
+  EXPECT_FALSE(other.sink->closed());
+  EXPECT_EQ(w.streams->stats().revoked_closed, 1u);
+}
+
 TEST(Streams, TenantsAreSeparate) {
   World w(fast());
   ClientInfo info;

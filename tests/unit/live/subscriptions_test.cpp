@@ -210,6 +210,63 @@ TEST_F(Fixture, ThrottlingAndPausedSubscriptionsHoldBack) {
   EXPECT_EQ(view->subscription.state(base::now_micros()), "paused");
 }
 
+// The owner's view (access control's seam): an owner who may not see `secret` gets entities
+// without it, and neither watchedAttributes nor q on it ever fire for them.
+TEST_F(Fixture, AnOwnerNeverLearnsAnAttributeHiddenFromIt) {
+  const std::string secret = std::string(ldcontext::kDefaultVocab) + "secret";
+  subs->set_scope_filter([secret](std::string_view scope, std::string_view) {
+    live::Viewer v;
+    if (scope != "public") return v;
+    v.may_see = [](const model::Entity&) { return true; };
+    v.redact = [secret](const model::Entity& e) -> std::optional<model::Entity> {
+      if (!e.contains(secret)) return std::nullopt;
+      model::Entity out = e;
+      out.erase(secret);
+      return out;
+    };
+    v.view_key = "public";
+    return v;
+  });
+  const auto owned = [&](std::string_view body, std::string scope) {
+    auto parsed = live::parse_subscription(json::parse(body)->as_object(), "", *contexts->core(),
+                                           base::now_micros());
+    EXPECT_TRUE(parsed);
+    parsed->owner_scope = std::move(scope);
+    return sync<void>([&](auto done) { subs->create(std::move(*parsed), done); });
+  };
+  ASSERT_TRUE(owned(R"({"id":"urn:ngsi-ld:Subscription:all","type":"Subscription",
+    "entities":[{"type":"Bridge"}],"notification":{"format":"keyValues",
+    "endpoint":{"uri":"http://127.0.0.1:9/all"}}})", "public"));
+  ASSERT_TRUE(owned(R"({"id":"urn:ngsi-ld:Subscription:watch","type":"Subscription",
+    "entities":[{"type":"Bridge"}],"watchedAttributes":["secret"],
+    "notification":{"endpoint":{"uri":"http://127.0.0.1:9/watch"}}})", "public"));
+  ASSERT_TRUE(owned(R"({"id":"urn:ngsi-ld:Subscription:q","type":"Subscription",
+    "entities":[{"type":"Bridge"}],"q":"secret==2",
+    "notification":{"endpoint":{"uri":"http://127.0.0.1:9/q"}}})", "public"));
+  upsert("urn:ngsi-ld:Bridge:1", 0.1, R"(,"secret":{"type":"Property","value":1})");
+  auto n = transport.next();
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->uri, "http://127.0.0.1:9/all");
+  EXPECT_EQ(n->body.find("secret"), std::string::npos) << n->body;
+  // Only the hidden attribute changes: nothing is notified to the public owner. A staff-owned
+  // subscription watching it proves the matcher has passed the change.
+  ASSERT_TRUE(owned(R"({"id":"urn:ngsi-ld:Subscription:staff","type":"Subscription",
+    "entities":[{"type":"Bridge"}],"watchedAttributes":["secret"],
+    "notification":{"endpoint":{"uri":"http://127.0.0.1:9/staff"}}})", "staff"));
+  auto fragment = model::parse_entity(
+      json::parse(R"({"secret":{"type":"Property","value":2}})")->as_object(), *contexts->core(),
+      {model::ParseMode::kFragment, false, base::now_micros()});
+  ASSERT_TRUE(fragment) << fragment.error().detail;
+  ASSERT_TRUE(sync<void>([&](auto done) {
+    hub->merge("", "urn:ngsi-ld:Bridge:1", std::move(*fragment), done);
+  }));
+  auto probe = transport.next();
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe->uri, "http://127.0.0.1:9/staff");
+  EXPECT_NE(probe->body.find("secret"), std::string::npos);
+  EXPECT_EQ(transport.pending(), 0u) << "no public notification of a hidden change";
+}
+
 TEST_F(Fixture, PeriodicSubscriptionsSendTheCurrentMatches) {
   upsert("urn:ngsi-ld:Bridge:1", 0.4);
   ASSERT_TRUE(subscribe(R"({"id":"urn:ngsi-ld:Subscription:i","type":"Subscription",
