@@ -304,7 +304,7 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
     if (t.shape == Shape::kTemporalValues) {
       // One list per attribute type (normally one); several types give an array of objects.
       json::array objects;
-      for (const auto& row : s.rows) {
+      for (auto& row : s.rows) {
         const std::string_view type = type_of(row.instance_doc);
         if (objects.empty() || type_of(objects.back().get_object()) != type) {
           json::object o;
@@ -312,7 +312,7 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
           o[values_member(type)] = json::array();
           objects.push_back(std::move(o));
         }
-        json::value v = row.value;
+        json::value v = std::move(row.value);
         if (type == "VocabProperty" && v.is_string()) v = ctx.compact(v.get_string());
         objects.back().get_object()[values_member(type)].get_array().push_back(
             json::array{std::move(v), base::format_iso8601(row_time(t, row))});
@@ -322,8 +322,11 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
     }
     json::array instances;
     instances.reserve(s.rows.size());
-    for (const auto& row : s.rows) {
-      json::value rendered = model::render_attribute(json::array{row.instance_doc}, ctx, options);
+    for (auto& row : s.rows) {
+      // The rows are not needed after rendering: move each instance instead of copying it.
+      json::array one;
+      one.emplace_back(std::move(row.instance_doc));
+      json::value rendered = model::render_attribute(one, ctx, options);
       if (!rendered.is_object()) continue;
       rendered.get_object()["instanceId"] = fmt::format("{}{}", kInstancePrefix, row.instance);
       instances.push_back(std::move(rendered));
