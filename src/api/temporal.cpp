@@ -1,6 +1,9 @@
-// NGSI-LD temporal representation of entities (ETSI GS CIM 009 §5.6.11–5.6.12, §4.5.7–4.5.9,
-// §4.11): GET /temporal/entities/{id}, GET /temporal/entities, DELETE /temporal/entities/{id}.
-// The history comes from the store (store.h HistoryQuery); aggregation from history/.
+// NGSI-LD temporal representation of entities, read side (ETSI GS CIM 009 §5.7.3–5.7.4,
+// §4.5.7–4.5.9, §4.5.19, §4.11, §6.3.10 paging): GET /temporal/entities/{id},
+// GET /temporal/entities, POST /temporal/entityOperations/query, DELETE /temporal/entities/{id}.
+// The write side is temporal_write.cpp, CSV import/export history_csv.cpp.
+// The history comes from the store (store.h HistoryQuery; a query reads the page's entities
+// through ONE history_many call); aggregation from history/.
 // Query of many entities selects them by their CURRENT state (type, id, idPattern, q, attrs);
 // entities deleted since are not listed (their history can still be read by id).
 #include <fmt/format.h>
@@ -9,6 +12,7 @@
 #include <map>
 
 #include "api/call.h"
+#include "api/history_csv.h"
 #include "api/routes.h"
 #include "history/history.h"
 
@@ -39,6 +43,10 @@ struct Temporal {
   // after the last point).
   std::optional<base::Micros> origin, end;
   bool sys_attrs = false;
+  // As asked, for the paging range (§6.3.10).
+  std::string timerel;
+  std::optional<base::Micros> time_at, end_time_at;
+  std::optional<std::size_t> last_n;
 };
 
 base::Result<base::Micros> time_param(const http::Request& r, std::string_view name) {
@@ -61,12 +69,26 @@ base::Result<Temporal> temporal_request(const Call& call) {
   if (const auto* rel = r.query_param("timerel")) {
     auto at = time_param(r, "timeAt");
     if (!at) return std::unexpected(at.error());
+    t.timerel = *rel;
+    t.time_at = *at;
     if (*rel == "before") {
       q.to = *at;
       t.end = *at;
     } else if (*rel == "after") {
       q.from = *at + 1;  // strictly after: paging continues from the last time seen
       t.origin = *at;
+      if (r.query_param("endTimeAt")) {
+        // cityroom extension: an upper bound (exclusive) with after, so that a `between`
+        // answer cut into pages continues without repeating the page's last instant.
+        auto end = time_param(r, "endTimeAt");
+        if (!end) return std::unexpected(end.error());
+        if (*end <= *at) {
+          return base::fail(ErrorKind::kBadRequestData, "endTimeAt must be later than timeAt");
+        }
+        q.to = *end;
+        t.end = *end;
+        t.end_time_at = *end;
+      }
     } else if (*rel == "between") {
       auto end = time_param(r, "endTimeAt");
       if (!end) return std::unexpected(end.error());
@@ -75,6 +97,7 @@ base::Result<Temporal> temporal_request(const Call& call) {
       }
       t.origin = *at;
       t.end = *end;
+      t.end_time_at = *end;
       q.from = *at;
       q.to = *end;
     } else {
@@ -102,6 +125,7 @@ base::Result<Temporal> temporal_request(const Call& call) {
                         fmt::format("lastN: '{}' is not a positive integer", *n));
     }
     q.last_n = v;
+    t.last_n = v;
   }
   if (const auto* attrs = r.query_param("attrs")) {
     std::vector<std::string> names;
@@ -135,7 +159,9 @@ base::Result<Temporal> temporal_request(const Call& call) {
     q.values_only = true;
     q.limit = kAggregateRowsMax;
   } else {
-    q.limit = kInstancesMax;
+    // One more than a page: whether an attribute goes on (and at which time) decides the cut.
+    q.limit = kInstancesMax + 1;
+    if (q.last_n && *q.last_n > kInstancesMax) q.last_n = kInstancesMax + 1;
   }
   return t;
 }
@@ -167,10 +193,87 @@ struct History {
   std::vector<history::AttributeAggregates> aggregates;
 };
 
-// Renders one entity's history; `partial` is set when an attribute was cut at kInstancesMax.
+// The paging of long histories (GS CIM 009 §6.3.10): at most kInstancesMax instances of one
+// attribute per answer. Without lastN pages go forward from the oldest instance, with a lastN
+// above the page size backward from the newest. A page ends on a whole instant (every instance
+// sharing its last time is in it), and one range holds for every attribute of every entity of
+// the answer, so the next page — `timerel=after&timeAt=<end>` forward, `timerel=before&
+// timeAt=<end>` (or `between` with `endTimeAt=<end>`) backward — neither repeats nor skips.
+struct Page {
+  bool partial = false;
+  std::string range;  // Content-Range value
+};
+
+Page cut_page(const Temporal& t, std::vector<History*>& histories) {
+  Page page;
+  const bool backward = t.last_n && *t.last_n > kInstancesMax;
+  std::optional<base::Micros> edge;  // forward: last time kept; backward: first time kept
+  for (auto* h : histories) {
+    for (auto& s : h->series) {
+      auto& rows = s.rows;
+      if (rows.size() <= kInstancesMax) continue;
+      base::Micros kept_edge;
+      if (!backward) {
+        const base::Micros next = row_time(t, rows[kInstancesMax]);
+        std::size_t n = kInstancesMax;
+        while (n > 0 && row_time(t, rows[n - 1]) == next) --n;
+        if (n == 0) n = kInstancesMax;  // one instant holds a whole page: the rest is lost
+        kept_edge = row_time(t, rows[n - 1]);
+        edge = edge ? std::min(*edge, kept_edge) : kept_edge;
+      } else {
+        const base::Micros before = row_time(t, rows[0]);  // one too many, the oldest
+        std::size_t first = 1;
+        while (first < rows.size() && row_time(t, rows[first]) == before) ++first;
+        if (first == rows.size()) first = 1;
+        kept_edge = row_time(t, rows[first]);
+        edge = edge ? std::max(*edge, kept_edge) : kept_edge;
+      }
+    }
+  }
+  if (!edge) return page;
+  page.partial = true;
+  std::optional<base::Micros> far;  // the other end of what is answered
+  for (auto* h : histories) {
+    for (auto& s : h->series) {
+      auto& rows = s.rows;
+      std::erase_if(rows, [&](const store::HistoryRow& r) {
+        const base::Micros time = row_time(t, r);
+        return backward ? time < *edge : time > *edge;
+      });
+      if (!backward && rows.size() > kInstancesMax) rows.resize(kInstancesMax);
+      if (backward && rows.size() > kInstancesMax) {
+        rows.erase(rows.begin(), rows.end() - static_cast<std::ptrdiff_t>(kInstancesMax));
+      }
+      if (rows.empty()) continue;
+      const base::Micros outer = row_time(t, backward ? rows.back() : rows.front());
+      far = !far ? outer : backward ? std::max(*far, outer) : std::min(*far, outer);
+    }
+    std::erase_if(h->series, [](const store::HistorySeries& s) { return s.rows.empty(); });
+  }
+  base::Micros start = far.value_or(*edge);
+  if (!backward && (t.timerel == "after" || t.timerel == "between")) start = *t.time_at;
+  if (backward && t.timerel == "before") start = *t.time_at;
+  if (backward && t.timerel == "between") start = *t.end_time_at;
+  page.range = fmt::format("date-time {}-{}/{}", exact_time(start), exact_time(*edge),
+                           backward ? std::to_string(*t.last_n) : std::string("*"));
+  return page;
+}
+
+// Drops what the grant may not see of entity `e`: whole attributes (series or aggregates).
+void drop_hidden(const Call& call, const model::Entity* e, History& h) {
+  if (!call.grant || !e) return;
+  const auto& grant = *call.grant;
+  std::erase_if(h.series, [&](const store::HistorySeries& s) {
+    return !grant.may_see_attribute(*e, s.attribute);
+  });
+  std::erase_if(h.aggregates, [&](const history::AttributeAggregates& a) {
+    return !grant.may_see_attribute(*e, a.attribute);
+  });
+}
+
+// Renders one entity's history (already cut to the page).
 json::object render_temporal(const Call& call, const Temporal& t, std::string_view id,
-                             const model::Entity* current, History& read, bool& partial,
-                             std::string& range) {
+                             const model::Entity* current, History& read) {
   auto& series = read.series;
   const auto& ctx = *call.context;
   json::object out;
@@ -198,15 +301,10 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
   }
   for (auto& s : series) {
     const std::string name = ctx.compact(s.attribute);
-    if (s.truncated && !s.rows.empty()) {
-      partial = true;
-      range = fmt::format("date-time {}-{}/*", base::format_iso8601(row_time(t, s.rows.front())),
-                          base::format_iso8601(row_time(t, s.rows.back())));
-    }
     if (t.shape == Shape::kTemporalValues) {
       // One list per attribute type (normally one); several types give an array of objects.
       json::array objects;
-      for (const auto& row : s.rows) {
+      for (auto& row : s.rows) {
         const std::string_view type = type_of(row.instance_doc);
         if (objects.empty() || type_of(objects.back().get_object()) != type) {
           json::object o;
@@ -214,7 +312,7 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
           o[values_member(type)] = json::array();
           objects.push_back(std::move(o));
         }
-        json::value v = row.value;
+        json::value v = std::move(row.value);
         if (type == "VocabProperty" && v.is_string()) v = ctx.compact(v.get_string());
         objects.back().get_object()[values_member(type)].get_array().push_back(
             json::array{std::move(v), base::format_iso8601(row_time(t, row))});
@@ -224,8 +322,11 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
     }
     json::array instances;
     instances.reserve(s.rows.size());
-    for (const auto& row : s.rows) {
-      json::value rendered = model::render_attribute(json::array{row.instance_doc}, ctx, options);
+    for (auto& row : s.rows) {
+      // The rows are not needed after rendering: move each instance instead of copying it.
+      json::array one;
+      one.emplace_back(std::move(row.instance_doc));
+      json::value rendered = model::render_attribute(one, ctx, options);
       if (!rendered.is_object()) continue;
       rendered.get_object()["instanceId"] = fmt::format("{}{}", kInstancePrefix, row.instance);
       instances.push_back(std::move(rendered));
@@ -235,28 +336,55 @@ json::object render_temporal(const Call& call, const Temporal& t, std::string_vi
   return out;
 }
 
-// Reads one entity's history as the request asks; a too long aggregation is refused.
-base::Result<History> read(Call& call, const Temporal& t, std::string_view id) {
+// Aggregates one entity's history as the request asks; a too long aggregation is refused.
+base::Result<History> aggregate(Call& call, const Temporal& t, std::string_view id) {
   History out;
   HistoryQuery q = t.query;
   q.entity_id = id;
-  if (t.shape == Shape::kAggregated) {
-    auto aggregates = history::aggregate_history(call.deps->hub.store(), call.tenant, std::move(q),
-                                                 t.methods, t.period, t.origin, t.end);
-    if (!aggregates) return std::unexpected(aggregates.error());
-    out.aggregates = std::move(*aggregates);
-    return out;
-  }
+  auto aggregates = history::aggregate_history(call.deps->hub.store(), call.tenant, std::move(q),
+                                               t.methods, t.period, t.origin, t.end);
+  if (!aggregates) return std::unexpected(aggregates.error());
+  out.aggregates = std::move(*aggregates);
+  return out;
+}
+
+// Reads one entity's history (rows or aggregates).
+base::Result<History> read(Call& call, const Temporal& t, std::string_view id) {
+  if (t.shape == Shape::kAggregated) return aggregate(call, t, id);
+  History out;
+  HistoryQuery q = t.query;
+  q.entity_id = id;
   auto series = call.deps->hub.history(call.tenant, q);
   if (!series) return std::unexpected(series.error());
   out.series = std::move(*series);
   return out;
 }
 
-void reply_temporal(Call& call, json::value body, bool partial, const std::string& range) {
-  http::Headers extra;
-  if (partial) extra.emplace_back("content-range", range);
-  reply_json(call, partial ? 206 : 200, std::move(body), true, std::move(extra));
+// Reads many entities' histories: rows through ONE history_many call (the store answers a
+// page of entities at once, e.g. lastN=1 over thousands), aggregates entity by entity.
+base::Result<std::vector<History>> read_many(Call& call, const Temporal& t,
+                                             const std::vector<std::string>& ids) {
+  std::vector<History> out(ids.size());
+  if (t.shape == Shape::kAggregated) {
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      auto h = aggregate(call, t, ids[i]);
+      if (!h) return std::unexpected(h.error());
+      out[i] = std::move(*h);
+    }
+    return out;
+  }
+  auto many = call.deps->hub.store().history_many(call.tenant, ids, t.query);
+  if (!many) return std::unexpected(many.error());
+  if (many->size() != ids.size()) {
+    return base::fail(ErrorKind::kInternalError, "history_many answered the wrong number of lists");
+  }
+  for (std::size_t i = 0; i < ids.size(); ++i) out[i].series = std::move((*many)[i]);
+  return out;
+}
+
+void reply_temporal(Call& call, json::value body, const Page& page, http::Headers extra = {}) {
+  if (page.partial) extra.emplace_back("content-range", page.range);
+  reply_json(call, page.partial ? 206 : 200, std::move(body), true, std::move(extra));
 }
 
 void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
@@ -274,9 +402,9 @@ void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
     return call->fail(ErrorKind::kResourceNotFound,
                       fmt::format("entity {} has no temporal representation", *id));
   }
-  auto series = read(*call, *t, *id);
-  if (!series) return call->fail(series.error());
-  if (!*current && series->series.empty() && series->aggregates.empty()) {
+  auto history = read(*call, *t, *id);
+  if (!history) return call->fail(history.error());
+  if (!*current && history->series.empty() && history->aggregates.empty()) {
     HistoryQuery any;  // does the entity have history outside the asked window?
     any.entity_id = *id;
     any.last_n = 1;
@@ -288,42 +416,137 @@ void retrieve_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
                         fmt::format("entity {} has no temporal representation", *id));
     }
   }
-  bool partial = false;
-  std::string range;
-  json::object body = render_temporal(*call, *t, *id, *current ? &**current : nullptr, *series,
-                                      partial, range);
-  reply_temporal(*call, std::move(body), partial, range);
+  const model::Entity* e = *current ? &**current : nullptr;
+  drop_hidden(*call, e, *history);
+  std::vector<History*> all{&*history};
+  const Page page = cut_page(*t, all);
+  reply_temporal(*call, render_temporal(*call, *t, *id, e, *history), page);
+}
+
+// GET /temporal/entities and POST /temporal/entityOperations/query (translated to parameters).
+void answer_temporal_query(Call& call) {
+  const auto& r = call.request;
+  if (!r.query_param("type") && !r.query_param("attrs") && !r.query_param("id") &&
+      !r.query_param("idPattern") && !r.query_param("q")) {
+    return call.fail(ErrorKind::kBadRequestData,
+                     "a temporal query needs type, attrs, id, idPattern or q");
+  }
+  auto t = temporal_request(call);
+  if (!t) return call.fail(t.error());
+  auto q = entity_query(call);
+  if (!q) return call.fail(q.error());
+  restrict_query(call, *q);
+  auto found = call.deps->hub.query(call.tenant, *q);
+  if (!found) return call.fail(found.error());
+  std::vector<std::string> ids;
+  ids.reserve(found->entities.size());
+  for (const auto& e : found->entities) ids.emplace_back(e.at(model::key::kId).get_string());
+  auto histories = read_many(call, *t, ids);
+  if (!histories) return call.fail(histories.error());
+  std::vector<History*> all;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    drop_hidden(call, &found->entities[i], (*histories)[i]);
+    all.push_back(&(*histories)[i]);
+  }
+  const Page page = cut_page(*t, all);
+  json::array items;
+  items.reserve(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    items.push_back(render_temporal(call, *t, ids[i], &found->entities[i], (*histories)[i]));
+  }
+  http::Headers extra;
+  if (found->total) extra.emplace_back("ngsild-results-count", std::to_string(*found->total));
+  reply_temporal(call, std::move(items), page, std::move(extra));
 }
 
 void query_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   auto call = prepare(std::move(req), std::move(respond), deps, {});
+  if (call) answer_temporal_query(*call);
+}
+
+// POST /temporal/entityOperations/query (§5.7.4 by POST, §5.2.23 Query): the body's entities,
+// attrs, q, geoQ, scopeQ and temporalQ become the GET's parameters; options, limit, offset,
+// count, aggrMethods and aggrPeriodDuration stay in the URL (temporalQ may also carry lastN,
+// aggrMethods and aggrPeriodDuration).
+void post_query_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
+  auto call = prepare(std::move(req), std::move(respond), deps, {.has_body = true});
   if (!call) return;
-  const auto& r = call->request;
-  if (!r.query_param("type") && !r.query_param("attrs") && !r.query_param("id") &&
-      !r.query_param("idPattern") && !r.query_param("q")) {
-    return call->fail(ErrorKind::kBadRequestData,
-                      "a temporal query needs type, attrs, id, idPattern or q");
+  if (!call->body.is_object()) {
+    return call->fail(ErrorKind::kBadRequestData, "the body must be a Query object");
   }
-  auto t = temporal_request(*call);
-  if (!t) return call->fail(t.error());
-  auto q = entity_query(*call);
-  if (!q) return call->fail(q.error());
-  restrict_query(*call, *q);
-  auto found = deps.hub.query(call->tenant, *q);
-  if (!found) return call->fail(found.error());
-  json::array items;
-  bool partial = false;
-  std::string range;
-  for (const auto& e : found->entities) {
-    const std::string_view id = e.at(model::key::kId).get_string();
-    auto series = read(*call, *t, id);
-    if (!series) return call->fail(series.error());
-    items.push_back(render_temporal(*call, *t, id, &e, *series, partial, range));
+  const auto& body = call->body.get_object();
+  if (const auto* type = body.if_contains("type");
+      !type || !type->is_string() || type->get_string() != "Query") {
+    return call->fail(ErrorKind::kBadRequestData, "the body must have \"type\": \"Query\"");
   }
-  http::Headers extra;
-  if (found->total) extra.emplace_back("ngsild-results-count", std::to_string(*found->total));
-  if (partial) extra.emplace_back("content-range", range);
-  reply_json(*call, partial ? 206 : 200, std::move(items), true, std::move(extra));
+  auto& params = call->request.query;
+  // The body wins over the URL for what it names: drop URL parameters it sets.
+  auto set = [&](std::string name, std::string value) {
+    std::erase_if(params, [&](const auto& p) { return p.first == name; });
+    params.emplace_back(std::move(name), std::move(value));
+  };
+  auto text = [](const json::value& v) {
+    return v.is_string() ? std::string(v.get_string()) : json::serialize(v);
+  };
+  if (const auto* entities = body.if_contains("entities")) {
+    if (!entities->is_array()) {
+      return call->fail(ErrorKind::kBadRequestData, "entities: must be an array of EntitySelector");
+    }
+    std::string types, ids;
+    for (const auto& sel : entities->get_array()) {
+      if (!sel.is_object()) {
+        return call->fail(ErrorKind::kBadRequestData, "entities: each element must be an object");
+      }
+      const auto& o = sel.get_object();
+      if (const auto* t = o.if_contains("type"); t && t->is_string()) {
+        types += (types.empty() ? "" : ",") + std::string(t->get_string());
+      }
+      if (const auto* i = o.if_contains("id"); i && i->is_string()) {
+        ids += (ids.empty() ? "" : ",") + std::string(i->get_string());
+      }
+      if (const auto* p = o.if_contains("idPattern"); p && p->is_string()) {
+        set("idPattern", std::string(p->get_string()));
+      }
+    }
+    if (!types.empty()) set("type", types);
+    if (!ids.empty()) set("id", ids);
+  }
+  if (const auto* attrs = body.if_contains("attrs")) {
+    if (!attrs->is_array()) return call->fail(ErrorKind::kBadRequestData, "attrs: must be an array");
+    std::string list;
+    for (const auto& a : attrs->get_array()) {
+      if (a.is_string()) list += (list.empty() ? "" : ",") + std::string(a.get_string());
+    }
+    set("attrs", list);
+  }
+  for (auto name : {"q", "scopeQ"}) {
+    if (const auto* v = body.if_contains(name)) set(name, text(*v));
+  }
+  if (const auto* g = body.if_contains("geoQ"); g && g->is_object()) {
+    for (const auto& m : g->get_object()) set(std::string(m.key()), text(m.value()));
+  }
+  if (const auto* tq = body.if_contains("temporalQ")) {
+    if (!tq->is_object()) {
+      return call->fail(ErrorKind::kBadRequestData, "temporalQ: must be a TemporalQuery object");
+    }
+    for (const auto& m : tq->get_object()) {
+      const std::string name(m.key());
+      if (name != "timerel" && name != "timeAt" && name != "endTimeAt" &&
+          name != "timeproperty" && name != "lastN" && name != "aggrMethods" &&
+          name != "aggrPeriodDuration") {
+        return call->fail(ErrorKind::kBadRequestData,
+                          fmt::format("temporalQ: unknown member '{}'", name));
+      }
+      if (m.value().is_array()) {  // aggrMethods as an array
+        std::string list;
+        for (const auto& v : m.value().get_array()) list += (list.empty() ? "" : ",") + text(v);
+        set(name, list);
+      } else {
+        set(name, text(m.value()));
+      }
+    }
+  }
+  answer_temporal_query(*call);
 }
 
 void delete_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
@@ -349,6 +572,9 @@ void register_temporal(http::Router& router, Deps& deps) {
   router.add("GET", route("/entities"), bound(deps, query_temporal));
   router.add("GET", route("/entities/{entityId}"), bound(deps, retrieve_temporal));
   router.add("DELETE", route("/entities/{entityId}"), bound(deps, delete_temporal));
+  router.add("POST", route("/entityOperations/query"), bound(deps, post_query_temporal));
+  register_temporal_write(router, deps);
+  register_history_csv(router, deps);
 }
 
 }  // namespace cityroom::api

@@ -15,6 +15,7 @@
 #include "access/cli.h"
 #include "alarms/alarms.h"
 #include "api/api.h"
+#include "api/history_csv.h"
 #include "app/listen_address.h"
 #include "catalog/catalog.h"
 #include "city/city.h"
@@ -676,7 +677,39 @@ int main(int argc, char** argv) {
   import_pledges->add_option("--data-dir", pledge_data_dir, "Store to write (server stopped)")
       ->capture_default_str();
   import_pledges->add_option("--city", pledge_city, "Id part (default: from pledges_<city>_*.csv)");
+  cityroom::api::HistoryCliOptions ho;
+  std::string history_file, history_out, history_type, history_ids, history_attrs, history_from,
+      history_to;
+  auto* history = cli.add_subcommand("history", "Attribute history as CSV through a running "
+                                                "server (see docs/HISTORY.md)");
+  history->require_subcommand(1);
+  history->add_option("--url", ho.url, "Server base URL")->capture_default_str();
+  history->add_option("--key", ho.key, "API key (X-Api-Key)");
+  history->add_option("--tenant", ho.tenant, "NGSILD-Tenant");
+  history->add_option("--context", ho.context, "@context URL for short attribute names");
+  auto* history_import = history->add_subcommand("import", "Load entityId,attribute,time,value "
+                                                           "rows (nothing stored if a row is bad)");
+  history_import->add_option("FILE", history_file, "The CSV file")->required();
+  auto* history_export = history->add_subcommand("export", "Write a time range as CSV");
+  history_export->add_option("--type", history_type, "Entity type");
+  history_export->add_option("--id", history_ids, "Entity ids (comma-separated)");
+  history_export->add_option("--attrs", history_attrs, "Attributes (comma-separated)");
+  history_export->add_option("--from", history_from, "timeAt (inclusive, ISO 8601)");
+  history_export->add_option("--to", history_to, "endTimeAt (exclusive, ISO 8601)");
+  history_export->add_option("-o,--output", history_out, "Output file (default: stdout)");
   CLI11_PARSE(cli, argc, argv);
+  if (history_import->parsed()) return cityroom::api::history_import_command(history_file, ho);
+  if (history_export->parsed()) {
+    std::string query;
+    for (const auto& [name, value] :
+         {std::pair<const char*, const std::string&>{"type", history_type}, {"id", history_ids},
+          {"attrs", history_attrs}, {"timeAt", history_from}, {"endTimeAt", history_to}}) {
+      if (value.empty()) continue;
+      if (!query.empty()) query += '&';
+      query += std::string(name) + '=' + value;  // URIs, names and ISO times need no escaping
+    }
+    return cityroom::api::history_export_command(query, history_out, ho);
+  }
   if (import_pledges->parsed()) {
     return cityroom::governance::import_pledges_command(pledge_file, pledge_data_dir, pledge_city);
   }

@@ -397,4 +397,138 @@ void Hub::remove_history(std::string tenant, std::string id, Callback<std::size_
       std::move(done));
 }
 
+
+// ---- temporal writes ---------------------------------------------------------------------
+
+namespace {
+
+bool has_history(store::Store& store, std::string_view tenant, std::string_view id) {
+  store::HistoryQuery any;
+  any.entity_id = id;
+  any.last_n = 1;
+  any.values_only = true;
+  auto some = store.history(tenant, any);
+  return some && !some->empty();
+}
+
+bool has_all_types(const Entity& e, const std::vector<std::string>& types) {
+  const auto held = model::entity_types(e);
+  return std::all_of(types.begin(), types.end(), [&](const std::string& t) {
+    return std::find(held.begin(), held.end(), t) != held.end();
+  });
+}
+
+}  // namespace
+
+void Hub::append_temporal(std::string tenant, std::vector<TemporalWrite> writes, bool must_exist,
+                          Callback<TemporalOutcome> done) {
+  submit<TemporalOutcome>(
+      [tenant = std::move(tenant), writes = std::move(writes), must_exist, &store = store_](
+          store::Transaction& txn, std::vector<Change>& changes) -> base::Result<TemporalOutcome> {
+        TemporalOutcome outcome;
+        const base::Micros now = base::now_micros();
+        for (const auto& w : writes) {
+          auto existing = txn.get(tenant, w.id);
+          if (!existing) return std::unexpected(existing.error());
+          // The history read sees the last commit: an entity created earlier in this same
+          // group commit counts as new twice (201 twice), which is harmless.
+          const bool known = *existing || has_history(store, tenant, w.id);
+          if (!known) {
+            if (must_exist) {
+              return base::fail(ErrorKind::kResourceNotFound,
+                                fmt::format("entity {} has no temporal representation", w.id));
+            }
+            ++outcome.created;
+          }
+          if (*existing && !w.types.empty() && !has_all_types(**existing, w.types)) {
+            return base::fail(ErrorKind::kBadRequestData,
+                              fmt::format("entity {} exists with another type; a temporal write "
+                                          "does not change an entity's type",
+                                          w.id));
+          }
+          if (auto h = txn.append_history(tenant, w.id, w.points); !h) {
+            return std::unexpected(h.error());
+          }
+          outcome.points += w.points.size();
+          if (*existing) {
+            Entity after = **existing;
+            if (!advance_current(after, w.points, now)) continue;
+            if (auto put = txn.put(tenant, after); !put) return std::unexpected(put.error());
+            changes.push_back({Change::Kind::kUpdated, tenant, w.id,
+                               std::make_shared<const Entity>(std::move(**existing)),
+                               std::make_shared<const Entity>(std::move(after))});
+            ++outcome.advanced;
+          } else if (!w.types.empty()) {
+            Entity created;
+            created[model::key::kId] = w.id;
+            json::array types;
+            for (const auto& t : w.types) types.emplace_back(t);
+            created[model::key::kType] = std::move(types);
+            created[model::key::kCreatedAt] = base::format_iso8601(now);
+            advance_current(created, w.points, now);
+            if (auto put = txn.put(tenant, created); !put) return std::unexpected(put.error());
+            changes.push_back({Change::Kind::kCreated, tenant, w.id, nullptr, share(created)});
+            ++outcome.advanced;
+          }
+        }
+        return outcome;
+      },
+      std::move(done));
+}
+
+void Hub::remove_history_attribute(std::string tenant, std::string id, std::string attr,
+                                   std::optional<std::string> dataset_id,
+                                   Callback<std::size_t> done) {
+  submit<std::size_t>(
+      [tenant = std::move(tenant), id = std::move(id), attr = std::move(attr),
+       dataset_id = std::move(dataset_id)](store::Transaction& txn,
+                                           std::vector<Change>&) -> base::Result<std::size_t> {
+        return txn.remove_history_attribute(tenant, id, attr, dataset_id);
+      },
+      std::move(done));
+}
+
+void Hub::patch_history_instance(std::string tenant, std::string id, std::string attr,
+                                 std::int64_t instance, json::object fragment,
+                                 Callback<void> done) {
+  submit<void>(
+      [tenant = std::move(tenant), id = std::move(id), attr = std::move(attr), instance,
+       fragment = std::move(fragment)](store::Transaction& txn,
+                                       std::vector<Change>&) -> base::Result<void> {
+        auto row = txn.history_instance(tenant, id, attr, instance);
+        if (!row) return std::unexpected(row.error());
+        if (!*row) {
+          return base::fail(ErrorKind::kResourceNotFound,
+                            fmt::format("attribute {} of entity {} has no instance {}", attr, id,
+                                        instance));
+        }
+        store::HistoryPoint p;
+        p.attribute = attr;
+        p.instance = patched_instance((*row)->instance_doc, fragment);
+        p.modified = instance;
+        p.time = (*row)->time;
+        p.observed = false;
+        if (const auto* o = p.instance.if_contains(model::key::kObservedAt); o && o->is_string()) {
+          if (auto t = base::parse_iso8601(o->get_string())) {
+            p.time = *t;
+            p.observed = true;
+          }
+        }
+        auto replaced = txn.replace_history_instance(tenant, id, instance, p);
+        if (!replaced) return std::unexpected(replaced.error());
+        return {};
+      },
+      std::move(done));
+}
+
+void Hub::remove_history_instance(std::string tenant, std::string id, std::string attr,
+                                  std::int64_t instance, Callback<bool> done) {
+  submit<bool>(
+      [tenant = std::move(tenant), id = std::move(id), attr = std::move(attr), instance](
+          store::Transaction& txn, std::vector<Change>&) -> base::Result<bool> {
+        return txn.remove_history_instance(tenant, id, attr, instance);
+      },
+      std::move(done));
+}
+
 }  // namespace cityroom::hub

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,19 @@ struct BatchOutcome {
 struct BatchItem {
   std::string id;  // as given, for error reports
   base::Result<model::Entity> entity;
+};
+
+// Instances to append to one entity's history (temporal create/append, CSV import). Each
+// point's `instance` is in the internal form; `time` is its observedAt or the write time.
+struct TemporalWrite {
+  std::string id;
+  std::vector<std::string> types;  // expanded; non-empty: create the entity when absent
+  std::vector<store::HistoryPoint> points;
+};
+struct TemporalOutcome {
+  std::size_t created = 0;   // entities whose temporal representation is new (no entity, no history)
+  std::size_t points = 0;    // instances appended
+  std::size_t advanced = 0;  // current entities created or changed by newer instances
 };
 
 enum class BatchKind { kCreate, kUpsertReplace, kUpsertUpdate, kUpdate, kUpdateNoOverwrite,
@@ -120,6 +134,30 @@ class Hub {
   base::Result<std::vector<store::HistorySeries>> history(std::string_view tenant,
                                                           const store::HistoryQuery& q);
   void remove_history(std::string tenant, std::string id, Callback<std::size_t> done);
+
+  // ---- temporal writes (NGSI-LD temporal API, CSV import; see history_ops.cpp) ----------
+  // Appends attribute instances to the history of entities, in one transaction. History is the
+  // past: the CURRENT entity is only advanced by an instance newer than the one it holds for
+  // that attribute and datasetId (or one it lacks); an entity that does not exist is created
+  // from the newest instances only when `write.types` is given (temporal create), else it
+  // stays absent. Changed entities go to the change feed like any write. With `must_exist`,
+  // an entity with neither a current state nor history is ResourceNotFound. An existing
+  // entity that lacks one of `write.types` is BadRequestData (a temporal write never retypes).
+  void append_temporal(std::string tenant, std::vector<TemporalWrite> writes, bool must_exist,
+                       Callback<TemporalOutcome> done);
+  // DELETE /temporal/entities/{id}/attrs/{attr}: one dataset ("" = the default instance) or
+  // every one (nullopt). Done gets how many instances were removed (0: none matched).
+  void remove_history_attribute(std::string tenant, std::string id, std::string attr,
+                                std::optional<std::string> dataset_id,
+                                Callback<std::size_t> done);
+  // PATCH /temporal/entities/{id}/attrs/{attr}/{instance}: merges `fragment` (one instance in
+  // the internal form; members given replace those held, observedAt may move it in time) into
+  // the stored instance, which keeps its instanceId. ResourceNotFound when there is none.
+  void patch_history_instance(std::string tenant, std::string id, std::string attr,
+                              std::int64_t instance, json::object fragment, Callback<void> done);
+  // DELETE /temporal/entities/{id}/attrs/{attr}/{instance}: false when there was none.
+  void remove_history_instance(std::string tenant, std::string id, std::string attr,
+                               std::int64_t instance, Callback<bool> done);
   store::Store& store() { return store_; }
 
  private:
@@ -139,6 +177,16 @@ std::size_t erase_instances_if(json::array& instances, Pred pred) {
   instances.erase(std::remove_if(instances.begin(), instances.end(), pred), instances.end());
   return before - instances.size();
 }
+
+// The current state a temporal write leaves: `current` (null: none) advanced by the newest of
+// `points` per attribute and datasetId when newer than what it holds (its observedAt, else its
+// modifiedAt) or absent. Returns whether anything changed. Instances get createdAt/modifiedAt
+// = `now` (createdAt kept from the instance replaced).
+bool advance_current(model::Entity& current, std::span<const store::HistoryPoint> points,
+                     base::Micros now);
+// A stored instance patched by `fragment` (both internal form): members of the fragment
+// replace those held; createdAt/modifiedAt are dropped (the store keeps the write time).
+json::object patched_instance(const json::object& stored, const json::object& fragment);
 
 // ---- the NGSI-LD update semantics as pure functions (unit-tested on their own) ----------
 
