@@ -217,12 +217,17 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-// For a limited grant: every entity must be a visible entity of a writable type. Returns the
-// refusal (with the first line naming it) or nullopt.
+// For a limited grant: every entity must be a visible entity of a writable type, and every
+// attribute one the grant may see. Returns the refusal (naming the first line) or nullopt.
 std::optional<http::Response> import_refusal(Call& call, const std::vector<CsvPoint>& points) {
   if (!call.grant || !call.grant->limited()) return std::nullopt;
   std::map<std::string_view, std::size_t> first_line;
-  for (const auto& p : points) first_line.emplace(p.entity, p.line);
+  std::map<std::pair<std::string_view, std::string_view>, std::size_t> first_attribute;
+  for (const auto& p : points) {
+    first_line.emplace(p.entity, p.line);
+    first_attribute.emplace(std::pair<std::string_view, std::string_view>(p.entity, p.attribute),
+                            p.line);
+  }
   for (const auto& [id, line] : first_line) {
     auto got = call.deps->hub.get(call.tenant, id);
     if (!got) return http::Response::problem(got.error());
@@ -235,6 +240,15 @@ std::optional<http::Response> import_refusal(Call& call, const std::vector<CsvPo
         return refusal(403, "PermissionDenied",
                        fmt::format("line {}: {} may not write entities of type {}", line,
                                    call.grant->who(), t));
+      }
+    }
+    // nor an attribute hidden from it (it could overwrite or probe it)
+    for (auto it = first_attribute.lower_bound({id, {}});
+         it != first_attribute.end() && it->first.first == id; ++it) {
+      if (!call.grant->may_see_attribute(**got, it->first.second)) {
+        return refusal(403, "PermissionDenied",
+                       fmt::format("line {}: {} may not write the attribute {}", it->second,
+                                   call.grant->who(), call.context->compact(it->first.second)));
       }
     }
   }

@@ -11,6 +11,8 @@
 // so a refused request stores nothing.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <charconv>
 
 #include "api/call.h"
@@ -128,6 +130,28 @@ bool require_object(Call& call) {
   return false;
 }
 
+// For a write of `attributes` (expanded) of existing entity `id` by a limited grant: 403 unless
+// the grant may see every one of them on the entity's types (see writable_attributes), so a
+// temporal write can neither overwrite nor probe a hidden attribute's history.
+bool attributes_writable(Call& call, std::string_view id, const std::vector<std::string>& attributes) {
+  if (!call.grant || !call.grant->limited()) return true;
+  auto current = call.deps->hub.get(call.tenant, id);
+  if (!current) {
+    call.fail(current.error());
+    return false;
+  }
+  if (!*current) return true;  // writable() already answered for a missing entity
+  return writable_attributes(call, model::entity_types(**current), attributes);
+}
+
+std::vector<std::string> attributes_of(const std::vector<store::HistoryPoint>& points) {
+  std::vector<std::string> out;
+  for (const auto& p : points) {
+    if (std::find(out.begin(), out.end(), p.attribute) == out.end()) out.push_back(p.attribute);
+  }
+  return out;
+}
+
 // POST /temporal/entities: 201 (+ Location) when the entity had no temporal representation,
 // 204 when instances were added to an existing one.
 void create_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
@@ -152,6 +176,7 @@ void create_temporal(Deps& deps, http::Request&& req, http::Respond respond) {
   }
   auto points = temporal_points(*call, body);
   if (!points) return call->fail(points.error());
+  if (!writable_attributes(*call, types, attributes_of(*points))) return;
   std::vector<hub::TemporalWrite> writes;
   writes.push_back({id, types, std::move(*points)});
   auto shared = std::make_shared<Call>(std::move(*call));
@@ -183,6 +208,7 @@ void add_temporal_attrs(Deps& deps, http::Request&& req, http::Respond respond) 
   }
   auto points = temporal_points(*call, body);
   if (!points) return call->fail(points.error());
+  if (!attributes_writable(*call, *id, attributes_of(*points))) return;
   std::vector<hub::TemporalWrite> writes;
   writes.push_back({*id, {}, std::move(*points)});
   auto shared = std::make_shared<Call>(std::move(*call));
@@ -201,6 +227,7 @@ void delete_temporal_attr(Deps& deps, http::Request&& req, http::Respond respond
   if (!id) return;
   if (!writable(*call, *id)) return;
   const std::string attr = call->context->expand(call->request.param("attrId"));
+  if (!attributes_writable(*call, *id, {attr})) return;
   const auto* all = call->request.query_param("deleteAll");
   const auto* dataset = call->request.query_param("datasetId");
   if (all && *all != "true" && *all != "false") {
@@ -275,6 +302,7 @@ void patch_temporal_instance(Deps& deps, http::Request&& req, http::Respond resp
   if (!writable(*call, *id)) return;
   const std::string& name = call->request.param("attrId");
   const std::string attr = call->context->expand(name);
+  if (!attributes_writable(*call, *id, {attr})) return;
   json::object fragment = call->body.get_object();
   for (const auto& key : {name, attr}) {
     if (const auto* inner = fragment.if_contains(key); inner && inner->is_object()) {
@@ -328,6 +356,7 @@ void delete_temporal_instance(Deps& deps, http::Request&& req, http::Respond res
   if (!n) return;
   if (!writable(*call, *id)) return;
   const std::string& name = call->request.param("attrId");
+  if (!attributes_writable(*call, *id, {call->context->expand(name)})) return;
   auto shared = std::make_shared<Call>(std::move(*call));
   deps.hub.remove_history_instance(
       shared->tenant, *id, shared->context->expand(name), *n,

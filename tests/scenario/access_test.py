@@ -693,6 +693,19 @@ def attribute_matrix(binary: str, tmp: str) -> None:
             order = [e["id"] for e in body] if st == 200 else None
             want = [CAM2, CAM1] if "streamURL" in see else [CAM1, CAM2]
             check(order == want, f"{role}: orderBy=streamURL orders {want} (got {order})")
+            # temporal: one entity, a query and the CSV export show only what the role sees
+            st, _, body = c.request("GET", f"/ngsi-ld/v1/temporal/entities/{CAM1}", headers=h)
+            got = set(body) & HIDDEN if st == 200 else None
+            check(got == see, f"{role}: temporal GET camera shows {sorted(see)} (got {got})")
+            st, _, body = c.request("POST", "/ngsi-ld/v1/temporal/entityOperations/query",
+                                    {"type": "Query", "entities": [{"type": "Camera"}]},
+                                    headers=h)
+            got = keys_of(body) & HIDDEN if st == 200 else None
+            check(got == see, f"{role}: temporal query shows {sorted(see)} (got {got})")
+            st, _, body = c.request("GET", "/cityroom/v1/history/export?type=Camera", headers=h)
+            text = body.decode() if isinstance(body, bytes) else str(body or "")
+            got = {a for a in HIDDEN if a in text} if st == 200 else None
+            check(got == see, f"{role}: history export has {sorted(see)} (got {got}, {st})")
             # discovery: names and exact counts
             st, _, body = c.request("GET", "/ngsi-ld/v1/types?details=true", headers=h)
             cam = [t for t in body if t["typeName"] == "Camera"] if st == 200 else []
@@ -816,6 +829,20 @@ def attribute_matrix(binary: str, tmp: str) -> None:
                              {"type": "Property", "value": "rtsp://vms.internal/dev"},
                              headers=creds["device"])
         check(st == 204, f"device: writes its type's staff attribute streamURL (got {st})")
+        # ... nor through the temporal API or a CSV import
+        inst = {"type": "Property", "value": "case-8", "observedAt": "2026-01-01T00:00:00Z"}
+        for method, path, body, ctype in (
+                ("POST", f"/ngsi-ld/v1/temporal/entities/{CAM1}/attrs", {"dispatch": [inst]}, None),
+                ("POST", "/ngsi-ld/v1/temporal/entities",
+                 {"id": CAM1, "type": "Camera", "dispatch": [inst]}, None),
+                ("DELETE", f"/ngsi-ld/v1/temporal/entities/{CAM1}/attrs/dispatch", None, None),
+                ("POST", "/cityroom/v1/history/import",
+                 f"entityId,attribute,time,value\n{CAM1},dispatch,2026-01-01T00:00:00Z,x\n",
+                 "text/csv")):
+            hdrs = {**creds["staff"], **({"Content-Type": ctype} if ctype else {})}
+            st, _, _ = c.request(method, path, body, headers=hdrs)
+            check(st == 403, f"staff: temporal {method} {path.rsplit('/', 1)[-1]} of a hidden "
+                             f"attribute → 403 (got {st})")
         q_now = urllib.parse.quote('dispatch=="case-7"')  # CAM1's value now (staff119 wrote it)
         st, _, body = c.request("GET", f"/ngsi-ld/v1/entities?type=Camera&q={q_now}",
                                 headers=creds["staff119"])
