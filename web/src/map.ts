@@ -178,7 +178,7 @@ export class CityMap {
     const clusterId = f.properties?.cluster_id as number;
     src.getClusterExpansionZoom(clusterId).then((zoom) => {
       const g = f.geometry as GeoJSON.Point;
-      this.map.easeTo({ center: g.coordinates as [number, number], zoom: Math.min(zoom + 0.5, 18), duration: 400 });
+      this.map.easeTo({ center: g.coordinates as [number, number], zoom: Math.min(zoom + 0.5, 18), duration: this.animationMs(400) });
     });
   }
 
@@ -336,7 +336,14 @@ export class CityMap {
   }
 
   fitTo(bbox: [number, number, number, number], padding = 40): void {
-    this.map.fitBounds(bbox as LngLatBoundsLike, { padding, duration: 500, maxZoom: 16 });
+    this.map.fitBounds(bbox as LngLatBoundsLike, { padding, duration: this.animationMs(500), maxZoom: 16 });
+  }
+
+  // Where one refresh keeps the map busy for long (a software renderer: a frame is 0.3–1.5 s of
+  // blocked main thread), an animated move is a chain of such frames showing one or two
+  // in-between pictures: the map jumps instead.
+  private animationMs(ms: number): number {
+    return this.lastBusyMs > 400 ? 0 : ms;
   }
 
   // Test and soak hook: the screen position of the first rendered feature of a layer.
