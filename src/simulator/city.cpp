@@ -144,7 +144,70 @@ base::Result<std::vector<model::Entity>> all_of_type(hub::Hub& hub, std::string_
   return out;
 }
 
+// Streams of Seoul: a bridge or node name that holds one names the stream it crosses.
+constexpr std::string_view kStreams[] = {
+    "탄천", "양재천", "중랑천", "우이천", "방학천", "도봉천", "세곡천", "여의천", "안양천", "홍제천",
+    "불광천", "청계천", "도림천", "정릉천", "성북천", "당현천", "묵동천", "고덕천", "성내천", "반포천"};
+
+// Known crossings whose name does not hold the river's: the Han's bridges, and stream bridges
+// by name (with the road where another bridge elsewhere has the same name: Gwanak's 삼성교
+// crosses the Dorimcheon, Gangnam's on 올림픽로 the Tancheon).
+struct KnownCrossing {
+  std::string_view bridge, road, river;
+};
+constexpr KnownCrossing kKnownCrossings[] = {
+    {"행주대교", "", "한강"},   {"방화대교", "", "한강"},   {"가양대교", "", "한강"},
+    {"월드컵대교", "", "한강"}, {"성산대교", "", "한강"},   {"양화대교", "", "한강"},
+    {"서강대교", "", "한강"},   {"마포대교", "", "한강"},   {"원효대교", "", "한강"},
+    {"한강대교", "", "한강"},   {"동작대교", "", "한강"},   {"반포대교", "", "한강"},
+    {"잠수교", "", "한강"},     {"한남대교", "", "한강"},   {"동호대교", "", "한강"},
+    {"성수대교", "", "한강"},   {"영동대교", "", "한강"},   {"청담대교", "", "한강"},
+    {"잠실대교", "", "한강"},   {"올림픽대교", "", "한강"}, {"천호대교", "", "한강"},
+    {"광진교", "", "한강"},     {"강동대교", "", "한강"},   {"암사대교", "", "한강"},
+    {"삼성교", "올림픽로", "탄천"}, {"봉은교", "", "탄천"},  {"대치교", "", "양재천"},
+    {"영동1교", "", "양재천"},  {"영동2교", "", "양재천"},  {"영동3교", "", "양재천"},
+    {"영동4교", "", "양재천"},  {"영동5교", "", "양재천"},  {"영동6교", "", "양재천"},
+};
+
+// "탄천2고가교(남단)" → "탄천2고가교": a node's name without the side of the bridge it is on.
+std::string without_side(std::string_view name) {
+  if (const auto paren = name.find('('); paren != std::string_view::npos) name = name.substr(0, paren);
+  for (std::string_view side : {"남단", "북단", "동단", "서단", "남측", "북측", "동측", "서측"}) {
+    if (name.ends_with(side)) name.remove_suffix(side.size());
+  }
+  return std::string(name);
+}
+
+double line_length(const std::vector<LonLat>& line) {
+  double m = 0;
+  for (std::size_t i = 1; i < line.size(); ++i) m += distance_m(line[i - 1], line[i]);
+  return m;
+}
+
 }  // namespace
+
+std::optional<Crossing> crossing_of(std::string_view bridge_name, std::string_view road_name,
+                                    const std::vector<std::string>& node_names) {
+  for (const auto& k : kKnownCrossings) {
+    if (bridge_name.find(k.bridge) != std::string_view::npos &&
+        (k.road.empty() || road_name == k.road)) {
+      return Crossing{std::string(k.river), std::string(k.bridge)};
+    }
+  }
+  for (const auto stream : kStreams) {
+    if (bridge_name.find(stream) != std::string_view::npos) {
+      return Crossing{std::string(stream), std::string(bridge_name)};
+    }
+  }
+  for (const auto& node : node_names) {
+    for (const auto stream : kStreams) {
+      if (node.find(stream) != std::string::npos) {
+        return Crossing{std::string(stream), without_side(node)};
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 double distance_m(LonLat a, LonLat b) {
   constexpr double rad = std::numbers::pi / 180;
@@ -373,15 +436,47 @@ base::Result<City> load_city(hub::Hub& hub, Names& names, std::string_view tenan
   }
 
   auto bridges = all_of_type(hub, tenant, {names.get(C::kCore, "Bridge")});
+  std::vector<double> gauge_length;  // per gauge: the length of the link that carries it
   if (!bridges) return std::unexpected(bridges.error());
   for (const auto& e : *bridges) {
     const auto g = geometry_of(e, location);
     if (g.empty()) continue;
-    std::string bridge_name = string_of(e, name);
-    if (bridge_name.empty()) bridge_name = string_of(e, names.get(C::kCore, "roadName"));
-    if (bridge_name.empty()) bridge_name = std::string(e.at("id").get_string());
-    city.facilities.push_back({Facility::Kind::kBridge, std::string(e.at("id").get_string()),
-                               std::move(bridge_name), centre_of(g), 0, scope_of(e)});
+    const std::string id(e.at("id").get_string());
+    const std::string own_name = string_of(e, name);
+    const std::string road_name = string_of(e, names.get(C::kCore, "roadName"));
+    std::string bridge_name = own_name.empty() ? road_name : own_name;
+    if (bridge_name.empty()) bridge_name = id;
+    city.facilities.push_back(
+        {Facility::Kind::kBridge, id, bridge_name, centre_of(g), 0, scope_of(e)});
+    // A gauge where the bridge's names say which river it crosses; the links of both
+    // directions (and the approaches named after the bridge) are one place: the shortest link,
+    // the one most nearly the bridge itself, carries it.
+    const auto crossing = crossing_of(own_name, road_name,
+                                      {string_of(e, names.get(C::kCore, "startNodeName")),
+                                       string_of(e, names.get(C::kCore, "endNodeName"))});
+    if (!crossing) continue;
+    const double length = line_length(g);
+    auto same = std::ranges::find_if(city.gauges, [&](const Gauge& x) {
+      return x.river == crossing->river && x.name == crossing->bridge;
+    });
+    if (same != city.gauges.end()) {
+      if (length < gauge_length[static_cast<std::size_t>(same - city.gauges.begin())]) {
+        gauge_length[static_cast<std::size_t>(same - city.gauges.begin())] = length;
+        same->bridge = id;
+        same->at = centre_of(g);
+        same->scope = scope_of(e);
+      }
+      continue;
+    }
+    gauge_length.push_back(length);
+    city.gauges.push_back({{}, crossing->bridge, crossing->river, id, centre_of(g),
+                           crossing->river == "한강", scope_of(e)});
+  }
+  for (auto& gauge : city.gauges) {
+    constexpr std::string_view prefix = "urn:ngsi-ld:";
+    std::string_view key = gauge.bridge;
+    if (key.starts_with(prefix)) key.remove_prefix(prefix.size());
+    gauge.id = fmt::format("urn:ngsi-ld:FloodMonitoring:{}", key);
   }
   auto pois = all_of_type(hub, tenant, {names.get(C::kPointOfInterest, "PointOfInterest"),
                                         names.get(C::kCore, "PointOfInterest")});

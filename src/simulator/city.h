@@ -4,6 +4,8 @@
 // A City is plain data (tests build one by hand). `load_city` reads it from the hub's entities
 // (AdministrativeArea dongs, RoadSegment with `speedHourly`, Bridge, PointOfInterest markets
 // and emergency rooms), so any imported city works; what is missing is simply not simulated.
+// Stream gauges sit at the imported bridges whose names say which river they cross
+// (`river_of`): no gauge is placed anywhere the data does not show a bridge.
 #pragma once
 
 #include <array>
@@ -56,6 +58,28 @@ struct Facility {
   std::vector<std::string> scope;
 };
 
+// A river-level gauge at a bridge over a river or stream (FloodMonitoring).
+struct Gauge {
+  std::string id;      // urn:ngsi-ld:FloodMonitoring:<bridge id without urn:ngsi-ld:>
+  std::string name;    // the bridge's name
+  std::string river;   // Korean river name (탄천, 한강 ...)
+  std::string bridge;  // the Bridge id (refFacility)
+  LonLat at;
+  bool big_river = false;  // the Han: metres higher than a stream in every state
+  std::vector<std::string> scope;
+};
+
+// The river a bridge crosses and the bridge's name, from the names the road data gives it
+// (bridge name, road name, end-node names); nullopt when they do not say. A name holding a
+// stream's name says it (탄천2고가교(남단) → 탄천, "탄천2고가교"); otherwise a short table of
+// Seoul's known crossings (삼성교 on 올림픽로 → 탄천, 영동대로_영동대교 → 한강, "영동대교").
+struct Crossing {
+  std::string river;
+  std::string bridge;
+};
+std::optional<Crossing> crossing_of(std::string_view bridge_name, std::string_view road_name,
+                                    const std::vector<std::string>& node_names);
+
 struct Hospital {
   std::string id;  // emergency PointOfInterest id
   std::string name;
@@ -68,6 +92,7 @@ struct City {
   std::vector<Road> roads;
   std::vector<Facility> facilities;
   std::vector<Hospital> hospitals;
+  std::vector<Gauge> gauges;  // one per bridge (both directions' links are one place)
 
   // The road graph (undirected: links are joined by their KTDB node ids).
   struct Edge {

@@ -28,6 +28,19 @@ constexpr double kAmbulanceKmh = 50;
 constexpr double kFireTempRise = 120;  // °C above the market's normal at full fire
 constexpr double kFireSmoke = 25;      // %/m at full fire
 constexpr double kTiltSpikeFrom = 90, kTiltSpikeTo = 210;  // s after the typhoon switch
+// River gauges: a level every 30 s; the water follows the storm's rain with a lag and drains
+// more slowly than it rose.
+constexpr double kGaugePeriod = 30;
+constexpr double kFloodRiseTau = 45, kFloodFallTau = 90;
+// Level bands (m above the gauge's zero). Demo values of the shape of Seoul's: a stream's
+// normal water well under a metre, alert and danger a few metres up its banks; the Han a few
+// metres normally, alert 8.5 m and danger 10.5 m (its flood advisory and warning stages at the
+// Hangang Bridge). Not the official stages of these gauges.
+struct LevelBand {
+  double normal_lo, normal_hi, swing, alert, danger;
+};
+constexpr LevelBand kStreamBand{0.4, 0.9, 0.08, 3.0, 4.0};
+constexpr LevelBand kHanBand{2.4, 3.4, 0.3, 8.5, 10.5};
 
 // Rounds to a decimal step (0.1, 0.01, ...): dividing by the inverse keeps the nearest double
 // (95.6, not 95.60000000000001).
@@ -146,6 +159,10 @@ Model::Model(std::shared_ptr<const City> city, Names names, std::uint64_t seed,
   const City& c = *city_;
   for (std::size_t d = 0; d < c.dongs.size(); ++d) dong_offset_.push_back(rng_.uniform(-1, 1));
   for (std::size_t f = 0; f < c.facilities.size(); ++f) facility_base_.push_back(rng_.uniform());
+  for (std::size_t g = 0; g < c.gauges.size(); ++g) {
+    gauge_base_.push_back(rng_.uniform());
+    gauge_phase_.push_back(rng_.uniform(0, 2 * kPi));
+  }
   roads_.resize(c.roads.size());
   cases_.assign(c.dongs.size(), 0);
   snow_order_.resize(c.roads.size());
@@ -177,6 +194,7 @@ Model::Model(std::shared_ptr<const City> city, Names names, std::uint64_t seed,
   // At start every entity is due; the few that screens watch most come first, the many road
   // links last (at a low rate their first round takes a while).
   for (std::size_t f = 0; f < c.facilities.size(); ++f) add_slot(SlotKind::kSensor, f);
+  for (std::size_t g = 0; g < c.gauges.size(); ++g) add_slot(SlotKind::kGauge, g);
   for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kWeather, d);
   for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kAir, d);
   for (std::size_t d = 0; d < c.dongs.size(); ++d) add_slot(SlotKind::kCases, d);
@@ -272,6 +290,16 @@ void Model::switch_scenario(Scenario to, double now) {
       }
       has_tilt_bridge_ = !bridges.empty();
       if (has_tilt_bridge_) tilt_bridge_ = bridges[rng_.index(bridges.size())];
+      // The gauge that goes past danger: a stream's (they rise fastest), the Han's if none.
+      if (!c.gauges.empty()) {
+        std::vector<std::size_t> streams;
+        for (std::size_t g = 0; g < c.gauges.size(); ++g) {
+          if (!c.gauges[g].big_river) streams.push_back(g);
+        }
+        has_danger_gauge_ = true;
+        danger_gauge_ = streams.empty() ? rng_.index(c.gauges.size())
+                                        : streams[rng_.index(streams.size())];
+      }
       if (!c.roads.empty()) {
         const std::size_t closures = std::max<std::size_t>(2, c.roads.size() / 40);
         for (std::size_t i = 0; i < closures; ++i) new_work(now, true, rng_.index(c.roads.size()));
@@ -312,6 +340,7 @@ void Model::advance(double now, double dt) {
   relax(storm_, scenario_ == Scenario::kTyphoon ? 1 : 0, kStormTau);
   const bool burning = scenario_ == Scenario::kMarketFire && has_fire_market_;
   relax(fire_, burning ? 1 : 0, burning ? kFireRiseTau : kFireFallTau);
+  relax(flood_, storm_, storm_ > flood_ ? kFloodRiseTau : kFloodFallTau);
   if (snow_ > 0.3) {
     snow_height_ = std::min(40.0, snow_height_ + dt / 60 * 0.5 * snow_);  // demo pace: 0.5 cm/min
   } else {
@@ -652,6 +681,7 @@ Write Model::slot_write(Slot& s, double now) {
       break;
     }
     case SlotKind::kCases: w = cases_write(s.index, now); period = kCasesPeriod; break;
+    case SlotKind::kGauge: w = gauge_write(s.index, now, first); period = kGaugePeriod; break;
   }
   s.due = micros(now + period);
   queue_.insert({s.due, static_cast<std::size_t>(&s - slots_.data())});
@@ -797,6 +827,39 @@ Write Model::cases_write(std::size_t d, double now) {
   auto e = entity(city_->dongs[d].id, C::kCore, "AdministrativeArea");
   prop(e, C::kCore, "caseCount", static_cast<std::int64_t>(cases_[d]), now);
   return {feed::kCaseCounts, std::move(e)};
+}
+
+Model::GaugeLevels Model::gauge_levels(std::size_t g, double now) const {
+  const LevelBand& b = city_->gauges[g].big_river ? kHanBand : kStreamBand;
+  // A slow swing over half a day around the gauge's own place in the normal band.
+  const double normal = b.normal_lo + (b.normal_hi - b.normal_lo) * gauge_base_[g] +
+                        b.swing * std::sin(2 * kPi * local_hour(now) / 12 + gauge_phase_[g]);
+  // In full flood every gauge stands past its alert level, the chosen one past danger.
+  const bool worst = has_danger_gauge_ && g == danger_gauge_;
+  const double peak = worst ? b.danger + 0.25 * (b.danger - b.alert)
+                            : b.alert + 0.6 * (b.danger - b.alert);
+  return {normal + std::max(0.0, peak - normal) * flood_, b.alert, b.danger};
+}
+
+Write Model::gauge_write(std::size_t g, double now, bool first) {
+  const Gauge& gauge = city_->gauges[g];
+  auto e = entity(gauge.id, C::kEnvironment, "FloodMonitoring");
+  const auto lv = gauge_levels(g, now);
+  if (first) {
+    prop(e, C::kEnvironment, "name",
+         jv(fmt::format("{} 수위 관측 ({}, 모의)", gauge.name, gauge.river)), -1);
+    prop(e, C::kEnvironment, "riverName", jv(gauge.river), -1);
+    rel(e, C::kEnvironment, "refFacility", gauge.bridge);
+    prop(e, C::kEnvironment, "alertLevel", lv.alert, -1, "MTR");
+    prop(e, C::kEnvironment, "dangerLevel", lv.danger, -1, "MTR");
+    point(e, gauge.at);
+    scope(e, gauge.scope);
+  }
+  const double level = std::max(0.0, round_to(lv.level + 0.01 * rng_.normal(), 0.01));
+  prop(e, C::kEnvironment, "currentLevel", level, now, "MTR");
+  prop(e, C::kEnvironment, "floodLevelStatus",
+       level >= lv.danger ? "danger" : level >= lv.alert ? "alert" : "normal", now);
+  return {feed::kWaterLevels, std::move(e)};
 }
 
 Write Model::work_write(const Work& w, double now) {

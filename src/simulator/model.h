@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -55,6 +56,7 @@ inline constexpr std::string_view kSnowRemoval = "sim-snow-removal";
 inline constexpr std::string_view kServiceRequests = "sim-service-requests";
 inline constexpr std::string_view kDisasterMessages = "sim-disaster-messages";
 inline constexpr std::string_view kCaseCounts = "sim-case-counts";
+inline constexpr std::string_view kWaterLevels = "sim-water-levels";
 }  // namespace feed
 
 // The dispatch states in the order an ambulance goes through them.
@@ -85,9 +87,19 @@ class Model {
   double storm_intensity() const { return storm_; }
   double snow_intensity() const { return snow_; }
   double snow_height_cm() const { return snow_height_; }
+  double flood_intensity() const { return flood_; }
+  // The gauge the typhoon takes past its danger level (an index into the city's gauges).
+  std::optional<std::size_t> danger_gauge() const {
+    return has_danger_gauge_ ? std::optional(danger_gauge_) : std::nullopt;
+  }
+  // A gauge's level (m) now, and its alert and danger levels: for tests.
+  struct GaugeLevels {
+    double level, alert, danger;
+  };
+  GaugeLevels gauge_levels(std::size_t g, double now_s) const;
 
  private:
-  enum class SlotKind { kRoad, kAir, kWeather, kSensor, kVehicle, kCases };
+  enum class SlotKind { kRoad, kAir, kWeather, kSensor, kVehicle, kCases, kGauge };
   struct Slot {
     SlotKind kind;
     std::size_t index;
@@ -159,6 +171,7 @@ class Model {
   Write sensor_write(std::size_t f, double now, bool first);
   Write vehicle_write(const Ambulance& a, double now, bool first);
   Write cases_write(std::size_t d, double now);
+  Write gauge_write(std::size_t g, double now, bool first);
   Write work_write(const Work& w, double now);
   Write slot_write(Slot& s, double now);
 
@@ -188,9 +201,15 @@ class Model {
   double fire_calls_at_ = -1;
   std::size_t tilt_bridge_ = 0;
   bool has_tilt_bridge_ = false;
+  // River levels follow the storm's rain with a lag (flood_ relaxes toward storm_).
+  double flood_ = 0;
+  std::size_t danger_gauge_ = 0;
+  bool has_danger_gauge_ = false;
 
   std::vector<double> dong_offset_;     // per dong, -1..1
   std::vector<double> facility_base_;   // per facility, 0..1
+  std::vector<double> gauge_base_;      // per gauge, 0..1: where in its normal band it sits
+  std::vector<double> gauge_phase_;     // per gauge, radians: its slow daily swing
   std::vector<RoadState> roads_;
   std::vector<std::size_t> snow_order_;
   std::size_t snow_next_ = 0;

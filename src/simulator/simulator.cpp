@@ -34,6 +34,7 @@ const std::vector<FeedInfo>& feed_list() {
       {"sim-service-requests", "민원 접수 (모의)", "Citizen service requests (simulated)", {"ServiceRequest"}, 90},
       {"sim-disaster-messages", "재난 문자 (모의)", "Disaster messages (simulated)", {"DisasterMessage"}, 3600},
       {"sim-case-counts", "동별 사건 건수 (모의)", "Case counts per dong (simulated)", {"AdministrativeArea"}, 300},
+      {"sim-water-levels", "하천 수위 (모의)", "River and stream levels (simulated)", {"FloodMonitoring"}, 30},
   };
   return list;
 }
@@ -188,9 +189,10 @@ base::Result<void> Simulator::ensure_model() {
     if (!names) return std::unexpected(names.error());
     auto city = load_city(hub_, *names, options_.tenant);
     if (!city) return std::unexpected(city.error());
-    spdlog::info("simulator: {} with {} dongs, {} road links, {} facilities, {} emergency rooms",
+    spdlog::info("simulator: {} with {} dongs, {} road links, {} facilities, {} emergency rooms, "
+                 "{} river gauges",
                  city->name, city->dongs.size(), city->roads.size(), city->facilities.size(),
-                 city->hospitals.size());
+                 city->hospitals.size(), city->gauges.size());
     city_ = std::make_shared<const City>(std::move(*city));
   }
   auto names = Names::open(contexts_);

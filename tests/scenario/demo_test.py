@@ -6,6 +6,7 @@ mappings imported first with `cityroom import --city`, so the start stays quick)
 from CITYROOM_ADMIN_PASSWORD, a staff key from the CLI. Checks:
 
 1. the catalog lists the simulator's feeds as `simulated` and the city's imports as `fresh`;
+   anyone reads the 6 simulated river gauges (Tancheon and Han bridges), all normal;
 2. the shipped Gangnam alarm rules (data/rules/gangnam, found from the city id) raise a
    critical Alert for the burning market (GET /cityroom/v1/alarms as staff);
 3. an anonymous caller sees neither that Alert (alarm routes 401, Alert entities 404) nor any
@@ -141,6 +142,26 @@ def main() -> int:
         check(len(imports) >= 10 and all(d.get("freshness") == "fresh" for d in imports),
               f"{len(imports)} imports, all fresh "
               f"({[(d['id'], d.get('freshness')) for d in imports if d.get('freshness') != 'fresh']})")
+
+        check(any(d["id"] == "sim-water-levels" and "FloodMonitoring" in d.get("entityTypes", [])
+                  for d in sims), "the catalog lists the river gauges' feed (sim-water-levels)")
+
+        # 1b. The river gauges (public) at Gangnam's bridges over the Tancheon and the Han.
+        env = ('<https://smart-data-models.github.io/dataModel.Environment/context.jsonld>; '
+               'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"')
+        gauges: list = []
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(gauges) < 6:
+            st, _, gauges = request(port, "GET", "/ngsi-ld/v1/entities?type=FloodMonitoring"
+                                    "&options=keyValues&limit=100", headers={"Link": env})
+            gauges = gauges if st == 200 and isinstance(gauges, list) else []
+            time.sleep(1)
+        rivers = {g.get("riverName") for g in gauges}
+        check(len(gauges) == 6 and rivers == {"탄천", "한강"}
+              and all(str(g.get("refFacility", "")).startswith("urn:ngsi-ld:Bridge:")
+                      and g.get("floodLevelStatus") == "normal" for g in gauges),
+              f"anonymous: 6 river gauges on the Tancheon and the Han, all normal "
+              f"({[(g.get('id'), g.get('riverName'), g.get('floodLevelStatus')) for g in gauges]})")
 
         # 2. The shipped rules raise a critical Alert for the burning market.
         deadline = time.monotonic() + FIRE_DEADLINE_S

@@ -7,7 +7,7 @@ import { esc } from './panels';
 import { isStaff, session, write } from './session';
 
 const HIDDEN = new Set(['id', 'type', 'location', 'speedHourly', 'itsLinkIds', 'scope', '@context']);
-const CODED = new Set(['dispatchStatus', 'congestionLevel', 'snowRemovalStatus', 'severity', 'status', 'pm10Grade', 'pm25Grade']);
+const CODED = new Set(['dispatchStatus', 'congestionLevel', 'snowRemovalStatus', 'severity', 'status', 'pm10Grade', 'pm25Grade', 'floodLevelStatus']);
 
 let echartsLib: Promise<typeof import('./chart')> | null = null;
 

@@ -4,13 +4,14 @@ export type Command =
   | { kind: 'dong'; name: string }
   | { kind: 'unknown'; text: string };
 
-export type ViewName = 'home' | 'cctv' | 'air' | 'ambulance' | 'snow' | 'complaints' | 'traffic' | 'pledges';
+export type ViewName = 'home' | 'cctv' | 'air' | 'ambulance' | 'snow' | 'complaints' | 'traffic' | 'pledges' | 'water';
 
 const RULES: [RegExp, ViewName][] = [
   [/cctv|씨씨티비|카메라|camera/i, 'cctv'],
   [/미세\s*먼지|대기|공기|air|pm\s*10|pm10|pm2/i, 'air'],
   [/구급|119|앰뷸런스|ambulance/i, 'ambulance'],
   [/제설|눈|snow/i, 'snow'],
+  [/수위|침수|하천|홍수|water|flood|river/i, 'water'],
   [/공약|pledge/i, 'pledges'],
   [/민원|complaint|request/i, 'complaints'],
   [/교통|도로|정체|traffic|road/i, 'traffic'],

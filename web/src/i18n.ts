@@ -98,6 +98,8 @@ const T: Record<string, [string, string]> = {
   dataset: ['데이터셋', 'Dataset'],
   ago: ['전', 'ago'],
   none: ['없음', 'none'],
+  gauges: ['수위 관측소', 'gauges'],
+  overAlert: ['주의 이상', 'at alert or above'],
 };
 
 const CODES: Record<string, [string, string]> = {
@@ -126,6 +128,9 @@ const CODES: Record<string, [string, string]> = {
   planned: ['계획', 'Planned'],
   active: ['진행', 'Active'],
   finished: ['종료', 'Finished'],
+  normal: ['정상', 'Normal'],
+  alert: ['주의', 'Alert'],
+  danger: ['위험', 'Danger'],
   '1': ['좋음', 'Good'],
   '2': ['보통', 'Moderate'],
   '3': ['나쁨', 'Bad'],

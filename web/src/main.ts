@@ -6,39 +6,48 @@ import { City, Dataset, Entity, fetchCity, fetchDatasets, fetchStateAt } from '.
 import { Card } from './card';
 import { parseCommand, speak, speechRecognition, ViewName } from './commands';
 import { code, getLang, localName, setLang, t, timeOf } from './i18n';
-import { bboxOf, CityMap, DISPATCH_COLOURS, geometryOf, LayerId } from './map';
-import { alertWhere, currentSpeed, esc, PANELS, renderPanel, sensorAlarm, View } from './panels';
+import { bboxOf, DISPATCH_COLOURS, FLOOD_COLOURS, geometryOf } from './geo';
+import type { CityMap, LayerId } from './map';
+import { alertWhere, currentSpeed, esc, floodStatus, PANELS, renderPanel, sensorAlarm, View } from './panels';
 import { LiveStream, Watch } from './stream';
 import { fetchGovernance, Governance } from './governance';
 import { isAdmin, isStaff, loadSession, login, logout, session, write } from './session';
 
+// In the order they are asked for: the panels' small queries first, so their snapshots come
+// before the big ones (road links with their geometry, dong polygons); cameras and bike
+// stations (7,006 and 400 points, off in the home view) only when their layer is first shown.
 const WATCHES: Watch[] = [
-  { query: 'dongs', type: 'AdministrativeArea' },
-  { query: 'cctv', type: 'Camera', attrs: 'name,location,streamURL' },
-  { query: 'bikes', type: 'BikeHireDockingStation', attrs: 'name,location' },
-  { query: 'hotspots', type: 'AccidentHotspot' },
-  { query: 'roads', type: 'RoadSegment', attrs: 'name,location,averageSpeed,congestionLevel,snowRemovalStatus,speedHourly,averageSpeedWeekday' },
-  { query: 'vehicles', type: 'Vehicle' },
-  { query: 'roadworks', type: 'RoadWork' },
   { query: 'alerts', type: 'Alert' },
   { query: 'disasters', type: 'DisasterMessage' },
   { query: 'air', type: 'AirQualityObserved' },
   { query: 'weather', type: 'WeatherObserved' },
+  { query: 'water', type: 'FloodMonitoring' },
+  { query: 'vehicles', type: 'Vehicle' },
   { query: 'sensors', type: 'FacilitySensor' },
+  { query: 'requests', type: 'ServiceRequest' },
+  { query: 'datasets', type: 'Dataset' },
   { query: 'bridges', type: 'Bridge', attrs: 'name,location' },
   { query: 'markets', type: 'PointOfInterest', q: 'category=="traditionalMarket","traditional_market"' },
   { query: 'er', type: 'PointOfInterest', q: 'category=="emergencyRoom","emergency_medical"' },
-  { query: 'requests', type: 'ServiceRequest' },
-  { query: 'datasets', type: 'Dataset' },
+  { query: 'roadworks', type: 'RoadWork' },
+  { query: 'dongs', type: 'AdministrativeArea' },
+  { query: 'hotspots', type: 'AccidentHotspot' },
+  { query: 'roads', type: 'RoadSegment', attrs: 'name,location,averageSpeed,congestionLevel,snowRemovalStatus,speedHourly,averageSpeedWeekday' },
+  { query: 'cctv', type: 'Camera', attrs: 'name,location,streamURL' },
+  { query: 'bikes', type: 'BikeHireDockingStation', attrs: 'name,location' },
 ];
+const ON_DEMAND = new Set(['cctv', 'bikes']);
+// "First live data painted": the frame after the panels drew these queries' first answers.
+const FIRST_PAINT_QUERIES = ['alerts', 'disasters', 'air', 'weather', 'water', 'vehicles', 'sensors', 'requests'];
 const PANEL_QUERIES: Record<string, string[]> = {
   alerts: ['alerts', 'disasters'], traffic: ['roads'], air: ['air'], weather: ['weather'],
-  safety: ['sensors', 'bridges', 'markets'], dispatch: ['vehicles'], complaints: ['requests'],
+  safety: ['sensors', 'bridges', 'markets'], water: ['water'], dispatch: ['vehicles'], complaints: ['requests'],
 };
 // 'attr:<name>': any other numeric attribute the dongs carry (population statistics, ...).
 type Metric = 'none' | 'caseCount' | 'pm10' | 'requests' | `attr:${string}`;
 const VIEWS: Record<ViewName, { layers: LayerId[]; metric: Metric; roads: 'speed' | 'snow' }> = {
-  home: { layers: ['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'], metric: 'caseCount', roads: 'speed' },
+  home: { layers: ['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'water', 'er'], metric: 'caseCount', roads: 'speed' },
+  water: { layers: ['dongs', 'roads', 'roadworks', 'water'], metric: 'none', roads: 'speed' },
   cctv: { layers: ['dongs', 'cctv', 'hotspots'], metric: 'none', roads: 'speed' },
   air: { layers: ['dongs', 'facilities'], metric: 'pm10', roads: 'speed' },
   ambulance: { layers: ['dongs', 'roads', 'vehicles', 'er'], metric: 'none', roads: 'speed' },
@@ -48,8 +57,8 @@ const VIEWS: Record<ViewName, { layers: LayerId[]; metric: Metric; roads: 'speed
   pledges: { layers: ['dongs', 'roads'], metric: 'none', roads: 'speed' },
 };
 const SCENARIOS = ['normal', 'heavy-snow', 'typhoon', 'market-fire'];
-const ALL_LAYERS: LayerId[] = ['dongs', 'cctv', 'bikes', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er'];
-const LAYER_LABEL: Record<LayerId, string> = { dongs: 'dongs', cctv: 'cctv', bikes: 'bikes', hotspots: 'hotspots', roads: 'roads', vehicles: 'ambulances', roadworks: 'roadworks', facilities: 'safety', er: 'er' };
+const ALL_LAYERS: LayerId[] = ['dongs', 'cctv', 'bikes', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'water', 'er'];
+const LAYER_LABEL: Record<LayerId, string> = { dongs: 'dongs', cctv: 'cctv', bikes: 'bikes', hotspots: 'hotspots', roads: 'roads', vehicles: 'ambulances', roadworks: 'roadworks', facilities: 'safety', water: 'water', er: 'er' };
 const SNOW_COLOURS: Record<string, string> = { none: '#3a4a5e', scheduled: '#ff5252', inProgress: '#ffd23f', done: '#3ddc84' };
 
 // Inline icons: the Korean font has no emoji and nothing may be fetched from outside.
@@ -63,19 +72,26 @@ const ICON = {
   muted: svg('<path d="M4 9v6h4l5 4V5L8 9z"/><path d="M17 9l5 6M22 9l-5 6"/>'),
 };
 
-const metrics = { firstLiveMs: -1, mapIdleMs: -1, longestTaskMs: 0, longTasks: 0, renders: 0, slowestRenderMs: 0 };
+// firstLiveMs: the panels painted with the first live answers; mapLiveMs: the map drew the
+// dongs and road links it was given (MapLibre loaded, sources filled); mapIdleMs: the map's
+// first complete frame after that. All ms since navigation.
+const metrics = { firstLiveMs: -1, mapLiveMs: -1, mapIdleMs: -1, longestTaskMs: 0, longTasks: 0, renders: 0, slowestRenderMs: 0 };
+const longTaskLog: [number, number][] = [];
 try {
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       metrics.longTasks++;
       metrics.longestTaskMs = Math.max(metrics.longestTaskMs, e.duration);
+      if (longTaskLog.length < 200) longTaskLog.push([e.startTime, e.duration]);
     }
   }).observe({ type: 'longtask', buffered: true });
 } catch { /* no longtask timing in this browser */ }
 
 class Wall {
   stream = new LiveStream();
-  map!: CityMap;
+  map: CityMap | null = null;
+  private mapLoading: Promise<void> | null = null;
+  private watched = new Set<string>();
   card!: Card;
   datasets: Dataset[] = [];
   catalogDatasets: Dataset[] = [];
@@ -88,6 +104,7 @@ class Wall {
   muted = localStorage.getItem('cityroom.muted') === '1';
   spoken = new Set<string>();
   dispatchSeen = new Map<string, string>();
+  floodSeen = new Map<string, string>();
   events: { at: number; text: string; cls: string; key?: string; ids?: Set<string> }[] = [];
   dirtyPanels = false;
   dirtyQueries = new Set<string>();
@@ -106,10 +123,9 @@ class Wall {
     this.root.innerHTML = this.shell();
     this.layout();
     window.addEventListener('resize', () => this.layout());
-    this.map = new CityMap(this.root.querySelector('#map') as HTMLElement, this.city);
     this.card = new Card(this.root.querySelector('.mapwrap') as HTMLElement);
-    this.map.onPick = (layer, id) => this.pick(layer, id);
     this.bindControls();
+    this.bindPanels();
     // The stream starts while the map loads: panels paint from the first snapshots at once,
     // the map's sources take their data as soon as they exist.
     this.stream.onChange((query, kind, ups) => this.changed(query, kind, ups));
@@ -117,14 +133,43 @@ class Wall {
       this.root.querySelector('.offline')!.classList.toggle('hidden', online);
       this.event(online ? '실시간 연결됨' : '실시간 연결 끊김', online ? 'ok' : 'bad');
     });
-    for (const w of WATCHES) this.stream.watch(w);
+    for (const w of WATCHES) if (!ON_DEMAND.has(w.query)) this.watch(w.query);
     this.stream.start();
-    void this.map.ready.then(() => this.applyView('home', false));
+    // MapLibre (a 280 KiB chunk, a WebGL context, two workers) comes after the panels' first
+    // paint, so the live numbers show while it loads; at the latest after 1.5 s.
+    window.setTimeout(() => void this.loadMap(), 1500);
     void this.refreshGovernance();
     setInterval(() => void this.refreshGovernance(), 60_000);
     this.catalogDatasets = await fetchDatasets();
     this.mergeDatasets();
     setInterval(() => this.tick(), 1000);
+  }
+
+  private watch(query: string): void {
+    if (this.watched.has(query)) return;
+    const w = WATCHES.find((x) => x.query === query);
+    if (!w) return;
+    this.watched.add(query);
+    this.stream.watch(w);
+  }
+
+  // The layers whose data comes on demand are asked for when first shown.
+  private layerShown(layer: LayerId): void {
+    if (ON_DEMAND.has(layer)) this.watch(layer);
+  }
+
+  loadMap(): Promise<void> {
+    if (this.mapLoading) return this.mapLoading;
+    this.mapLoading = import('./map').then(({ CityMap }) => {
+      const map = new CityMap(this.root.querySelector('#map') as HTMLElement, this.city);
+      this.map = map;
+      map.onPick = (layer, id) => this.pick(layer, id);
+      if (this.city.bbox && this.fitted) map.map.fitBounds(this.city.bbox, { padding: 24, duration: 0 });
+      this.applyView(this.view, false);
+      this.renderAll();
+      void map.ready.then(() => this.applyView(this.view, false));
+    });
+    return this.mapLoading;
   }
 
   private shell(): string {
@@ -330,11 +375,14 @@ class Wall {
     const el = this.root.querySelector('.legend') as HTMLElement;
     if (!this.map) return;
     this.metricChoices = this.metrics().join();
-    el.innerHTML = ALL_LAYERS.map((l) => `<button type="button" data-layer="${l}" class="${this.map.isVisible(l) ? 'on' : ''}">${esc(t(LAYER_LABEL[l]))}</button>`).join('') +
+    const map = this.map;
+    el.innerHTML = ALL_LAYERS.map((l) => `<button type="button" data-layer="${l}" class="${map.isVisible(l) ? 'on' : ''}">${esc(t(LAYER_LABEL[l]))}</button>`).join('') +
       `<select class="metric" aria-label="${t('choropleth')}">${this.metrics().map((m) => `<option value="${esc(m)}" ${m === this.metric ? 'selected' : ''}>${t('choropleth')}: ${esc(metricLabel(m))}</option>`).join('')}</select>`;
     el.querySelectorAll('button').forEach((b) => b.addEventListener('click', () => {
       const l = b.dataset.layer as LayerId;
+      if (!this.map) return;
       this.map.setVisible(l, !this.map.isVisible(l));
+      if (this.map.isVisible(l)) this.layerShown(l);
       b.classList.toggle('on', this.map.isVisible(l));
       this.dirtyQueries.add('dongs');  // the colour key follows the layers shown
       this.schedule();
@@ -362,21 +410,23 @@ class Wall {
   }
 
   private viewTitle(v: ViewName): string {
-    return { home: t('home'), cctv: t('cctv'), air: t('air'), ambulance: t('dispatch'), snow: t('snow'), complaints: t('complaints'), traffic: t('traffic'), pledges: t('pledges') }[v];
+    return { home: t('home'), cctv: t('cctv'), air: t('air'), ambulance: t('dispatch'), snow: t('snow'), complaints: t('complaints'), traffic: t('traffic'), pledges: t('pledges'), water: t('water') }[v];
   }
 
   applyView(v: ViewName, fit = true): void {
     this.view = v;
     const spec = VIEWS[v];
-    for (const l of ALL_LAYERS) this.map.setVisible(l, spec.layers.includes(l));
+    for (const l of spec.layers) this.layerShown(l);
     this.metric = spec.metric;
     this.roadMode = spec.roads;
     document.documentElement.dataset.view = v;
+    this.root.querySelectorAll('.panel').forEach((p) => p.classList.toggle('focus', focusPanel(v) === (p as HTMLElement).dataset.panel));
+    if (!this.map) { this.dirtyPanels = true; this.schedule(); return; }
+    for (const l of ALL_LAYERS) this.map.setVisible(l, spec.layers.includes(l));
     this.dirtyQueries.add('dongs').add('roads');
     this.schedule();
     this.renderLegend();
     if (fit && this.city.bbox) this.map.fitTo(this.city.bbox);
-    this.root.querySelectorAll('.panel').forEach((p) => p.classList.toggle('focus', focusPanel(v) === (p as HTMLElement).dataset.panel));
   }
 
   runCommand(text: string): void {
@@ -390,7 +440,7 @@ class Wall {
       const g = d && geometryOf(d);
       const bb = g && bboxOf(g);
       if (d && bb) {
-        this.map.fitTo(bb, 80);
+        this.map?.fitTo(bb, 80);
         void this.card.open(this.decorate(d));
         this.toast(cmd.name);
       }
@@ -428,7 +478,7 @@ class Wall {
     this.replayAt = at;
     document.documentElement.classList.toggle('replaying', !!at);
     if (at) {
-      const types = ['Vehicle', 'AirQualityObserved', 'WeatherObserved', 'Alert', 'DisasterMessage', 'FacilitySensor', 'RoadSegment', 'AdministrativeArea', 'ServiceRequest', 'RoadWork'];
+      const types = ['Vehicle', 'AirQualityObserved', 'WeatherObserved', 'Alert', 'DisasterMessage', 'FacilitySensor', 'FloodMonitoring', 'RoadSegment', 'AdministrativeArea', 'ServiceRequest', 'RoadWork'];
       const states = await Promise.all(types.map((ty) => fetchStateAt(ty, at)));
       if (this.replayAt !== at) return;
       this.replayState = new Map(types.map((ty, i) => [ty, states[i]]));
@@ -448,7 +498,7 @@ class Wall {
       if (bb) {
         this.city.bbox = bb;
         this.fitted = true;
-        this.map.map.fitBounds(bb, { padding: 24, duration: 0 });
+        this.map?.map.fitBounds(bb, { padding: 24, duration: 0 });
       }
     }
     this.dirtyQueries.add(query);
@@ -457,6 +507,7 @@ class Wall {
     if (kind === 'delta') this.noteEvents(query, ups);
     else if (query === 'alerts' || query === 'disasters') this.pastEvents(query, ups);
     else if (query === 'vehicles') for (const v of ups) this.dispatchSeen.set(v.id, String(v.dispatchStatus));
+    else if (query === 'water') for (const g of ups) this.floodSeen.set(g.id, floodStatus(g));
     if (query === 'alerts') this.speakCritical(ups, kind === 'snapshot');
     // A new request moves the statistics too: re-read them, at most every 10 s.
     if (query === 'requests' && kind === 'delta' && !this.govTimer) {
@@ -494,6 +545,13 @@ class Wall {
         if (prev !== String(e.dispatchStatus)) this.event(`${t('ambulances')} ${name}: ${code(e.dispatchStatus)}`, `st-${e.dispatchStatus}`);
         this.dispatchSeen.set(e.id, String(e.dispatchStatus));
       } else if (query === 'sensors' && sensorAlarm(e)) this.event(`${t('abnormal')}: ${name}`, 'sev-critical');
+      else if (query === 'water') {
+        // a gauge changing state (normal → alert → danger and back) is an event; its level is not
+        const st = floodStatus(e);
+        const prev = this.floodSeen.get(e.id);
+        if (prev && prev !== st) this.event(`${t('water')} ${String(e.riverName ?? '')} ${name}: ${code(st)} (${e.currentLevel} m)`, st === 'danger' ? 'sev-critical' : st === 'alert' ? 'sev-major' : 'sev-ok');
+        this.floodSeen.set(e.id, st);
+      }
       else if (query === 'roadworks') this.event(`${t('roadworks')}: ${e.description ?? name} (${code(e.status)})`, 'sev-warning');
       else if (query === 'datasets' && e.freshness && e.freshness !== 'fresh' && e.freshness !== 'simulated') this.event(`${t('dataset')} ${localName(e.name) || name}: ${e.freshness}`, 'sev-minor');
     }
@@ -573,23 +631,37 @@ class Wall {
     this.frame = 0;
     metrics.renders++;
     const q = this.dirtyQueries;
-    if (q.has('dongs') || q.has('air') || q.has('requests') || q.has('vehicles')) this.renderDongs();
-    if (q.has('roads')) this.renderRoads();
-    const points: [string, string][] = [['cctv', 'cctv'], ['bikes', 'bikes'], ['hotspots', 'hotspots'], ['er', 'er'], ['vehicles', 'vehicles']];
-    for (const [query, source] of points) if (q.has(query)) this.map.setFeatures(source, this.pointFeatures(this.list(query)));
-    if (q.has('sensors') || q.has('bridges') || q.has('markets')) this.renderFacilities();
-    if (q.has('roadworks') || q.has('roads')) this.renderRoadworks();
-    if (q.size || this.dirtyPanels) this.renderPanels();
-    q.clear();
+    const panels = q.size > 0 || this.dirtyPanels;
+    // Until MapLibre is there only the panels draw; the map takes every source when it comes.
+    if (this.map) {
+      if (q.has('dongs') || q.has('air') || q.has('requests') || q.has('vehicles')) this.renderDongs();
+      if (q.has('roads')) this.renderRoads();
+      const points: [string, string][] = [['cctv', 'cctv'], ['bikes', 'bikes'], ['hotspots', 'hotspots'], ['er', 'er'], ['vehicles', 'vehicles']];
+      for (const [query, source] of points) if (q.has(query)) this.map.setFeatures(source, this.pointFeatures(this.list(query)));
+      if (q.has('sensors') || q.has('bridges') || q.has('markets')) this.renderFacilities();
+      if (q.has('water')) this.renderGauges();
+      if (q.has('roadworks') || q.has('roads')) this.renderRoadworks();
+      q.clear();
+    }
+    if (panels) this.renderPanels();
     this.dirtyPanels = false;
     const t1 = performance.now();
     metrics.slowestRenderMs = Math.max(metrics.slowestRenderMs, t1 - t0);
-    // "First live data painted": the frame after the panels and map sources got the first
-    // snapshots; the map's own first complete frame (all layers drawn) is mapIdleMs.
-    if (metrics.firstLiveMs < 0 && this.stream.entities('dongs').size && this.stream.entities('roads').size) {
+    if (metrics.firstLiveMs < 0 && FIRST_PAINT_QUERIES.every((x) => this.stream.answered(x))) {
       metrics.firstLiveMs = 0;
-      requestAnimationFrame(() => { metrics.firstLiveMs = performance.now(); });
-      this.map.map.once('idle', () => { metrics.mapIdleMs = performance.now(); });
+      requestAnimationFrame(() => {
+        metrics.firstLiveMs = performance.now();
+        // the panels are on screen: now the map
+        window.setTimeout(() => void this.loadMap(), 0);
+      });
+    }
+    if (metrics.mapLiveMs < 0 && this.map && this.stream.entities('dongs').size && this.stream.entities('roads').size) {
+      metrics.mapLiveMs = 0;
+      const map = this.map;
+      void map.ready.then(() => map.filledWith(['dongs', 'roads'])).then(() => {
+        requestAnimationFrame(() => { metrics.mapLiveMs = performance.now(); });
+        map.map.once('idle', () => { metrics.mapIdleMs = performance.now(); });
+      });
     }
   }
 
@@ -623,7 +695,19 @@ class Wall {
       if (!g) continue;
       out.push({ type: 'Feature', geometry: g.type === 'Point' ? g : { type: 'Point', coordinates: firstCoord(g) }, properties: { id: f.id, alarm: false } });
     }
-    this.map.setFeatures('facilities', out);
+    this.map?.setFeatures('facilities', out);
+  }
+
+  // River gauges at their bridges, coloured by their state.
+  private renderGauges(): void {
+    const out: GeoJSON.Feature[] = [];
+    for (const g of this.list('water')) {
+      let geo = geometryOf(g);
+      if (geo && geo.type !== 'Point') geo = { type: 'Point', coordinates: firstCoord(geo) };
+      if (geo) out.push({ type: 'Feature', geometry: geo, properties: { id: g.id, status: floodStatus(g) } });
+    }
+    this.map?.setFeatures('water', out);
+    this.renderKey(this.dongValues());
   }
 
   private renderRoads(): void {
@@ -642,7 +726,7 @@ class Wall {
       }
       out.push({ type: 'Feature', geometry: g, properties: { id: r.id, colour } });
     }
-    this.map.setFeatures('roads', out);
+    this.map?.setFeatures('roads', out);
   }
 
   private renderRoadworks(): void {
@@ -653,7 +737,7 @@ class Wall {
       const g = geometryOf(w) ?? (typeof w.refRoadSegment === 'string' ? geometryOf(roads.get(w.refRoadSegment) ?? ({} as Entity)) : null);
       if (g) out.push({ type: 'Feature', geometry: g, properties: { id: w.id } });
     }
-    this.map.setFeatures('roadworks', out);
+    this.map?.setFeatures('roadworks', out);
   }
 
   private dongValues(): Map<string, number> {
@@ -691,6 +775,7 @@ class Wall {
   // The colour key: what the road colours, the dong shades and the ambulance dots mean.
   private renderKey(values: Map<string, number>): void {
     const el = this.root.querySelector('.key') as HTMLElement;
+    if (!this.map) return;
     const sw = (c: string, label: string) => `<span class="sw"><i style="background:${c}"></i>${esc(label)}</span>`;
     const parts: string[] = [];
     if (this.map.isVisible('roads')) {
@@ -702,6 +787,9 @@ class Wall {
       const vs = [...values.values()];
       const label = metricLabel(this.metric);
       parts.push(`<div><b>${esc(label)}</b><span class="ramp"></span><span>0 – ${Math.max(...vs).toLocaleString('ko-KR')}</span></div>`);
+    }
+    if (this.map.isVisible('water') && this.list('water').length) {
+      parts.push(`<div><b>${t('water')}</b>${Object.entries(FLOOD_COLOURS).map(([k, c]) => sw(c, code(k))).join('')}</div>`);
     }
     if (this.map.isVisible('vehicles') && this.list('vehicles').length) {
       parts.push(`<div><b>${t('ambulances')}</b>${Object.entries(DISPATCH_COLOURS).map(([k, c]) => sw(c, code(k))).join('')}</div>`);
@@ -715,7 +803,7 @@ class Wall {
     const values = this.dongValues();
     this.renderKey(values);
     const unit = this.metric === 'pm10' ? '㎍' : this.metric === 'requests' ? '건' : '';
-    this.map.setDongs(this.list('dongs'), values, (el, d) => {
+    this.map?.setDongs(this.list('dongs'), values, (el, d) => {
       const v = values.get(d.id);
       const html = `<span class="n">${esc(dongName(d))}</span>${v != null ? `<span class="v">${v.toLocaleString('ko-KR')}${unit}</span>` : ''}`;
       if (el.innerHTML !== html) el.innerHTML = html;
@@ -742,31 +830,64 @@ class Wall {
     // On the wall the governance panel sits above the timeline (the live panels fill their
     // column); elsewhere it is the last of the panels.
     const wall = document.documentElement.dataset.layout === 'wall';
-    const panels = this.root.querySelector('.panels') as HTMLElement;
-    const gov = this.root.querySelector('.gov') as HTMLElement;
-    panels.innerHTML = PANELS.filter((p) => !wall || p.id !== 'pledges').map(html).join('');
-    gov.innerHTML = wall ? PANELS.filter((p) => p.id === 'pledges').map(html).join('') : '';
-    this.root.querySelectorAll('.panel').forEach((p) => {
-      const id = (p as HTMLElement).dataset.panel!;
-      p.classList.toggle('focus', focusPanel(this.view) === id);
-      p.addEventListener('click', () => this.applyView(panelView(id)));
+    this.fillPanels(this.root.querySelector('.panels') as HTMLElement, PANELS.filter((p) => !wall || p.id !== 'pledges'), html);
+    this.fillPanels(this.root.querySelector('.gov') as HTMLElement, wall ? PANELS.filter((p) => p.id === 'pledges') : [], html);
+    this.root.querySelectorAll('.panel').forEach((p) => p.classList.toggle('focus', focusPanel(this.view) === (p as HTMLElement).dataset.panel));
+    const ol = this.root.querySelector('.timeline ol') as HTMLElement;
+    const events = this.events.map((e) => `<li class="${esc(e.cls)}"><time>${esc(timeOf(e.at))}</time><span>${esc(e.text)}</span></li>`).join('');
+    if (events !== this.eventsHtml) { ol.innerHTML = events; this.eventsHtml = events; }
+  }
+
+  // Only the panels whose content changed are replaced: at 50 updates/s most of them stay as
+  // they are, so a finger on a gauge or an alarm is not lifted from under it by a re-render.
+  private panelHtml = new Map<string, string>();
+  private eventsHtml = '';
+  private fillPanels(box: HTMLElement, specs: typeof PANELS, html: (p: typeof PANELS[number]) => string): void {
+    const ids = specs.map((p) => p.id);
+    const present = [...box.children].map((c) => (c as HTMLElement).dataset.panel);
+    if (present.join() !== ids.join()) {
+      const parts = specs.map(html);
+      specs.forEach((p, i) => this.panelHtml.set(p.id, parts[i]));
+      box.innerHTML = parts.join('');
+      return;
+    }
+    specs.forEach((p, i) => {
+      const h = html(p);
+      if (this.panelHtml.get(p.id) === h) return;
+      this.panelHtml.set(p.id, h);
+      const tpl = document.createElement('template');
+      tpl.innerHTML = h;
+      box.children[i].replaceWith(tpl.content.firstElementChild!);
     });
-    // An alert in the panel opens its card (acknowledge / clear for staff), by touch or keyboard.
-    this.root.querySelectorAll('li.alert[data-id]').forEach((li) => {
-      const open = (ev: Event) => {
-        ev.stopPropagation();
-        const a = this.list('alerts').find((x) => x.id === (li as HTMLElement).dataset.id);
+  }
+
+  // Touches on the panels, bound once on their containers (the panels themselves are replaced
+  // when their content changes): an alarm opens its card (acknowledge / clear for staff), a
+  // gauge its card in the water view, any other touch switches the map to the panel's view.
+  private bindPanels(): void {
+    for (const box of [this.root.querySelector('.panels'), this.root.querySelector('.gov')] as HTMLElement[]) {
+      const openAlert = (li: HTMLElement) => {
+        const a = this.list('alerts').find((x) => x.id === li.dataset.id);
         if (a) void this.card.open(a);
       };
-      li.addEventListener('click', open);
-      li.addEventListener('keydown', (ev) => { if ((ev as KeyboardEvent).key === 'Enter' || (ev as KeyboardEvent).key === ' ') open(ev); });
-    });
-    const ol = this.root.querySelector('.timeline ol') as HTMLElement;
-    ol.innerHTML = this.events.map((e) => `<li class="${esc(e.cls)}"><time>${esc(timeOf(e.at))}</time><span>${esc(e.text)}</span></li>`).join('');
+      box.addEventListener('click', (ev) => {
+        const target = ev.target as HTMLElement;
+        const li = target.closest('li.alert[data-id]') as HTMLElement | null;
+        if (li) { openAlert(li); return; }
+        const gauge = target.closest('.gauge[data-id]') as HTMLElement | null;
+        if (gauge) { this.applyView('water', false); this.pick('water', gauge.dataset.id!); return; }
+        const panel = target.closest('.panel') as HTMLElement | null;
+        if (panel) this.applyView(panelView(panel.dataset.panel!));
+      });
+      box.addEventListener('keydown', (ev) => {
+        const li = (ev.target as HTMLElement).closest('li.alert[data-id]') as HTMLElement | null;
+        if (li && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); openAlert(li); }
+      });
+    }
   }
 
   private pick(layer: string, id: string): void {
-    const query = layer === 'facilities' ? ['sensors', 'bridges', 'markets'] : layer === 'dongs' ? ['dongs'] : [layer];
+    const query = layer === 'facilities' ? ['sensors', 'bridges', 'markets'] : [layer];
     for (const q of query) {
       const e = this.list(q).find((x) => x.id === id);
       if (e) { void this.card.open(this.decorate(e)); return; }
@@ -790,10 +911,10 @@ function metricLabel(m: Metric): string {
   return m.startsWith('attr:') ? m.slice(5) : t(m);
 }
 function focusPanel(v: ViewName): string {
-  return { home: '', cctv: 'alerts', air: 'air', ambulance: 'dispatch', snow: 'traffic', complaints: 'complaints', traffic: 'traffic', pledges: 'pledges' }[v];
+  return { home: '', cctv: 'alerts', air: 'air', ambulance: 'dispatch', snow: 'traffic', complaints: 'complaints', traffic: 'traffic', pledges: 'pledges', water: 'water' }[v];
 }
 function panelView(p: string): ViewName {
-  return ({ alerts: 'home', traffic: 'traffic', air: 'air', weather: 'home', safety: 'home', dispatch: 'ambulance', complaints: 'complaints', pledges: 'pledges' } as Record<string, ViewName>)[p] ?? 'home';
+  return ({ alerts: 'home', traffic: 'traffic', air: 'air', weather: 'home', safety: 'home', water: 'water', dispatch: 'ambulance', complaints: 'complaints', pledges: 'pledges' } as Record<string, ViewName>)[p] ?? 'home';
 }
 function firstCoord(g: GeoJSON.Geometry): [number, number] {
   let c: any = 'coordinates' in g ? g.coordinates : [0, 0];
@@ -814,9 +935,10 @@ async function main(): Promise<void> {
     wall,
     metrics,
     get map() { return wall.map?.map; },
+    longTaskLog,
     stream: wall.stream,
     runCommand: (s: string) => wall.runCommand(s),
-    screenPointOf: (layer: string) => wall.map.firstRenderedPoint(layer),
+    screenPointOf: (layer: string) => wall.map?.firstRenderedPoint(layer) ?? null,
     get view() { return wall.view; },
     get gov() { return wall.gov; },
     session,

@@ -6,23 +6,14 @@
 import maplibregl, { GeoJSONSource, LngLatBoundsLike, Map as MlMap, MapGeoJSONFeature } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { City, Entity } from './api';
+import { DISPATCH_COLOURS, FLOOD_COLOURS, geometryOf } from './geo';
 import { localName } from './i18n';
 
-export type LayerId = 'dongs' | 'cctv' | 'bikes' | 'hotspots' | 'roads' | 'vehicles' | 'roadworks' | 'facilities' | 'er';
+export type LayerId = 'dongs' | 'cctv' | 'bikes' | 'hotspots' | 'roads' | 'vehicles' | 'roadworks' | 'facilities' | 'water' | 'er';
 export type RoadMode = 'speed' | 'snow';
 
 type Geometry = GeoJSON.Geometry;
 type Feature = GeoJSON.Feature;
-
-export const DISPATCH_COLOURS: Record<string, string> = {
-  available: '#3ddc84',
-  ordered: '#ffd23f',
-  enRoute: '#ff8c1a',
-  onScene: '#ff3b3b',
-  transporting: '#d65bff',
-  atHospital: '#4aa8ff',
-  returning: '#9fb3c8',
-};
 
 const MAP_REFRESH_MS = 250;
 
@@ -31,13 +22,9 @@ const POINT_SOURCES: { id: LayerId; colour: string; radius: number; cluster: boo
   { id: 'bikes', colour: '#8bc34a', radius: 7, cluster: true },
   { id: 'hotspots', colour: '#ff5252', radius: 10, cluster: true },
   { id: 'facilities', colour: '#ffb300', radius: 8, cluster: false },
+  { id: 'water', colour: FLOOD_COLOURS.normal, radius: 10, cluster: false },
   { id: 'er', colour: '#ffffff', radius: 11, cluster: false },
 ];
-
-export function geometryOf(e: Entity): Geometry | null {
-  const loc = e.location as Geometry | undefined;
-  return loc && typeof loc === 'object' && 'type' in loc ? loc : null;
-}
 
 function centroid(g: Geometry): [number, number] | null {
   let sx = 0, sy = 0, n = 0;
@@ -56,19 +43,6 @@ function centroid(g: Geometry): [number, number] | null {
   return n ? [sx / n, sy / n] : null;
 }
 
-export function bboxOf(g: Geometry): [number, number, number, number] | null {
-  let w = 180, s = 90, e = -180, n = -90, any = false;
-  const visit = (c: unknown): void => {
-    if (Array.isArray(c) && typeof c[0] === 'number') {
-      any = true;
-      w = Math.min(w, c[0] as number); e = Math.max(e, c[0] as number);
-      s = Math.min(s, c[1] as number); n = Math.max(n, c[1] as number);
-    } else if (Array.isArray(c)) c.forEach(visit);
-  };
-  if ('coordinates' in g) visit(g.coordinates);
-  return any ? [w, s, e, n] : null;
-}
-
 export class CityMap {
   readonly map: MlMap;
   private data = new Map<string, Feature[]>();
@@ -76,7 +50,7 @@ export class CityMap {
   private frame = 0;
   private labels = new Map<string, maplibregl.Marker>();
   private clusterMarkers = new Map<string, maplibregl.Marker>();
-  private visible = new Set<LayerId>(['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'er']);
+  private visible = new Set<LayerId>(['dongs', 'hotspots', 'roads', 'vehicles', 'roadworks', 'facilities', 'water', 'er']);
   onPick: (layer: string, id: string) => void = () => {};
   ready: Promise<void>;
 
@@ -160,9 +134,10 @@ export class CityMap {
       m.addLayer({
         id: `${p.id}-points`, type: 'circle', source: p.id, filter: ['!', ['has', 'point_count']],
         paint: {
-          'circle-color': p.id === 'facilities' ? ['case', ['==', ['get', 'alarm'], true], '#ff1744', p.colour] : p.colour,
+          'circle-color': p.id === 'facilities' ? ['case', ['==', ['get', 'alarm'], true], '#ff1744', p.colour]
+            : p.id === 'water' ? ['match', ['get', 'status'], 'danger', FLOOD_COLOURS.danger, 'alert', FLOOD_COLOURS.alert, p.colour] as any : p.colour,
           'circle-radius': ['interpolate', ['linear'], ['zoom'], 11, p.radius * 0.7 * k, 16, p.radius * 1.5 * k],
-          'circle-stroke-color': '#0b1220', 'circle-stroke-width': 2,
+          'circle-stroke-color': p.id === 'water' ? '#ffffff' : '#0b1220', 'circle-stroke-width': 2,
         },
       });
     }
@@ -176,9 +151,9 @@ export class CityMap {
     });
 
     // In order of precedence under a finger: single things, then clusters, then lines, then areas.
-    const pickable = ['vehicles-points', 'er-points', 'facilities-points', 'hotspots-points', 'cctv-points', 'bikes-points', 'roadworks-point', 'roadworks-line', 'roads-line', 'dongs-fill'];
+    const pickable = ['vehicles-points', 'er-points', 'water-points', 'facilities-points', 'hotspots-points', 'cctv-points', 'bikes-points', 'roadworks-point', 'roadworks-line', 'roads-line', 'dongs-fill'];
     const clusters = POINT_SOURCES.filter((p) => p.cluster).map((p) => `${p.id}-clusters`);
-    const order = [...pickable.slice(0, 7), ...clusters, ...pickable.slice(7)];
+    const order = [...pickable.slice(0, 8), ...clusters, ...pickable.slice(8)];
     m.on('click', (ev) => {
       const box: [maplibregl.PointLike, maplibregl.PointLike] = [[ev.point.x - 12, ev.point.y - 12], [ev.point.x + 12, ev.point.y + 12]];
       const layers = order.filter((l) => m.getLayer(l) && m.getLayoutProperty(l, 'visibility') !== 'none');
@@ -203,7 +178,7 @@ export class CityMap {
     const clusterId = f.properties?.cluster_id as number;
     src.getClusterExpansionZoom(clusterId).then((zoom) => {
       const g = f.geometry as GeoJSON.Point;
-      this.map.easeTo({ center: g.coordinates as [number, number], zoom: Math.min(zoom + 0.5, 18), duration: 400 });
+      this.map.easeTo({ center: g.coordinates as [number, number], zoom: Math.min(zoom + 0.5, 18), duration: this.animationMs(400) });
     });
   }
 
@@ -236,25 +211,77 @@ export class CityMap {
 
   // Each setData makes MapLibre re-tile the source and repaint the whole canvas (3840 px wide on
   // the wall), so sources refresh at most MAP_REFRESH_MS apart whatever the rate of deltas;
-  // a change still shows within that plus one frame.
+  // a change still shows within that plus one frame. Where frames are expensive (no GPU: the
+  // compositor reads every WebGL frame back while the main thread waits — Commit → ReadPixels
+  // in a trace — so an empty frame of the wall's map costs ~0.3 s of main thread and a full one
+  // 0.5–1.5 s, and one refresh of several sources takes a few frames as their tiles come back) the next
+  // refresh waits until the map is idle again and then as long as it was busy: the map takes
+  // at most about half of the main thread, and the panels and touch stay responsive. With a
+  // GPU the map is idle within a frame and the spacing stays MAP_REFRESH_MS.
   setFeatures(source: string, features: Feature[]): void {
     this.data.set(source, features);
     this.dirty.add(source);
-    if (this.frame) return;
-    const wait = Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now());
-    this.frame = window.setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+    this.scheduleFlush();
   }
 
+  private scheduleFlush(): void {
+    if (this.frame || !this.dirty.size) return;
+    // A source's first data (the city drawn at all) does not wait for the map to settle.
+    const first = [...this.dirty].some((s) => !this.filled.has(s) && (this.data.get(s)?.length ?? 0) > 0);
+    if (this.busy && !first) return;
+    const wait = first ? Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now())
+      : Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now(), this.nextFlushAt - performance.now());
+    this.frame = window.setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+  }
+  private busy = false;
+  private filled = new Set<string>();
+  private nextFlushAt = 0;
   private lastFlush = -Infinity;
+
+  // The map's own cadence now: how long the last refresh kept it busy (ms), for the figures.
+  lastBusyMs = 0;
+
+  private settled(): void {
+    if (!this.busy) return;
+    this.busy = false;
+    window.clearTimeout(this.busyTimer);
+    const now = performance.now();
+    this.lastBusyMs = now - this.lastFlush;
+    this.nextFlushAt = now + this.lastBusyMs;
+    this.scheduleFlush();
+  }
+  private busyTimer = 0;
+
+  // Resolves once these sources have had data handed to MapLibre (for the figures).
+  filledWith(sources: string[]): Promise<void> {
+    return new Promise((resolve) => {
+      const check = () => { if (sources.every((x) => this.filled.has(x))) { resolve(); return true; } return false; };
+      if (!check()) this.flushWaiters.push(() => { if (!check()) this.filledWith(sources).then(resolve); });
+    });
+  }
+  private flushWaiters: (() => void)[] = [];
 
   private flush(): void {
     this.frame = 0;
     this.lastFlush = performance.now();
+    let sent = false;
     for (const s of this.dirty) {
       const src = this.map.getSource(s) as GeoJSONSource | undefined;
-      if (src) src.setData({ type: 'FeatureCollection', features: this.data.get(s) ?? [] });
+      if (!src) continue;
+      const features = this.data.get(s) ?? [];
+      src.setData({ type: 'FeatureCollection', features });
+      if (features.length) this.filled.add(s);
+      sent = true;
     }
     this.dirty.clear();
+    if (sent) {
+      // busy until MapLibre says every tile is loaded and drawn (or 5 s, whatever it says)
+      this.busy = true;
+      this.map.once('idle', () => this.settled());
+      window.clearTimeout(this.busyTimer);
+      this.busyTimer = window.setTimeout(() => this.settled(), 5000);
+    }
+    for (const w of this.flushWaiters.splice(0)) w();
   }
 
   setDongs(dongs: Entity[], values: Map<string, number>, onLabel: (el: HTMLElement, e: Entity) => void): void {
@@ -298,6 +325,7 @@ export class CityMap {
       vehicles: ['vehicles-points'],
       roadworks: ['roadworks-line', 'roadworks-point'],
       facilities: ['facilities-points'],
+      water: ['water-points'],
       er: ['er-points'],
     };
     for (const id of ids[layer]) if (this.map.getLayer(id)) this.map.setLayoutProperty(id, 'visibility', on ? 'visible' : 'none');
@@ -308,7 +336,14 @@ export class CityMap {
   }
 
   fitTo(bbox: [number, number, number, number], padding = 40): void {
-    this.map.fitBounds(bbox as LngLatBoundsLike, { padding, duration: 500, maxZoom: 16 });
+    this.map.fitBounds(bbox as LngLatBoundsLike, { padding, duration: this.animationMs(500), maxZoom: 16 });
+  }
+
+  // Where one refresh keeps the map busy for long (a software renderer: a frame is 0.3–1.5 s of
+  // blocked main thread), an animated move is a chain of such frames showing one or two
+  // in-between pictures: the map jumps instead.
+  private animationMs(ms: number): number {
+    return this.lastBusyMs > 400 ? 0 : ms;
   }
 
   // Test and soak hook: the screen position of the first rendered feature of a layer.

@@ -148,6 +148,29 @@ export const PANELS: PanelSpec[] = [
     },
   },
   {
+    id: 'water', title: 'water', types: ['FloodMonitoring'],
+    render: (v) => {
+      const gauges = v.list('water').filter((g) => num(g.currentLevel) != null);
+      if (!gauges.length) return `<div class="nodata">${t('gauges')}: ${t('noData')}</div>`;
+      // Worst first: by status, then by how close the water is to the gauge's danger level.
+      const fill = (g: Entity) => (num(g.currentLevel) ?? 0) / (num(g.dangerLevel) ?? num(g.alertLevel) ?? 1);
+      const rank = (g: Entity) => ({ danger: 2, alert: 1 } as Record<string, number>)[floodStatus(g)] ?? 0;
+      gauges.sort((a, b) => rank(b) - rank(a) || fill(b) - fill(a));
+      const over = gauges.filter((g) => floodStatus(g) !== 'normal').length;
+      const worst = floodStatus(gauges[0]);
+      const head = big(fmt(over), `${t('overAlert')} / ${fmt(gauges.length)} ${t('gauges')}`, worst === 'danger' ? 'verybad' : worst === 'alert' ? 'bad' : 'good');
+      // Four lines (six on the wall, where the panel is two rows tall): every river's worst
+      // gauge, then the next worst (a big river's normal level is a larger share of its banks
+      // than a stream's, and must not hide the streams).
+      const lines = document.documentElement.dataset.layout === 'wall' ? 6 : 4;
+      const shown = new Set<Entity>();
+      const rivers = new Set<string>();
+      for (const g of gauges) if (shown.size < lines && !rivers.has(String(g.riverName))) { rivers.add(String(g.riverName)); shown.add(g); }
+      for (const g of gauges) if (shown.size < lines) shown.add(g);
+      return head + `<div class="gauges">${gauges.filter((g) => shown.has(g)).map(gaugeRow).join('')}</div>`;
+    },
+  },
+  {
     id: 'dispatch', title: 'dispatch', types: ['Vehicle'],
     render: (v) => {
       const amb = v.list('vehicles');
@@ -244,6 +267,8 @@ export function alertWhere(v: View, a: Entity): string {
   const tail = src.split(':').pop() ?? '';
   const dong = v.list('dongs').find((d) => d.id === `urn:ngsi-ld:AdministrativeArea:${tail}`);
   if (dong) return shortArea(dong.id, v);
+  const gauge = v.list('water').find((x) => x.id === src);
+  if (gauge) return `${gauge.riverName ?? ''} ${localName(gauge.name).replace(/\s*수위 관측.*$/, '')}`.trim();
   for (const q of ['sensors', 'bridges', 'markets', 'roads', 'air', 'weather']) {
     const e = v.list(q).find((x) => x.id === src);
     if (e) {
@@ -274,6 +299,29 @@ function areaName(v: View, e: Entity): string {
   const d = v.list('dongs').find((x) => x.id === ref);
   const n = localName(d?.name ?? e.areaName ?? e.name ?? '').trim();
   return n ? n.slice(n.lastIndexOf(' ') + 1) : String(e.id).split(':').pop() ?? '';
+}
+
+// A gauge's state: what it says, or what its level says against its own alert/danger levels.
+export function floodStatus(g: Entity): string {
+  const level = num(g.currentLevel), alert = num(g.alertLevel), danger = num(g.dangerLevel);
+  if (level != null && danger != null && level >= danger) return 'danger';
+  if (level != null && alert != null && level >= alert) return 'alert';
+  return typeof g.floodLevelStatus === 'string' ? g.floodLevelStatus : 'normal';
+}
+
+// One gauge: "탄천 삼성교", the water on a track scaled to the danger level with the alert
+// level marked, and the level in metres.
+function gaugeRow(g: Entity): string {
+  const level = num(g.currentLevel) ?? 0;
+  const danger = num(g.dangerLevel), alert = num(g.alertLevel);
+  const top = (danger ?? alert ?? level) * 1.15 || 1;
+  const w = Math.max(2, Math.min(100, (level / top) * 100));
+  const mark = (x: number | null, cls: string) => x == null ? '' : `<em class="${cls}" style="left:${((x / top) * 100).toFixed(1)}%"></em>`;
+  const river = typeof g.riverName === 'string' ? g.riverName : '';
+  const name = localName(g.name).replace(/\s*수위 관측.*$/, '') || String(g.id).split(':').pop();
+  const st = floodStatus(g);
+  return `<div class="gauge st-${esc(st)}" data-id="${esc(g.id)}" title="${esc(code(st))}"><span class="l">${esc(river ? `${river} ${name}` : name)}</span>` +
+    `<span class="track"><i style="width:${w.toFixed(1)}%"></i>${mark(alert, 'a')}${mark(danger, 'd')}</span><b>${esc(fmt(level, 2))} m</b></div>`;
 }
 
 export function sensorAlarm(s: Entity): boolean {

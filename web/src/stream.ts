@@ -28,6 +28,7 @@ export class LiveStream {
   private queries = new Map<string, QueryState>();
   private epoch = '';
   private listeners: Listener[] = [];
+  private answeredQueries = new Set<string>();
   private statusListeners: ((online: boolean) => void)[] = [];
   private retry = 0;
   private lastMessage = 0;
@@ -42,6 +43,11 @@ export class LiveStream {
   watch(w: Watch): void {
     this.queries.set(w.query, { watch: w, entities: new Map(), position: 0, current: false });
     if (this.ws?.readyState === WebSocket.OPEN) this.send(w, undefined);
+  }
+  // Whether the server has answered the query since the page opened (a snapshot, a delta or
+  // a refusal): what the first paint waits for.
+  answered(query: string): boolean {
+    return this.answeredQueries.has(query);
   }
   entities(query: string): Map<string, Entity> {
     return this.queries.get(query)?.entities ?? new Map();
@@ -128,6 +134,7 @@ export class LiveStream {
 
   private handle(m: Record<string, any>): void {
     const q = m.query ? this.queries.get(m.query) : undefined;
+    if (q && (m.kind === 'snapshot' || m.kind === 'delta' || m.kind === 'error')) this.answeredQueries.add(m.query);
     switch (m.kind) {
       case 'snapshot': {
         if (!q) return;

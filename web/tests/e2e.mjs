@@ -352,6 +352,27 @@ try {
     await page.keyboard.press('Escape');
   });
 
+  await test('the water panel shows the river gauges at their bridges, on the map and in a card', async () => {
+    // The simulator (running since the scenario switch) writes one FloodMonitoring gauge per
+    // imported bridge over a river: Gangnam's 삼성교 and 탄천2고가교 (Tancheon) and its Han bridges.
+    await page.waitForFunction(() => document.querySelectorAll('.panel[data-panel=water] .gauge').length >= 2, null, { timeout: 30000 });
+    const text = await page.textContent('.panel[data-panel=water]');
+    assert(text.includes('탄천') && text.includes('한강') && / m/.test(text), `water panel: ${text}`);
+    assert(text.includes('수위 관측소'), `the panel does not count the gauges: ${text}`);
+    const gauges = await page.evaluate(() => [...window.__wall.stream.entities('water').values()].map((g) => ({ id: g.id, name: g.name, ref: g.refFacility, river: g.riverName, alert: g.alertLevel, danger: g.dangerLevel })));
+    assert(gauges.length >= 2 && gauges.every((g) => String(g.ref).startsWith('urn:ngsi-ld:Bridge:') && g.river && g.alert < g.danger), `gauges: ${JSON.stringify(gauges)}`);
+    assert(gauges.some((g) => String(g.name).startsWith('삼성교') && g.river === '탄천'), `no gauge at 삼성교 on the Tancheon: ${JSON.stringify(gauges)}`);
+    await page.fill('form.cmd input', '하천 수위');
+    await page.press('form.cmd input', 'Enter');
+    await page.waitForFunction(() => window.__wall.view === 'water' && document.querySelector('.panel[data-panel=water].focus'));
+    await page.waitForFunction(() => window.__wall.map.querySourceFeatures('water').length >= 2, null, { timeout: 10000 });
+    await page.click('.panel[data-panel=water] .gauge');
+    await page.waitForFunction(() => (window.__wall.cardId ?? '').startsWith('urn:ngsi-ld:FloodMonitoring:'), null, { timeout: 5000 });
+    const card = await page.textContent('.card');
+    assert(card.includes('currentLevel') && card.includes('FloodMonitoring'), `gauge card: ${card.slice(0, 300)}`);
+    await page.click('.card .close');
+  });
+
   await test('logging out drops the staff-only data again', async () => {
     await page.click('.user-btn');
     await page.waitForFunction(() => (document.querySelector('.user-btn')?.textContent ?? '').includes('로그인'), null, { timeout: 10000 });

@@ -23,9 +23,9 @@ export function arg(name, fallback) {
 
 // `serve --city` imports the city's mappings before it listens (about 4 s for Gangnam here),
 // answers /cityroom/v1/city and loads the city's alarm rules.
-export async function startServer(bin, { demo = 'gangnam', extra = [] } = {}) {
+export async function startServer(bin, { demo = 'gangnam', extra = [], webDir = join(ROOT, 'web/dist') } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'cityroom-web-'));
-  const proc = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--web-dir', join(ROOT, 'web/dist'), '--threads', '2',
+  const proc = spawn(bin, ['serve', '--data-dir', dataDir, '--listen', '127.0.0.1:0', '--web-dir', webDir, '--threads', '2',
     '--city', join(ROOT, 'data/cities', `${demo}.json`), ...extra],
   { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CITYROOM_ADMIN_PASSWORD: ADMIN_PASSWORD } });
   let stderr = '';

@@ -296,6 +296,97 @@ TEST(SimulatorScenario, TyphoonBringsRainWindClosuresAndOneTiltedBridge) {
   EXPECT_LT(later.tilt_max, 0.3) << "the tilt comes back";
 }
 
+// The test city with two river gauges: one at a stream bridge, one at a bridge over the Han.
+std::shared_ptr<const City> city_with_gauges() {
+  City c = *test_city();
+  c.gauges = {{"urn:ngsi-ld:FloodMonitoring:Bridge:its:1", "가교", "탄천", "urn:ngsi-ld:Bridge:its:1",
+               {127.001, 37.501}, false, {"/T"}},
+              {"urn:ngsi-ld:FloodMonitoring:Bridge:its:2", "나교", "한강", "urn:ngsi-ld:Bridge:its:2",
+               {127.019, 37.519}, true, {"/T"}}};
+  return std::make_shared<const City>(std::move(c));
+}
+
+struct Levels {
+  std::map<std::string, double> lowest, highest;
+  std::map<std::string, std::set<std::string>> statuses;
+  std::map<std::string, double> alert, danger;
+};
+
+Levels levels(Model& m, base::Micros from, double seconds) {
+  Levels x;
+  run(m, from, seconds, 1, 1000, [&](base::Micros, const Write& w) {
+    if (w.feed != feed::kWaterLevels) return;
+    const auto i = id(w);
+    const double v = num(w.entity, "currentLevel");
+    x.lowest[i] = x.lowest.contains(i) ? std::min(x.lowest[i], v) : v;
+    x.highest[i] = x.highest.contains(i) ? std::max(x.highest[i], v) : v;
+    x.statuses[i].insert(str(w.entity, "floodLevelStatus"));
+    if (attr(w.entity, "alertLevel")) {
+      x.alert[i] = num(w.entity, "alertLevel");
+      x.danger[i] = num(w.entity, "dangerLevel");
+      EXPECT_FALSE(str(w.entity, "riverName").empty());
+      EXPECT_TRUE(str(w.entity, "refFacility").starts_with("urn:ngsi-ld:Bridge:"));
+    }
+  });
+  return x;
+}
+
+TEST(SimulatorWater, ABridgeNamesTheRiverItCrosses) {
+  const auto tancheon = crossing_of("삼성교", "올림픽로", {"강남구-송파구경계(8)", "강남소방서"});
+  ASSERT_TRUE(tancheon);
+  EXPECT_EQ(tancheon->river, "탄천");
+  EXPECT_EQ(tancheon->bridge, "삼성교");
+  EXPECT_FALSE(crossing_of("삼성교", "신림로7길", {})) << "Gwanak's 삼성교 crosses another stream";
+  const auto by_node = crossing_of("", "동부간선도로", {"수서지하차도(북측)", "탄천2고가교(남단)"});
+  ASSERT_TRUE(by_node);
+  EXPECT_EQ(by_node->river, "탄천");
+  EXPECT_EQ(by_node->bridge, "탄천2고가교");
+  const auto han = crossing_of("영동대로_영동대교", "영동대로", {});
+  ASSERT_TRUE(han);
+  EXPECT_EQ(han->river, "한강");
+  EXPECT_EQ(han->bridge, "영동대교");
+  EXPECT_FALSE(crossing_of("", "논현로", {"압구정고가차도(북측)", "압구정고가차도(남측)"}))
+      << "an overpass crosses no river";
+}
+
+TEST(SimulatorWater, NormalLevelsStayLowAndMoveSlowly) {
+  Model m(city_with_gauges(), names(), 1, Scenario::kNormal, kMorning);
+  const auto x = levels(m, kMorning, 3 * 3600);
+  ASSERT_EQ(x.highest.size(), 2u);
+  for (const auto& [gauge, high] : x.highest) {
+    EXPECT_LT(high, x.alert.at(gauge)) << gauge;
+    EXPECT_EQ(x.statuses.at(gauge), std::set<std::string>{"normal"}) << gauge;
+    EXPECT_GT(high - x.lowest.at(gauge), 0.03) << gauge << " does not vary";
+    EXPECT_LT(high - x.lowest.at(gauge), 1.0) << gauge << " jumps";
+  }
+  EXPECT_LT(x.highest.at("urn:ngsi-ld:FloodMonitoring:Bridge:its:1"), 1.5) << "a stream runs low";
+}
+
+TEST(SimulatorWater, TyphoonRaisesEveryGaugePastAlertOnePastDangerThenTheyRecede) {
+  Model m(city_with_gauges(), names(), 1, Scenario::kNormal, kMorning);
+  const auto before = levels(m, kMorning, 60);  // the first readings carry the levels
+  ASSERT_EQ(before.alert.size(), 2u);
+  m.set_scenario(Scenario::kTyphoon);
+  const auto storm = levels(m, kMorning + 61 * kSecond, 300);
+  std::size_t past_danger = 0;
+  for (const auto& [gauge, high] : storm.highest) {
+    EXPECT_GE(high, before.alert.at(gauge)) << gauge;
+    EXPECT_TRUE(storm.statuses.at(gauge).contains("alert")) << gauge;
+    if (high >= before.danger.at(gauge)) {
+      ++past_danger;
+      EXPECT_TRUE(storm.statuses.at(gauge).contains("danger")) << gauge;
+    }
+  }
+  EXPECT_EQ(past_danger, 1u) << "one gauge goes past its danger level";
+  EXPECT_EQ(m.danger_gauge(), std::optional<std::size_t>(0)) << "a stream's, not the Han's";
+  m.set_scenario(Scenario::kNormal);
+  levels(m, kMorning + 362 * kSecond, 600);
+  const auto after = levels(m, kMorning + 963 * kSecond, 120);
+  for (const auto& [gauge, high] : after.highest) {
+    EXPECT_EQ(after.statuses.at(gauge), std::set<std::string>{"normal"}) << gauge;
+  }
+}
+
 TEST(SimulatorScenario, HeavySnowPilesUpSlowsRoadsAndClearsThemLinkByLink) {
   Model normal(test_city(), names(), 1, Scenario::kNormal, kMorning);
   Model snow(test_city(), names(), 1, Scenario::kHeavySnow, kMorning);
@@ -381,6 +472,15 @@ TEST(Simulator, ReadsTheCityFromTheHubAndWritesThroughIt) {
   put(poi, R"({"id":"urn:ngsi-ld:PointOfInterest:seoul-market:1","type":"PointOfInterest",
       "category":["traditionalMarket"],"name":"가시장","location":{"type":"Point",
       "coordinates":[127.005,37.505]}})");
+  put(nullptr, R"js({"id":"urn:ngsi-ld:Bridge:its:1220029400","type":"Bridge","name":"삼성교",
+      "roadName":"올림픽로","startNodeName":"강남구-송파구경계(8)","endNodeName":"강남소방서",
+      "location":{"type":"LineString","coordinates":[[127.068576,37.510249],[127.067385,37.510045]]}})js");
+  put(nullptr, R"js({"id":"urn:ngsi-ld:Bridge:its:1220029500","type":"Bridge","name":"삼성교",
+      "roadName":"올림픽로","location":{"type":"LineString","coordinates":[[127.067385,37.510045],
+      [127.068576,37.510249]]}})js");
+  put(nullptr, R"js({"id":"urn:ngsi-ld:Bridge:its:1220035700","type":"Bridge","roadName":"논현로",
+      "startNodeName":"압구정고가차도(남측)","endNodeName":"압구정고가차도(북측)","location":{"type":
+      "LineString","coordinates":[[127.028407,37.525004],[127.026888,37.528724]]}})js");
   Simulator sim(hub, *contexts, {.tenant = "", .scenario = Scenario::kMarketFire, .seed = 1,
                                  .rate = 100, .clock = [] { return kMorning; }});
   std::map<std::string, std::size_t> records;
@@ -406,6 +506,16 @@ TEST(Simulator, ReadsTheCityFromTheHubAndWritesThroughIt) {
   ASSERT_TRUE(road && *road);
   EXPECT_GT(num(**road, "averageSpeed"), 0);
   EXPECT_TRUE(attr(**road, "speedHourly")) << "the imported attributes stay";
+  // One gauge for the two links of 삼성교 (over the Tancheon), none at the overpass.
+  EXPECT_GT(records["sim-water-levels"], 0u);
+  auto gauge = hub.get("", "urn:ngsi-ld:FloodMonitoring:Bridge:its:1220029400");
+  ASSERT_TRUE(gauge && *gauge);
+  EXPECT_EQ(str(**gauge, "riverName"), "탄천");
+  EXPECT_EQ(str(**gauge, "refFacility"), "urn:ngsi-ld:Bridge:its:1220029400");
+  EXPECT_EQ(str(**gauge, "floodLevelStatus"), "normal");
+  EXPECT_GT(num(**gauge, "currentLevel"), 0);
+  EXPECT_FALSE(*hub.get("", "urn:ngsi-ld:FloodMonitoring:Bridge:its:1220029500"));
+  EXPECT_FALSE(*hub.get("", "urn:ngsi-ld:FloodMonitoring:Bridge:its:1220035700"));
   (*store)->close();
   fs::remove_all(dir);
 }
