@@ -684,7 +684,8 @@ int main(int argc, char** argv) {
                                                 "server (see docs/HISTORY.md)");
   history->require_subcommand(1);
   history->add_option("--url", ho.url, "Server base URL")->capture_default_str();
-  history->add_option("--key", ho.key, "API key (X-Api-Key)");
+  history->add_option("--key", ho.key, "API key (prefer the environment variable "
+                                       "CITYROOM_API_KEY: arguments show in the process list)");
   history->add_option("--tenant", ho.tenant, "NGSILD-Tenant");
   history->add_option("--context", ho.context, "@context URL for short attribute names");
   auto* history_import = history->add_subcommand("import", "Load entityId,attribute,time,value "
@@ -698,6 +699,7 @@ int main(int argc, char** argv) {
   history_export->add_option("--to", history_to, "endTimeAt (exclusive, ISO 8601)");
   history_export->add_option("-o,--output", history_out, "Output file (default: stdout)");
   CLI11_PARSE(cli, argc, argv);
+  if (const char* env = std::getenv("CITYROOM_API_KEY"); ho.key.empty() && env) ho.key = env;
   if (history_import->parsed()) return cityroom::api::history_import_command(history_file, ho);
   if (history_export->parsed()) {
     std::string query;
