@@ -24,6 +24,17 @@ base::Result<Entity> load(store::Transaction& txn, std::string_view tenant, std:
   return std::move(**got);
 }
 
+// The time of a write to `before`: now, but always after the entity's last modifiedAt. Times
+// are kept to the millisecond, so two writes of the same value within one millisecond would
+// otherwise give identical instances and the second would be missing from history.
+base::Micros write_time(const Entity& before) {
+  const base::Micros now = base::now_micros();
+  const auto* last = before.if_contains(model::key::kModifiedAt);
+  if (!last || !last->is_string()) return now;
+  const auto t = base::parse_iso8601(last->get_string());
+  return t && *t + 1000 > now ? *t + 1000 : now;
+}
+
 // Writes `after`, appends the instances it changed to history (same transaction: history is
 // as durable as the entity) and records the change.
 // Both versions are moved into the change record: no copy of an entity on the write path.
@@ -78,7 +89,7 @@ base::Result<void> apply_batch_item(store::Transaction& txn, std::string_view te
   }
   Entity before = std::move(**existing);
   Entity after = before;
-  const base::Micros now = base::now_micros();
+  const base::Micros now = write_time(before);
   switch (kind) {
     case BatchKind::kUpsertReplace: after = replaced(before, entity); break;
     case BatchKind::kUpsertUpdate:
@@ -145,7 +156,7 @@ void Hub::replace(std::string tenant, std::string id, Entity entity, Callback<vo
         Entity after = replaced(*before, entity);
         after[model::key::kId] = id;
         if (!after.contains(model::key::kType)) after[model::key::kType] = before->at(model::key::kType);
-        after[model::key::kModifiedAt] = base::format_iso8601(base::now_micros());
+        after[model::key::kModifiedAt] = base::format_iso8601(write_time(*before));
         return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
@@ -158,7 +169,7 @@ void Hub::merge(std::string tenant, std::string id, Entity fragment, Callback<vo
         auto before = load(txn, tenant, id);
         if (!before) return std::unexpected(before.error());
         Entity after = *before;
-        merge_entity(after, fragment, base::now_micros());
+        merge_entity(after, fragment, write_time(*before));
         return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
@@ -173,7 +184,7 @@ void Hub::append_attrs(std::string tenant, std::string id, Entity fragment, bool
         auto before = load(txn, tenant, id);
         if (!before) return std::unexpected(before.error());
         Entity after = *before;
-        auto outcome = append_attributes(after, fragment, no_overwrite, base::now_micros());
+        auto outcome = append_attributes(after, fragment, no_overwrite, write_time(*before));
         if (!outcome.updated.empty()) {
           if (auto s = save(txn, tenant, std::move(*before), std::move(after), changes); !s) {
             return std::unexpected(s.error());
@@ -192,7 +203,7 @@ void Hub::update_attrs(std::string tenant, std::string id, Entity fragment,
         auto before = load(txn, tenant, id);
         if (!before) return std::unexpected(before.error());
         Entity after = *before;
-        auto outcome = update_attributes(after, fragment, base::now_micros());
+        auto outcome = update_attributes(after, fragment, write_time(*before));
         if (!outcome.updated.empty()) {
           if (auto s = save(txn, tenant, std::move(*before), std::move(after), changes); !s) {
             return std::unexpected(s.error());
@@ -212,7 +223,7 @@ void Hub::patch_attr(std::string tenant, std::string id, std::string attr, json:
         auto before = load(txn, tenant, id);
         if (!before) return std::unexpected(before.error());
         Entity after = *before;
-        if (auto p = patch_attribute(after, attr, instances, base::now_micros()); !p) return p;
+        if (auto p = patch_attribute(after, attr, instances, write_time(*before)); !p) return p;
         return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
@@ -233,7 +244,7 @@ void Hub::replace_attr(std::string tenant, std::string id, std::string attr,
         Entity after = *before;
         Entity fragment;
         fragment[attr] = instances;
-        auto outcome = update_attributes(after, fragment, base::now_micros());
+        auto outcome = update_attributes(after, fragment, write_time(*before));
         if (outcome.updated.empty()) {
           return base::fail(ErrorKind::kResourceNotFound,
                             fmt::format("attribute {}: {}", attr, outcome.not_updated[0].reason));
@@ -277,7 +288,7 @@ void Hub::delete_attr(std::string tenant, std::string id, std::string attr,
         } else {
           after.erase(attr);
         }
-        after[model::key::kModifiedAt] = base::format_iso8601(base::now_micros());
+        after[model::key::kModifiedAt] = base::format_iso8601(write_time(*before));
         return save(txn, tenant, std::move(*before), std::move(after), changes);
       },
       std::move(done));
