@@ -209,9 +209,16 @@ class PeriodTable {
     return k;
   }
 
+  // The end (exclusive) of the period holding `time`.
+  base::Micros end_of(base::Micros time) const {
+    if (!period_) return INT64_MAX;
+    const base::Micros stop = origin_.value_or(0) + (index(time) + 1) * *period_;
+    return stop;
+  }
+
   void add(base::Micros time, const json::value& value) {
     see(time, time);
-    Accumulator& acc = periods_[index(time)];
+    Accumulator& acc = at(index(time));
     if (distinct_) {
       acc.add(value);
     } else {
@@ -222,7 +229,7 @@ class PeriodTable {
 
   void add(const store::HistorySummary& s) {
     see(s.first, s.last);
-    periods_[index(s.first)].add_summary(s);
+    at(index(s.first)).add_summary(s);
   }
 
   std::vector<json::array> finish() const {
@@ -241,6 +248,15 @@ class PeriodTable {
   }
 
  private:
+  // Consecutive values mostly fall in the same period: skip the map look-up then.
+  Accumulator& at(std::int64_t k) {
+    if (!cached_ || cached_index_ != k) {
+      cached_ = &periods_[k];
+      cached_index_ = k;
+    }
+    return *cached_;
+  }
+
   void see(base::Micros first, base::Micros last) {
     if (periods_.empty()) {
       first_ = first;
@@ -256,6 +272,8 @@ class PeriodTable {
   bool distinct_ = false;
   base::Micros first_ = 0, last_ = 0;
   std::map<std::int64_t, Accumulator> periods_;
+  Accumulator* cached_ = nullptr;  // map nodes do not move
+  std::int64_t cached_index_ = 0;
 };
 
 }  // namespace
@@ -281,9 +299,7 @@ base::Result<std::vector<AttributeAggregates>> aggregate_history(
   };
   if (!distinct && !by_write && !q.last_n) {
     PeriodTable probe(methods, period, origin, end);
-    q.summarizable = [probe](base::Micros first, base::Micros last) {
-      return probe.index(first) == probe.index(last);
-    };
+    q.period_end = [probe](base::Micros t) { return probe.end_of(t); };
     q.visit_summary = [&](std::string_view attribute, const store::HistorySummary& s) {
       table(attribute).add(s);
     };

@@ -83,13 +83,14 @@ struct HistoryQuery {
   std::function<void(std::string_view attribute, base::Micros time, std::int64_t instance,
                      const json::value& value)>
       visit;
-  // Aggregation fast path (history::aggregate_history sets both; only with `visit`, an
-  // observedAt window and no lastN). The store may hand a group of points — a sealed chunk
-  // wholly inside the window, or a rollup row standing for points retention dropped — as one
-  // summary to `visit_summary` instead of point by point, when `summarizable(first, last)`
-  // says the group lies in one aggregation period. Summaries arrive in time order among the
-  // points; they count in `visited` and against `limit` by their `count`.
-  std::function<bool(base::Micros first, base::Micros last)> summarizable;
+  // Aggregation fast path (history::aggregate_history sets both; used only with `visit`, an
+  // observedAt window and no lastN). `period_end(t)` is the end (exclusive) of the
+  // aggregation period holding time t (INT64_MAX: one period). The store may then hand a group
+  // of points that lie in one period — a sealed chunk wholly inside the window, a run of a
+  // chunk's numbers, a rollup row standing for points retention dropped — as one summary to
+  // `visit_summary` instead of point by point. Summaries and points then come in no
+  // particular order; summaries count in `visited` and against `limit` by their `count`.
+  std::function<base::Micros(base::Micros t)> period_end;
   std::function<void(std::string_view attribute, const HistorySummary& summary)>
       visit_summary;
 };

@@ -697,9 +697,15 @@ class SeriesScan {
  public:
   using Summarize = std::function<bool(const ChunkHeader&)>;
   using Emit = std::function<base::Result<bool>(StoredPoint&&)>;
+  // For a chunk of numbers only, when set: its points [begin, end) inside the window, without
+  // building points (head points are not merged in between: for aggregation only).
+  using EmitNumbers =
+      std::function<bool(const NumericColumns& cols, std::size_t begin, std::size_t end)>;
 
   static base::Result<void> run(Connection& c, const SeriesKey& key, base::Micros from,
-                                base::Micros to, const Summarize& summarize, const Emit& emit) {
+                                base::Micros to, const Summarize& summarize, const Emit& emit,
+                                const EmitNumbers& emit_numbers = {}) {
+    NumericColumns numeric;
     auto head = c.prepare(kHeadRange);
     if (!head) return std::unexpected(head.error());
     bind_key(*head, key).bind(4, from).bind(5, to);
@@ -741,6 +747,18 @@ class SeriesScan {
         if (!*go) return {};
         if (summarize(h)) continue;
       }
+      if (emit_numbers) {
+        if (auto r = decode_numeric(chunks->blob_at(kChunkDataCol), numeric); !r) return r;
+        if (std::all_of(numeric.is_number.begin(), numeric.is_number.end(),
+                        [](std::uint8_t b) { return b != 0; })) {
+          const auto begin = static_cast<std::size_t>(
+              std::lower_bound(numeric.t.begin(), numeric.t.end(), from) - numeric.t.begin());
+          const auto end = static_cast<std::size_t>(
+              std::lower_bound(numeric.t.begin(), numeric.t.end(), to) - numeric.t.begin());
+          if (begin < end && !emit_numbers(numeric, begin, end)) return {};
+          continue;
+        }
+      }
       auto pts = decode_points(chunks->blob_at(kChunkDataCol));
       if (!pts) return std::unexpected(pts.error());
       for (auto& p : *pts) {
@@ -760,7 +778,7 @@ class SeriesScan {
 };
 
 // Rollup rows of `key` in [from, to) as summaries, from the finest rollup period whose every
-// row in the window `summarizable` accepts; none when there is no such period.
+// row in the window lies in one aggregation period; none when there is no such period.
 base::Result<void> visit_rollups(Connection& c, const SeriesKey& key, const HistoryQuery& q,
                                  HistorySeries& series) {
   std::int64_t period = 0;
@@ -786,7 +804,7 @@ base::Result<void> visit_rollups(Connection& c, const SeriesKey& key, const Hist
         if (!*row) break;
         const std::int64_t p0 = s->int64_at(0);
         auto h = summary_at(*s, 3);
-        if (!h || !q.summarizable(p0, p0 + period - 1)) {
+        if (!h || q.period_end(p0) < p0 + period) {
           usable = false;
           break;
         }
@@ -842,16 +860,55 @@ base::Result<void> read_series(Connection& c, const SeriesKey& key, const Histor
     }
     return {};
   }
-  const bool fast = q.visit && q.visit_summary && q.summarizable;
+  const bool fast = q.visit && q.visit_summary && q.period_end;
   std::size_t seen = 0;
   SeriesScan::Summarize summarize;
   if (fast) {
     summarize = [&](const ChunkHeader& h) {
       if (!h.summary || seen + h.summary->count > want) return false;
-      if (!q.summarizable(h.t0, h.t1)) return false;
+      if (q.period_end(h.t0) <= h.t1) return false;
       q.visit_summary(series.attribute, *h.summary);
       series.visited += h.summary->count;
       seen += h.summary->count;
+      return true;
+    };
+  }
+  // A chunk of numbers: each run of points in one period as one summary (as a whole chunk
+  // would be), point by point where a run has a non-finite number.
+  SeriesScan::EmitNumbers emit_numbers;
+  if (fast) {
+    emit_numbers = [&](const NumericColumns& cols, std::size_t begin, std::size_t end) {
+      for (std::size_t i = begin; i < end;) {
+        const base::Micros stop = q.period_end(cols.t[i]);
+        std::size_t j = i;
+        Stats st;
+        StoredPoint p;
+        p.tag = Tag::kDouble;
+        while (j < end && cols.t[j] < stop) {
+          p.t = cols.t[j];
+          p.d = cols.value[j];
+          st.add(p);
+          ++j;
+        }
+        if (seen + (j - i) > want) {
+          series.truncated = true;
+          return false;
+        }
+        seen += j - i;
+        if (st.usable()) {
+          q.visit_summary(series.attribute, st.s);
+          series.visited += j - i;
+        } else {
+          for (std::size_t k = i; k < j; ++k) {
+            const json::value v = cols.tag[k] == 1
+                                      ? json::value(static_cast<std::int64_t>(cols.value[k]))
+                                      : json::value(cols.value[k]);
+            q.visit(series.attribute, cols.t[k], cols.iid[k], v);
+            ++series.visited;
+          }
+        }
+        i = j;
+      }
       return true;
     };
   }
@@ -866,7 +923,8 @@ base::Result<void> read_series(Connection& c, const SeriesKey& key, const Histor
                                      return std::unexpected(r.error());
                                    }
                                    return true;
-                                 });
+                                 },
+                                 emit_numbers);
   if (!scanned) return scanned;
   if (fast && !series.truncated) return visit_rollups(c, key, q, series);
   return {};
