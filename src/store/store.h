@@ -17,7 +17,9 @@
 // Schema is versioned (`PRAGMA user_version`) with forward migrations applied at open.
 // History: every attribute instance a work item writes can be appended (`append_history`) in
 // the same transaction, so history is exactly as durable as the entity; `history` reads it
-// (store/sqlite/history.h holds the layout).
+// (store/sqlite/history.h holds the layout: compressed chunks per series, sealed from a head
+// of recent points by the writer thread in the background; retention and rollups per entity
+// type as `SqliteOptions::history_policy` says).
 #pragma once
 
 #include <cstdint>

@@ -98,7 +98,7 @@ constexpr char kLastDeleteEntity[] =
 constexpr char kLastMany[] =
     "SELECT j.key, h.attr, h.t, h.iid, h.ds, h.k, h.v, h.x FROM json_each(?2) AS j "
     "JOIN names AS n ON n.name = j.value "
-    "JOIN history_last AS h ON h.tenant = ?1 AND h.entity = n.id ORDER BY j.key, h.attr";
+    "JOIN history_last AS h ON h.tenant = ?1 AND h.entity = n.id";
 constexpr char kSeriesAfter[] =
     "SELECT tenant, entity, attr FROM history_last WHERE (tenant, entity, attr) > (?1, ?2, ?3) "
     "ORDER BY tenant, entity, attr LIMIT ?4";
