@@ -778,7 +778,8 @@ class SeriesScan {
 };
 
 // Rollup rows of `key` in [from, to) as summaries, from the finest rollup period whose every
-// row in the window lies in one aggregation period; none when there is no such period.
+// row in the window lies in one aggregation period (and that has rows there); none when there
+// is no such period.
 base::Result<void> visit_rollups(Connection& c, const SeriesKey& key, const HistoryQuery& q,
                                  HistorySeries& series) {
   std::int64_t period = 0;
@@ -813,7 +814,7 @@ base::Result<void> visit_rollups(Connection& c, const SeriesKey& key, const Hist
         rows.push_back(*h);
       }
     }
-    if (!usable) continue;
+    if (!usable || rows.empty()) continue;  // a coarser period may cover the window
     for (const auto& h : rows) {
       q.visit_summary(series.attribute, h);
       series.visited += h.count;
