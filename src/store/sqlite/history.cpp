@@ -96,9 +96,11 @@ constexpr char kLastDelete[] = "DELETE FROM history_last WHERE " SERIES;
 constexpr char kLastDeleteEntity[] =
     "DELETE FROM history_last WHERE tenant = ?1 AND entity = ?2";
 constexpr char kLastMany[] =
+    // CROSS JOIN fixes the loop order (ids outside, one seek each in names and history_last):
+    // left to itself the planner may scan history_last per id (measured: 15 s for 10,000 ids)
     "SELECT j.key, h.attr, h.t, h.iid, h.ds, h.k, h.v, h.x FROM json_each(?2) AS j "
-    "JOIN names AS n ON n.name = j.value "
-    "JOIN history_last AS h ON h.tenant = ?1 AND h.entity = n.id";
+    "CROSS JOIN names AS n ON n.name = j.value "
+    "CROSS JOIN history_last AS h ON h.tenant = ?1 AND h.entity = n.id";
 constexpr char kSeriesAfter[] =
     "SELECT tenant, entity, attr FROM history_last WHERE (tenant, entity, attr) > (?1, ?2, ?3) "
     "ORDER BY tenant, entity, attr LIMIT ?4";
