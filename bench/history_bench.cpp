@@ -1,15 +1,20 @@
-// History benchmarks (one short run, plain timings; figures in docs/PERFORMANCE.md):
+// History benchmarks (issue #4's four goals; figures in docs/PERFORMANCE.md "History storage
+// (issue #4)"), each next to raw SQLite in the same run:
 //   1. append a year of minute data (525,600 points) of one attribute through the store, in
 //      work items of 1,000 points (group commit merges them), against raw SQLite inserting
-//      the same rows into the same table layout in transactions of 1,000, in the same run;
+//      the same rows into a row-per-point table (the layout of schema 4) in transactions of
+//      1,000;
 //   2. bytes on disk per point of that series (both databases, after checkpoint);
-//   3. hourly avg over that year (read + aggregate, as GET ...?options=aggregatedValues does,
-//      without HTTP), median of 5;
-//   4. lastN=1 of one attribute for each of 10,000 entities (10 points each).
+//   3. hourly avg over that year through history::aggregate_history (as GET
+//      ...?options=aggregatedValues does, without HTTP), against raw SQLite's
+//      `SELECT t / 3600e6, avg(v) ... GROUP BY 1` over its rows;
+//   4. lastN=1 of one attribute for each of 10,000 entities (10 points each) through one
+//      Store::history_many call, against raw SQLite's `ORDER BY t DESC LIMIT 1` per entity.
+//   Each measure is repeated over RUNS fresh runs (default 3): median (min-max).
 //
 //   5. (`history_bench patch`) the store-side cost of history on an attribute update.
 //
-//   build/release/bench/history_bench [patch]    CITYROOM_BENCH_DIR=/var/tmp/x to move the files
+//   build/release/bench/history_bench [patch | RUNS]   CITYROOM_BENCH_DIR=/var/tmp/x to move files
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -213,73 +218,126 @@ void patch_cost(const std::filesystem::path& dir) {
              without[2], without[0], without[4], with[2], with[0], with[4], with[2] / without[2]);
 }
 
-}  // namespace
-}  // namespace cityroom
+struct Figures {
+  double store_append = 0, raw_append = 0;  // points/s
+  double store_bytes = 0, raw_bytes = 0;    // per point
+  double store_avg_ms = 0, raw_avg_ms = 0;
+  double store_last_ms = 0, raw_last_ms = 0;
+};
 
-int main(int argc, char** argv) {
-  using namespace cityroom;
-  if (argc > 1 && std::string_view(argv[1]) == "patch") {
-    const auto dir = root();
-    std::filesystem::remove_all(dir);
-    patch_cost(dir / "patch");
-    std::filesystem::remove_all(dir);
-    return 0;
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Raw SQLite: the mean per hour of the year, one GROUP BY over its rows.
+double raw_hourly_avg_ms(const std::filesystem::path& db_file) {
+  sqlite3* db = nullptr;
+  sqlite3_open(db_file.c_str(), &db);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT t / 3600000000, avg(v) FROM history WHERE tenant = 1 AND entity = 2 "
+                     "AND attr = 3 GROUP BY 1",
+                     -1, &s, nullptr);
+  std::vector<double> ms;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    std::size_t n = 0;
+    while (sqlite3_step(s) == SQLITE_ROW) ++n;
+    sqlite3_reset(s);
+    ms.push_back(seconds_since(t0) * 1000);
+    if (n != kYearMinutes / 60) fmt::print(stderr, "raw hourly avg: {} hours\n", n);
   }
-  using namespace cityroom;
-  const auto dir = root();
-  std::filesystem::remove_all(dir);
-  const auto values = series(kYearMinutes, 1);
-  const auto pts = points(values, kStart);
-  const std::string id = "urn:ngsi-ld:AirQualityObserved:daechi-001";
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return median_of(ms);
+}
 
-  // 1 + 2: append, store vs raw, and bytes per point.
-  double store_secs = 0;
+// Raw SQLite: 10,000 entities x 10 points in the row layout, then the newest point of each,
+// one prepared look-up per entity.
+double raw_last_ms(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  sqlite3* db = nullptr;
+  sqlite3_open((dir / "raw-many.db").c_str(), &db);
+  sqlite3_exec(db,
+               "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+               "CREATE TABLE history(tenant INTEGER NOT NULL, entity INTEGER NOT NULL,"
+               " attr INTEGER NOT NULL, t INTEGER NOT NULL, iid INTEGER NOT NULL,"
+               " ds INTEGER NOT NULL, k INTEGER NOT NULL, v, x TEXT,"
+               " PRIMARY KEY(tenant, entity, attr, t, iid)) WITHOUT ROWID; BEGIN",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* ins = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO history VALUES(1, ?1, 3, ?2, ?2, 0, 16, ?3, NULL)", -1,
+                     &ins, nullptr);
+  for (std::size_t e = 0; e < kEntities; ++e) {
+    const auto values = series(kPointsPerEntity, e + 7);
+    for (std::size_t i = 0; i < kPointsPerEntity; ++i) {
+      sqlite3_bind_int64(ins, 1, static_cast<std::int64_t>(e) + 10);
+      sqlite3_bind_int64(ins, 2, kStart + static_cast<base::Micros>(i) * kMinute);
+      sqlite3_bind_double(ins, 3, values[i]);
+      sqlite3_step(ins);
+      sqlite3_reset(ins);
+    }
+  }
+  sqlite3_finalize(ins);
+  sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_stmt* s = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT t, iid, v FROM history WHERE tenant = 1 AND entity = ?1 AND "
+                     "attr = 3 ORDER BY t DESC, iid DESC LIMIT 1",
+                     -1, &s, nullptr);
+  std::vector<double> ms;
+  for (int round = 0; round < 3; ++round) {
+    const auto t0 = Clock::now();
+    std::size_t found = 0;
+    for (std::size_t e = 0; e < kEntities; ++e) {
+      sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(e) + 10);
+      while (sqlite3_step(s) == SQLITE_ROW) ++found;
+      sqlite3_reset(s);
+    }
+    ms.push_back(seconds_since(t0) * 1000);
+    if (found != kEntities) fmt::print(stderr, "raw lastN found {}\n", found);
+  }
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  return median_of(ms);
+}
+
+Figures run_once(const std::filesystem::path& dir, const std::vector<store::HistoryPoint>& pts,
+                 const std::vector<double>& values) {
+  Figures f;
+  const std::string id = "urn:ngsi-ld:AirQualityObserved:daechi-001";
   {
     auto s = open(dir / "store");
     const auto t0 = Clock::now();
     append_all(*s, id, pts);
-    store_secs = seconds_since(t0);
+    f.store_append = kYearMinutes / seconds_since(t0);
     s->close();
   }
-  const double raw_secs = raw_sqlite(dir / "raw", values);
-  const auto store_bytes = std::filesystem::file_size(dir / "store" / "cityroom.db");
-  const auto raw_bytes = std::filesystem::file_size(dir / "raw" / "raw.db");
-  fmt::print("append {} points in work items of {}: store {:.0f} points/s ({:.2f} s), raw "
-             "SQLite {:.0f} points/s ({:.2f} s), store/raw = {:.2f}\n",
-             kYearMinutes, kBatch, kYearMinutes / store_secs, store_secs, kYearMinutes / raw_secs,
-             raw_secs, raw_secs / store_secs);
-  fmt::print("bytes per point: store {:.1f} (file {} B), raw same layout {:.1f}\n",
-             static_cast<double>(store_bytes) / kYearMinutes, store_bytes,
-             static_cast<double>(raw_bytes) / kYearMinutes);
-
-  // 3: hourly avg over the year.
+  f.raw_append = kYearMinutes / raw_sqlite(dir / "raw", values);
+  f.store_bytes = static_cast<double>(std::filesystem::file_size(dir / "store" / "cityroom.db")) /
+                  kYearMinutes;
+  f.raw_bytes =
+      static_cast<double>(std::filesystem::file_size(dir / "raw" / "raw.db")) / kYearMinutes;
   {
     auto s = open(dir / "store");
     store::HistoryQuery q;
     q.entity_id = id;
     q.attributes = std::vector<std::string>{kPm10};
-    q.values_only = true;
     std::vector<double> ms;
-    std::size_t periods = 0;
     for (int i = 0; i < 5; ++i) {
       const auto t0 = Clock::now();
-      // as GET /temporal/entities/{id}?options=aggregatedValues does: streamed, not held
-      history::Aggregator agg({history::Method::kAvg}, 3'600'000'000, std::nullopt,
-                              std::nullopt);
-      q.visit = [&agg](std::string_view, base::Micros t, std::int64_t, const json::value& v) {
-        agg.add(t, v);
-      };
-      auto got = s->history("", q);
-      if (!got || got->size() != 1) return 1;
-      periods = agg.finish()[0].size();
+      auto got = history::aggregate_history(*s, "", q, {history::Method::kAvg}, 3'600'000'000,
+                                            std::nullopt, std::nullopt);
       ms.push_back(seconds_since(t0) * 1000);
+      if (!got || got->size() != 1 || (*got)[0].results[0].size() != kYearMinutes / 60) {
+        fmt::print(stderr, "hourly avg: wrong answer\n");
+        std::exit(1);
+      }
     }
-    std::sort(ms.begin(), ms.end());
-    fmt::print("hourly avg over {} points: {} periods, median {:.1f} ms (min {:.1f}, max {:.1f})\n",
-               kYearMinutes, periods, ms[2], ms[0], ms[4]);
+    f.store_avg_ms = median_of(ms);
   }
-
-  // 4: lastN=1 over 10,000 entities.
+  f.raw_avg_ms = raw_hourly_avg_ms(dir / "raw" / "raw.db");
   {
     auto s = open(dir / "many");
     std::vector<std::string> ids;
@@ -299,28 +357,83 @@ int main(int argc, char** argv) {
           },
           [p](base::Result<store::WorkOutput> r) { p->set_value(r.has_value()); });
     }
-    for (auto& f : done) {
-      if (!f.get()) return 1;
+    for (auto& fut : done) {
+      if (!fut.get()) std::exit(1);
     }
+    if (!s->maintain_history()) std::exit(1);  // the steady state: points sealed in chunks
     std::vector<double> ms;
     for (int round = 0; round < 3; ++round) {
+      store::HistoryQuery q;
+      q.attributes = std::vector<std::string>{kPm10};
+      q.last_n = 1;
       const auto t0 = Clock::now();
-      std::size_t found = 0;
-      for (const auto& e : ids) {
-        store::HistoryQuery q;
-        q.entity_id = e;
-        q.attributes = std::vector<std::string>{kPm10};
-        q.last_n = 1;
-        auto got = s->history("", q);
-        if (got && got->size() == 1) found += (*got)[0].rows.size();
-      }
+      auto got = s->history_many("", ids, q);
       ms.push_back(seconds_since(t0) * 1000);
+      std::size_t found = 0;
+      if (got) {
+        for (const auto& one : *got) found += one.size() == 1 ? one[0].rows.size() : 0;
+      }
       if (found != kEntities) fmt::print(stderr, "lastN found {}\n", found);
     }
-    std::sort(ms.begin(), ms.end());
-    fmt::print("lastN=1 for {} entities ({} points each), one read each: median {:.1f} ms\n",
-               kEntities, kPointsPerEntity, ms[1]);
+    f.store_last_ms = median_of(ms);
   }
+  f.raw_last_ms = raw_last_ms(dir / "raw-many");
+  return f;
+}
+
+void report(std::string_view what, std::vector<double> v, std::string_view unit) {
+  std::sort(v.begin(), v.end());
+  fmt::print("  {:<44} {:>12.1f} {} ({:.1f}-{:.1f})\n", what, v[v.size() / 2], unit, v.front(),
+             v.back());
+}
+
+}  // namespace
+}  // namespace cityroom
+
+int main(int argc, char** argv) {
+  using namespace cityroom;
+  if (argc > 1 && std::string_view(argv[1]) == "patch") {
+    const auto dir = root();
+    std::filesystem::remove_all(dir);
+    patch_cost(dir / "patch");
+    std::filesystem::remove_all(dir);
+    return 0;
+  }
+  const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
+  const auto dir = root();
+  const auto values = series(kYearMinutes, 1);
+  const auto pts = points(values, kStart);
+  std::vector<Figures> all;
+  for (int r = 0; r < runs; ++r) {
+    std::filesystem::remove_all(dir);
+    double load[3] = {0, 0, 0};
+    getloadavg(load, 3);
+    all.push_back(run_once(dir, pts, values));
+    const Figures& f = all.back();
+    fmt::print("run {} (load {:.1f}): append store {:.0f}/s raw {:.0f}/s ratio {:.2f}; bytes/pt "
+               "store {:.2f} raw {:.1f}; hourly avg store {:.1f} ms raw {:.1f} ms; lastN=1 x10k "
+               "store {:.1f} ms raw {:.1f} ms\n",
+               r + 1, load[0], f.store_append, f.raw_append, f.store_append / f.raw_append,
+               f.store_bytes, f.raw_bytes, f.store_avg_ms, f.raw_avg_ms, f.store_last_ms,
+               f.raw_last_ms);
+  }
+  auto col = [&](auto member) {
+    std::vector<double> v;
+    for (const auto& f : all) v.push_back(f.*member);
+    return v;
+  };
+  std::vector<double> ratio;
+  for (const auto& f : all) ratio.push_back(f.store_append / f.raw_append);
+  fmt::print("median (min-max) over {} runs:\n", runs);
+  report("append store", col(&Figures::store_append), "points/s");
+  report("append raw SQLite", col(&Figures::raw_append), "points/s");
+  report("append store / raw", ratio, "x");
+  report("bytes per point store", col(&Figures::store_bytes), "B");
+  report("bytes per point raw SQLite", col(&Figures::raw_bytes), "B");
+  report("hourly avg over a year, store", col(&Figures::store_avg_ms), "ms");
+  report("hourly avg over a year, raw SQLite GROUP BY", col(&Figures::raw_avg_ms), "ms");
+  report("lastN=1 x 10,000 entities, store", col(&Figures::store_last_ms), "ms");
+  report("lastN=1 x 10,000 entities, raw SQLite", col(&Figures::raw_last_ms), "ms");
   if (!std::getenv("CITYROOM_BENCH_KEEP")) std::filesystem::remove_all(dir);
   return 0;
 }

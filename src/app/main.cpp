@@ -22,6 +22,7 @@
 #include "connectors/connectors.h"
 #include "governance/governance.h"
 #include "http/http.h"
+#include "history/history.h"
 #include "hub/hub.h"
 #include "ingest/import.h"
 #include "ingest/ingest.h"
@@ -67,6 +68,7 @@ struct ServeOptions {
   std::optional<std::string> rules_dir;  // alarm rules; unset: the city's, "" for none
   std::string web_dir;  // the built screens (web/dist); empty: found like the contexts
   std::string open311_config;  // Open311 service catalogue; empty: the shipped one if found
+  std::string history_policy;  // history retention file; empty: data/history/policy.json if any
 };
 
 // The shipped contexts: --contexts-dir, else next to the installed binary, else the source tree.
@@ -177,6 +179,19 @@ std::filesystem::path find_rules_dir(const ServeOptions& o,
   return {};
 }
 
+// History retention (docs/PERFORMANCE.md "History storage"): --history-policy, else
+// data/history/policy.json when present (none is shipped: history is kept until configured).
+base::Result<store::HistoryPolicy> find_history_policy(const ServeOptions& o) {
+  if (!o.history_policy.empty()) return history::load_policy(o.history_policy);
+  std::error_code ec;
+  for (const std::filesystem::path root :
+       {std::filesystem::path(CITYROOM_DATA_DIR), std::filesystem::path("data")}) {
+    const auto file = root / "history" / "policy.json";
+    if (std::filesystem::is_regular_file(file, ec)) return history::load_policy(file.string());
+  }
+  return store::HistoryPolicy{};
+}
+
 int serve(const ServeOptions& o, const char* argv0) {
   auto address = parse_listen_address(o.listen);
   if (!address) {
@@ -198,7 +213,14 @@ int serve(const ServeOptions& o, const char* argv0) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
 
-  auto store = store::open_sqlite({.data_dir = o.data_dir, .synchronous_full = o.synchronous_full});
+  auto history_policy = find_history_policy(o);
+  if (!history_policy) {
+    std::cerr << "cityroom: " << history_policy.error().detail << "\n";
+    return 2;
+  }
+  auto store = store::open_sqlite({.data_dir = o.data_dir,
+                                   .synchronous_full = o.synchronous_full,
+                                   .history_policy = std::move(*history_policy)});
   if (!store) {
     std::cerr << "cityroom: cannot open the store: " << store.error().detail << "\n";
     return 1;
@@ -612,6 +634,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   serve->add_flag("--sync-full", o.synchronous_full,
                   "fsync every commit (survives power loss; NORMAL survives process crashes)");
+  serve->add_option("--history-policy", o.history_policy,
+                    "History retention and rollups per entity type (JSON; see "
+                    "data/history/policy.example.json); default data/history/policy.json if any");
   serve->add_option("--mqtt-config", o.mqtt_config,
                     "JSON file of MQTT broker and topic mappings to ingest (see docs/MQTT.md)");
   serve->add_option("--city", o.city,

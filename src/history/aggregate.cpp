@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <map>
 
 #include "history/history.h"
 
@@ -72,6 +73,33 @@ void Accumulator::add_number(double d) {
   const double delta = d - mean;
   mean += delta / static_cast<double>(numbers);
   m2 += delta * (d - mean);
+}
+
+void Accumulator::add_summary(const store::HistorySummary& s) {
+  count += s.count;
+  if (s.numbers == 0) return;
+  const double nb = static_cast<double>(s.numbers);
+  if (numbers == 0) {
+    numbers = s.numbers;
+    sum = s.sum;
+    sumsq = s.sumsq;
+    min = s.min;
+    max = s.max;
+    mean = s.sum / nb;
+    m2 = s.m2;
+    return;
+  }
+  // Chan et al.: combine two (n, mean, m2)
+  const double na = static_cast<double>(numbers);
+  const double delta = s.sum / nb - mean;
+  const double n = na + nb;
+  mean += delta * nb / n;
+  m2 += s.m2 + delta * delta * na * nb / n;
+  numbers += s.numbers;
+  sum += s.sum;
+  sumsq += s.sumsq;
+  min = std::min(min, s.min);
+  max = std::max(max, s.max);
 }
 
 json::value Accumulator::result(Method m) const {
@@ -158,20 +186,124 @@ std::vector<json::array> aggregate(std::span<const store::HistoryRow> rows,
   return a.finish();
 }
 
+namespace {
+
+// Aggregator's periods for values that come in any order (summaries of chunks and rollups
+// among points): one Accumulator per period index, reported in time order at the end.
+class PeriodTable {
+ public:
+  PeriodTable(const std::vector<Method>& methods, std::optional<base::Micros> period,
+              std::optional<base::Micros> origin, std::optional<base::Micros> end)
+      : methods_(methods), period_(period), origin_(origin), end_(end) {
+    distinct_ = std::find(methods_.begin(), methods_.end(), Method::kDistinctCount) !=
+                methods_.end();
+  }
+
+  // The period holding `time` (0 without a period). With a period and no origin, periods
+  // fall on multiples of it since the epoch, as Aggregator's do.
+  std::int64_t index(base::Micros time) const {
+    if (!period_) return 0;
+    const base::Micros offset = time - origin_.value_or(0);
+    base::Micros k = offset / *period_;
+    if (offset % *period_ < 0) --k;
+    return k;
+  }
+
+  // The end (exclusive) of the period holding `time`.
+  base::Micros end_of(base::Micros time) const {
+    if (!period_) return INT64_MAX;
+    const base::Micros stop = origin_.value_or(0) + (index(time) + 1) * *period_;
+    return stop;
+  }
+
+  void add(base::Micros time, const json::value& value) {
+    see(time, time);
+    Accumulator& acc = at(index(time));
+    if (distinct_) {
+      acc.add(value);
+    } else {
+      ++acc.count;
+      if (const auto d = number_of(value)) acc.add_number(*d);
+    }
+  }
+
+  void add(const store::HistorySummary& s) {
+    see(s.first, s.last);
+    at(index(s.first)).add_summary(s);
+  }
+
+  std::vector<json::array> finish() const {
+    std::vector<json::array> out(methods_.size());
+    for (const auto& [k, acc] : periods_) {
+      const base::Micros start = period_ ? origin_.value_or(0) + k * *period_
+                                         : origin_.value_or(first_);
+      const base::Micros stop = period_ ? start + *period_ : end_.value_or(last_ + 1);
+      const json::value start_text(base::format_iso8601(start));
+      const json::value stop_text(base::format_iso8601(stop));
+      for (std::size_t m = 0; m < methods_.size(); ++m) {
+        out[m].push_back(json::array{acc.result(methods_[m]), start_text, stop_text});
+      }
+    }
+    return out;
+  }
+
+ private:
+  // Consecutive values mostly fall in the same period: skip the map look-up then.
+  Accumulator& at(std::int64_t k) {
+    if (!cached_ || cached_index_ != k) {
+      cached_ = &periods_[k];
+      cached_index_ = k;
+    }
+    return *cached_;
+  }
+
+  void see(base::Micros first, base::Micros last) {
+    if (periods_.empty()) {
+      first_ = first;
+      last_ = last;
+    } else {
+      first_ = std::min(first_, first);
+      last_ = std::max(last_, last);
+    }
+  }
+
+  std::vector<Method> methods_;
+  std::optional<base::Micros> period_, origin_, end_;
+  bool distinct_ = false;
+  base::Micros first_ = 0, last_ = 0;
+  std::map<std::int64_t, Accumulator> periods_;
+  Accumulator* cached_ = nullptr;  // map nodes do not move
+  std::int64_t cached_index_ = 0;
+};
+
+}  // namespace
+
 base::Result<std::vector<AttributeAggregates>> aggregate_history(
     store::Store& store, std::string_view tenant, store::HistoryQuery q,
     const std::vector<Method>& methods, std::optional<base::Micros> period,
     std::optional<base::Micros> origin, std::optional<base::Micros> end) {
-  std::vector<std::pair<std::string, Aggregator>> aggregators;
+  std::vector<std::pair<std::string, PeriodTable>> tables;
   const bool by_write = q.time_property == store::HistoryQuery::TimeProperty::kModifiedAt;
+  const bool distinct =
+      std::find(methods.begin(), methods.end(), Method::kDistinctCount) != methods.end();
+  auto table = [&](std::string_view attribute) -> PeriodTable& {
+    if (tables.empty() || tables.back().first != attribute) {
+      tables.emplace_back(std::string(attribute), PeriodTable(methods, period, origin, end));
+    }
+    return tables.back().second;
+  };
   q.values_only = true;
   q.visit = [&](std::string_view attribute, base::Micros time, std::int64_t instance,
                 const json::value& value) {
-    if (aggregators.empty() || aggregators.back().first != attribute) {
-      aggregators.emplace_back(std::string(attribute), Aggregator(methods, period, origin, end));
-    }
-    aggregators.back().second.add(by_write ? instance : time, value);
+    table(attribute).add(by_write ? instance : time, value);
   };
+  if (!distinct && !by_write && !q.last_n) {
+    PeriodTable probe(methods, period, origin, end);
+    q.period_end = [probe](base::Micros t) { return probe.end_of(t); };
+    q.visit_summary = [&](std::string_view attribute, const store::HistorySummary& s) {
+      table(attribute).add(s);
+    };
+  }
   auto series = store.history(tenant, q);
   if (!series) return std::unexpected(series.error());
   for (const auto& s : *series) {
@@ -183,8 +315,8 @@ base::Result<std::vector<AttributeAggregates>> aggregate_history(
     }
   }
   std::vector<AttributeAggregates> out;
-  out.reserve(aggregators.size());
-  for (auto& [attribute, a] : aggregators) out.push_back({attribute, a.finish()});
+  out.reserve(tables.size());
+  for (auto& [attribute, t] : tables) out.push_back({attribute, t.finish()});
   return out;
 }
 

@@ -47,6 +47,8 @@ struct Accumulator {
 
   void add(const json::value& v);
   void add_number(double d);  // a number, without counting it in `count`/`seen`
+  // A group of values at once (not for distinctCount: its values are not in `summary`).
+  void add_summary(const store::HistorySummary& summary);
   json::value result(Method m) const;
 };
 
@@ -88,11 +90,23 @@ struct AttributeAggregates {
 
 // Aggregates the history of entity `q.entity_id` as `q` selects it (window, attributes,
 // timeproperty, lastN), per attribute, in periods as Aggregator does. Streams the points
-// through without holding them (`q.visit` is set here). More than `q.limit` points in one
+// through without holding them (`q.visit` is set here) and, unless distinctCount is asked,
+// lets the store hand whole chunks and rollups as summaries (`q.visit_summary`): counts, min
+// and max are then exactly the point-by-point ones, sums, avg, stddev and sumsq equal up to
+// floating-point rounding (another order of addition). More than `q.limit` points in one
 // attribute is TooManyResults.
 base::Result<std::vector<AttributeAggregates>> aggregate_history(
     store::Store& store, std::string_view tenant, store::HistoryQuery q,
     const std::vector<Method>& methods, std::optional<base::Micros> period,
     std::optional<base::Micros> origin, std::optional<base::Micros> end);
+
+// The retention policy file (data/history/policy.json):
+//   {"default": {"raw": "P90D", "rollups": [{"period": "PT1H", "keep": "P10Y"}]},
+//    "types": {"AirQualityObserved": {"raw": "P30D"}, "https://.../Building": {}}}
+// Durations are ISO 8601 (parse_duration); "raw" or "keep" absent: kept forever. Types by
+// expanded IRI or local name. Unknown members are BadRequestData (a typo must not silently
+// keep or drop data).
+base::Result<store::HistoryPolicy> parse_policy(std::string_view text);
+base::Result<store::HistoryPolicy> load_policy(const std::string& path);
 
 }  // namespace cityroom::history

@@ -17,7 +17,9 @@
 // Schema is versioned (`PRAGMA user_version`) with forward migrations applied at open.
 // History: every attribute instance a work item writes can be appended (`append_history`) in
 // the same transaction, so history is exactly as durable as the entity; `history` reads it
-// (store/sqlite/history.h holds the layout).
+// (store/sqlite/history.h holds the layout: compressed chunks per series, sealed from a head
+// of recent points by the writer thread in the background; retention and rollups per entity
+// type as `SqliteOptions::history_policy` says).
 #pragma once
 
 #include <cstdint>
@@ -57,6 +59,15 @@ struct HistoryPoint {
 
 inline constexpr std::size_t kHistoryRowsMax = 1'000'000;  // rows one history read may return
 
+// A group of points of one series as aggregation needs them (all numbers finite).
+struct HistorySummary {
+  base::Micros first = 0, last = 0;  // times of the first and last point
+  std::uint64_t count = 0;           // all values
+  std::uint64_t numbers = 0;         // numeric values; the rest describe those only
+  double sum = 0, sumsq = 0, min = 0, max = 0;
+  double m2 = 0;  // sum of squared deviations from the mean (for stddev)
+};
+
 // Which points a history read wants: one entity, some attributes, a time window.
 struct HistoryQuery {
   enum class TimeProperty { kObservedAt, kModifiedAt };
@@ -74,6 +85,31 @@ struct HistoryQuery {
   std::function<void(std::string_view attribute, base::Micros time, std::int64_t instance,
                      const json::value& value)>
       visit;
+  // Aggregation fast path (history::aggregate_history sets both; used only with `visit`, an
+  // observedAt window and no lastN). `period_end(t)` is the end (exclusive) of the
+  // aggregation period holding time t (INT64_MAX: one period). The store may then hand a group
+  // of points that lie in one period — a sealed chunk wholly inside the window, a run of a
+  // chunk's numbers, a rollup row standing for points retention dropped — as one summary to
+  // `visit_summary` instead of point by point. Summaries and points then come in no
+  // particular order; summaries count in `visited` and against `limit` by their `count`.
+  std::function<base::Micros(base::Micros t)> period_end;
+  std::function<void(std::string_view attribute, const HistorySummary& summary)>
+      visit_summary;
+};
+
+// Retention and downsampling of history per entity type (store/sqlite/history_retention.h).
+struct HistoryRetention {
+  std::optional<base::Micros> raw;  // raw points older than this are dropped; nullopt: kept
+  struct Rollup {
+    base::Micros period = 0;           // e.g. one hour
+    std::optional<base::Micros> keep;  // rollup rows older than this are dropped
+  };
+  std::vector<Rollup> rollups;  // made from raw points as they are dropped
+};
+struct HistoryPolicy {
+  HistoryRetention fallback;  // entities of no listed type (and deleted entities)
+  // By expanded type IRI, or by its local name (after the last '/', '#' or ':').
+  std::vector<std::pair<std::string, HistoryRetention>> types;
 };
 
 struct HistoryRow {
@@ -225,6 +261,11 @@ class Store {
   virtual base::Result<std::vector<std::vector<HistorySeries>>> history_many(
       std::string_view tenant, std::span<const std::string> ids, const HistoryQuery& q);
 
+  // Runs history maintenance now (seals every head point into chunks, applies retention
+  // and rollups with the store's clock) and returns when done. The store also does this in
+  // the background; this is for tests, benchmarks and tools. Default: nothing to do.
+  virtual base::Result<void> maintain_history() { return {}; }
+
   virtual Stats stats() = 0;
   // Stops accepting work, drains the queue, commits, checkpoints, closes. Idempotent.
   virtual void close() = 0;
@@ -235,6 +276,9 @@ struct SqliteOptions {
   bool synchronous_full = false;    // FULL survives power loss; NORMAL survives process crashes
   std::size_t read_connections = 4;
   std::size_t cache_mib = 256;
+  HistoryPolicy history_policy{};           // default: keep every raw point forever
+  std::function<base::Micros()> clock{};    // history maintenance's "now"; null: system time
+  bool history_background = true;           // seal and apply retention on the writer thread
 };
 
 base::Result<std::unique_ptr<Store>> open_sqlite(const SqliteOptions& options);

@@ -10,7 +10,7 @@ namespace cityroom::store::sqlite {
 namespace {
 
 // Migration i (1-based) takes user_version from i-1 to i. Append only; never edit a shipped one.
-constexpr std::array<std::string_view, 4> kMigrations = {
+constexpr std::array<std::string_view, 5> kMigrations = {
     R"sql(
 CREATE TABLE names(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
 CREATE TABLE tenants(name_id INTEGER PRIMARY KEY);
@@ -75,6 +75,60 @@ CREATE TABLE history(
   v,
   x TEXT,
   PRIMARY KEY(tenant, entity, attr, t, iid)) WITHOUT ROWID;
+)sql",
+    // 5: history in compressed chunks; `history` becomes the head of recent points
+    // (store/sqlite/history.h). Existing rows stay there and are sealed in the background.
+    R"sql(
+CREATE TABLE history_chunk(
+  id INTEGER PRIMARY KEY,
+  tenant INTEGER NOT NULL,
+  entity INTEGER NOT NULL,
+  attr INTEGER NOT NULL,
+  t0 INTEGER NOT NULL,
+  t1 INTEGER NOT NULL,
+  i0 INTEGER NOT NULL,
+  i1 INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  nn INTEGER NOT NULL,
+  sum REAL,
+  sumsq REAL,
+  m2 REAL,
+  mn REAL,
+  mx REAL,
+  data BLOB NOT NULL);
+CREATE UNIQUE INDEX history_chunk_by_time ON history_chunk(tenant, entity, attr, t0, i0);
+CREATE TABLE history_last(
+  tenant INTEGER NOT NULL,
+  entity INTEGER NOT NULL,
+  attr INTEGER NOT NULL,
+  t INTEGER NOT NULL,
+  iid INTEGER NOT NULL,
+  ds INTEGER NOT NULL,
+  k INTEGER NOT NULL,
+  v,
+  x TEXT,
+  PRIMARY KEY(tenant, entity, attr)) WITHOUT ROWID;
+CREATE TABLE history_rollup(
+  tenant INTEGER NOT NULL,
+  entity INTEGER NOT NULL,
+  attr INTEGER NOT NULL,
+  period INTEGER NOT NULL,
+  p0 INTEGER NOT NULL,
+  first INTEGER NOT NULL,
+  last INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  nn INTEGER NOT NULL,
+  sum REAL,
+  sumsq REAL,
+  m2 REAL,
+  mn REAL,
+  mx REAL,
+  PRIMARY KEY(tenant, entity, attr, period, p0)) WITHOUT ROWID;
+INSERT INTO history_last(tenant, entity, attr, t, iid, ds, k, v, x)
+  SELECT tenant, entity, attr, t, iid, ds, k, v, x FROM (
+    SELECT *, row_number() OVER (PARTITION BY tenant, entity, attr ORDER BY t DESC, iid DESC)
+      AS newest FROM history)
+  WHERE newest = 1;
 )sql",
 };
 

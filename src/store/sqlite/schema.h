@@ -19,6 +19,8 @@
 //                                    (type, attr, 0)    entities of the type having attr
 //                                    (0, attr, 0)       entities having attr
 //                                    (-1, attr, kind)   entities having an attr instance of kind
+//   history, history_chunk, history_last, history_rollup
+//                                  attribute history (store/sqlite/history.h)
 // Numbers sort before text and text before BLOBs, so a numeric range, a string and "other"
 // are each one index range.
 #pragma once

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <set>
@@ -16,6 +17,7 @@
 #include "store/sqlite/discovery.h"
 #include "store/sqlite/entity_rows.h"
 #include "store/sqlite/history.h"
+#include "store/sqlite/history_retention.h"
 #include "store/sqlite/query_engine.h"
 #include "store/sqlite/read_pool.h"
 #include "store/sqlite/schema.h"
@@ -38,6 +40,9 @@ constexpr int kBusyTimeoutMs = 5000;
 constexpr int kPageBytes = 4096;
 constexpr int kWalAutocheckpointPages = 8000;     // ~32 MiB of WAL
 constexpr int kJournalSizeLimitBytes = 64 << 20;  // the WAL file shrinks back after that
+// History maintenance (sealing, retention) runs when the writer has been idle this long, or
+// this often under a steady load (then between group commits, in its own bounded transaction).
+constexpr auto kMaintainEvery = std::chrono::seconds(10);
 constexpr std::size_t kBatchBuckets = 12;  // upper bounds 1, 2, 4, ..., 2048 = kGroupCommitMax
 static_assert(std::size_t{1} << (kBatchBuckets - 1) == kGroupCommitMax);
 
@@ -82,6 +87,9 @@ class SqliteStore final : public Store {
   base::Result<std::vector<Record>> records(std::string_view kind) override;
   base::Result<std::vector<HistorySeries>> history(std::string_view tenant,
                                                    const HistoryQuery& q) override;
+  base::Result<std::vector<std::vector<HistorySeries>>> history_many(
+      std::string_view tenant, std::span<const std::string> ids, const HistoryQuery& q) override;
+  base::Result<void> maintain_history() override;
   Stats stats() override;
   void close() override;
 
@@ -91,8 +99,15 @@ class SqliteStore final : public Store {
   bool take_batch(std::vector<Item>& batch);
   void run_batch(std::vector<Item>& batch);
   void record_batch(std::size_t size);
+  base::Micros now() const { return clock_ ? clock_() : base::now_micros(); }
+  // One background maintenance transaction; true when more is left.
+  bool maintain_once();
 
   std::unique_ptr<Connection> writer_conn_;
+  HistoryPolicy policy_;
+  std::function<base::Micros()> clock_;
+  bool background_ = true;
+  sqlite::MaintenanceState maintenance_;  // writer thread only
   std::unique_ptr<sqlite::WriteTxn> txn_;
   sqlite::ReadPool readers_;
 
@@ -138,6 +153,9 @@ base::Result<void> SqliteStore::open(const SqliteOptions& options) {
   auto c = Connection::open(file, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
   if (!c) return std::unexpected(c.error());
   writer_conn_ = std::move(*c);
+  policy_ = options.history_policy;
+  clock_ = options.clock;
+  background_ = options.history_background;
   if (auto r = configure_writer(options); !r) return r;
   if (auto r = sqlite::migrate(*writer_conn_); !r) return r;
   auto count = writer_conn_->query_int(sqlite::sql::kEntityCount);
@@ -189,10 +207,11 @@ void SqliteStore::write(Work work, Done done) {
   work_ready_.notify_one();
 }
 
-// Waits for work; false when stopping and nothing is left.
+// Waits for work (at most kMaintainEvery); false when stopping and nothing is left, or when
+// the wait timed out (batch empty).
 bool SqliteStore::take_batch(std::vector<Item>& batch) {
   std::unique_lock lock(mu_);
-  work_ready_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+  work_ready_.wait_for(lock, kMaintainEvery, [&] { return stopping_ || !queue_.empty(); });
   if (queue_.empty()) return false;
   const std::size_t n = std::min(queue_.size(), kGroupCommitMax);
   for (std::size_t i = 0; i < n; ++i) {
@@ -205,9 +224,48 @@ bool SqliteStore::take_batch(std::vector<Item>& batch) {
 void SqliteStore::writer_loop() {
   std::vector<Item> batch;
   batch.reserve(kGroupCommitMax);
-  while (take_batch(batch)) {
-    run_batch(batch);
-    batch.clear();
+  auto next_maintenance = std::chrono::steady_clock::now() + kMaintainEvery;
+  for (;;) {
+    if (take_batch(batch)) {
+      run_batch(batch);
+      batch.clear();
+    } else {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    if (background_ && std::chrono::steady_clock::now() >= next_maintenance) {
+      // a pass that left work keeps going at the next turn, after any waiting writes
+      next_maintenance = std::chrono::steady_clock::now() +
+                         (maintain_once() ? std::chrono::seconds(0) : kMaintainEvery);
+    }
+  }
+}
+
+bool SqliteStore::maintain_once() {
+  if (!writer_conn_->run("BEGIN IMMEDIATE")) return false;
+  auto more = sqlite::maintain_history(*writer_conn_, policy_, now(), false, maintenance_);
+  if (more && writer_conn_->run("COMMIT")) return *more;
+  if (sqlite3_get_autocommit(writer_conn_->handle()) == 0) (void)writer_conn_->run("ROLLBACK");
+  maintenance_ = {};
+  return false;
+}
+
+base::Result<void> SqliteStore::maintain_history() {
+  for (;;) {
+    auto more = std::make_shared<bool>(false);
+    std::promise<base::Result<WorkOutput>> p;
+    auto f = p.get_future();
+    write(
+        [this, more](Transaction&) -> base::Result<WorkOutput> {
+          auto m = sqlite::maintain_history(*writer_conn_, policy_, now(), true, maintenance_);
+          if (!m) return std::unexpected(m.error());
+          *more = *m;
+          return WorkOutput{};
+        },
+        [&p](base::Result<WorkOutput> r) { p.set_value(std::move(r)); });
+    auto r = f.get();
+    if (!r) return std::unexpected(r.error());
+    if (!*more) return {};
   }
 }
 
@@ -339,6 +397,15 @@ base::Result<std::vector<HistorySeries>> SqliteStore::history(std::string_view t
     auto lease = readers_.take();
     if (!lease) return std::unexpected(lease.error());
     return sqlite::read_history(**lease, tenant, q);
+  });
+}
+
+base::Result<std::vector<std::vector<HistorySeries>>> SqliteStore::history_many(
+    std::string_view tenant, std::span<const std::string> ids, const HistoryQuery& q) {
+  return guarded("history", [&]() -> base::Result<std::vector<std::vector<HistorySeries>>> {
+    auto lease = readers_.take();
+    if (!lease) return std::unexpected(lease.error());
+    return sqlite::read_history_many(**lease, tenant, ids, q);
   });
 }
 

@@ -251,13 +251,13 @@ TEST(Store, MigratesOnceAndRefusesNewerSchemas) {
     ASSERT_TRUE(store);
     ASSERT_TRUE(put_sync(*store, "", sensor("urn:x:1", 1)));
   }
-  EXPECT_EQ(user_version(file), 4);
+  EXPECT_EQ(user_version(file), 5);
   {
     auto store = open_store(dir.path());  // second open: nothing to migrate, data intact
     ASSERT_TRUE(store);
     EXPECT_TRUE(*store->get("", "urn:x:1"));
   }
-  EXPECT_EQ(user_version(file), 4);
+  EXPECT_EQ(user_version(file), 5);
 
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
@@ -282,9 +282,11 @@ TEST(Store, MigrationTwoIndexesExistingGeoPropertiesPerType) {
   }
   sqlite3* db = nullptr;
   sqlite3_open(file.c_str(), &db);
-  // Back to what a version-1 database held: no per-type cells, no records or history table.
+  // Back to what a version-1 database held: no per-type cells, no records or history tables.
   ASSERT_EQ(sqlite3_exec(db,
                          "DELETE FROM idx WHERE attr < 0; DROP TABLE records; DROP TABLE history; "
+                         "DROP TABLE history_chunk; DROP TABLE history_last; "
+                         "DROP TABLE history_rollup; "
                          "PRAGMA user_version = 1",
                          nullptr, nullptr, nullptr),
             SQLITE_OK);
@@ -292,7 +294,7 @@ TEST(Store, MigrationTwoIndexesExistingGeoPropertiesPerType) {
 
   auto store = open_store(dir.path());
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(file), 4);
+  EXPECT_EQ(user_version(file), 5);
   EntityQuery q;
   q.any_of_types = std::vector<std::string>{"https://example.org/Sensor"};
   q.geo_box = EntityQuery::GeoBox{"https://example.org/location", {126.99, 37.49, 127.01, 37.51}};
