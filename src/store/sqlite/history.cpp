@@ -96,11 +96,15 @@ constexpr char kLastDelete[] = "DELETE FROM history_last WHERE " SERIES;
 constexpr char kLastDeleteEntity[] =
     "DELETE FROM history_last WHERE tenant = ?1 AND entity = ?2";
 constexpr char kLastMany[] =
-    // CROSS JOIN fixes the loop order (ids outside, one seek each in names and history_last):
-    // left to itself the planner may scan history_last per id (measured: 15 s for 10,000 ids)
+    // ?2: a JSON array of entity name ids (NameIds). CROSS JOIN fixes the loop order (ids
+    // outside, one seek each in history_last): left to itself the planner may scan
+    // history_last per id (measured: 15 s for 10,000 ids)
     "SELECT j.key, h.attr, h.t, h.iid, h.ds, h.k, h.v, h.x FROM json_each(?2) AS j "
-    "CROSS JOIN names AS n ON n.name = j.value "
-    "CROSS JOIN history_last AS h ON h.tenant = ?1 AND h.entity = n.id";
+    "CROSS JOIN history_last AS h ON h.tenant = ?1 AND h.entity = j.value";
+constexpr char kLastOfTenant[] =
+    "SELECT entity, attr, t, iid, ds, k, v, x FROM history_last WHERE tenant = ?1 LIMIT ?2";
+constexpr char kNameIds[] =
+    "SELECT j.key, n.id FROM json_each(?1) AS j CROSS JOIN names AS n ON n.name = j.value";
 constexpr char kSeriesAfter[] =
     "SELECT tenant, entity, attr FROM history_last WHERE (tenant, entity, attr) > (?1, ?2, ?3) "
     "ORDER BY tenant, entity, attr LIMIT ?4";
@@ -1240,8 +1244,45 @@ base::Result<std::vector<HistorySeries>> read_history(Connection& c, std::string
   return out;
 }
 
+base::Result<std::vector<std::int64_t>> NameIds::resolve(Connection& c,
+                                                         std::span<const std::string> names) {
+  std::vector<std::int64_t> out(names.size(), 0);
+  json::array missing;
+  std::vector<std::size_t> missing_at;
+  {
+    std::shared_lock lock(mu_);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (auto it = ids_.find(names[i]); it != ids_.end()) {
+        out[i] = it->second;
+      } else {
+        missing.emplace_back(names[i]);
+        missing_at.push_back(i);
+      }
+    }
+  }
+  if (missing.empty()) return out;
+  const std::string list = json::serialize(missing);
+  auto s = c.prepare(kNameIds);
+  if (!s) return std::unexpected(s.error());
+  s->bind(1, std::string_view(list));
+  std::vector<std::pair<std::size_t, std::int64_t>> found;
+  for (;;) {
+    auto row = s->step();
+    if (!row) return std::unexpected(row.error());
+    if (!*row) break;
+    found.emplace_back(missing_at.at(static_cast<std::size_t>(s->int64_at(0))), s->int64_at(1));
+  }
+  std::unique_lock lock(mu_);
+  if (ids_.size() + found.size() > kMax) ids_.clear();
+  for (const auto& [i, id] : found) {
+    out[i] = id;
+    ids_.emplace(names[i], id);
+  }
+  return out;
+}
+
 base::Result<std::vector<std::vector<HistorySeries>>> read_history_many(
-    Connection& c, std::string_view tenant, std::span<const std::string> ids,
+    Connection& c, NameIds& names, std::string_view tenant, std::span<const std::string> ids,
     const HistoryQuery& q) {
   std::vector<std::vector<HistorySeries>> out(ids.size());
   const bool from_last = q.last_n == std::size_t{1} && q.limit >= 1 &&
@@ -1271,9 +1312,8 @@ base::Result<std::vector<std::vector<HistorySeries>>> read_history_many(
     if (wanted.empty()) return out;
   }
   std::unordered_map<std::int64_t, std::string> attr_names;
-  json::array list;
-  for (const auto& id : ids) list.emplace_back(id);
-  const std::string list_text = json::serialize(list);
+  auto entity_ids = names.resolve(c, ids);
+  if (!entity_ids) return std::unexpected(entity_ids.error());
   RowMaker maker(c, q);
   // (position of id, attr order key, series); the few series whose last point lies after the
   // window are read the long way
@@ -1284,7 +1324,50 @@ base::Result<std::vector<std::vector<HistorySeries>>> read_history_many(
   };
   std::vector<Found> found;
   std::vector<std::pair<std::size_t, std::int64_t>> slow;
-  {
+  // One row of history_last (columns from `first`: t, iid, ds, k, v, x) of entity `index`.
+  auto take = [&](const Stmt& s, std::size_t index, std::int64_t attr, int first) {
+    if (q.attributes && !wanted.contains(attr)) return;
+    StoredPoint p = point_at(s, first);
+    if (p.t >= q.to) {
+      slow.emplace_back(index, attr);
+    } else if (p.t >= q.from) {
+      found.push_back({index, attr, std::move(p)});
+    }
+  };
+  // A page of many ids: one sequential pass over the tenant's newest points costs less than a
+  // B-tree seek per id, when the tenant has few series beyond the asked ones. The pass stops
+  // after kScanFactor rows per asked id and the seeks answer instead.
+  constexpr std::size_t kScanMin = 1000, kScanFactor = 4;
+  bool scanned = false;
+  if (ids.size() >= kScanMin) {
+    std::unordered_map<std::int64_t, std::size_t> index_of;
+    index_of.reserve(ids.size());
+    for (std::size_t i = 0; i < entity_ids->size(); ++i) {
+      if ((*entity_ids)[i] != 0) index_of.emplace((*entity_ids)[i], i);
+    }
+    const std::size_t budget = ids.size() * kScanFactor;
+    auto s = c.prepare(kLastOfTenant);
+    if (!s) return std::unexpected(s.error());
+    s->bind(1, **tenant_id).bind(2, static_cast<std::int64_t>(budget + 1));
+    std::size_t rows = 0;
+    for (;;) {
+      auto row = s->step();
+      if (!row) return std::unexpected(row.error());
+      if (!*row) break;
+      if (++rows > budget) break;
+      const auto it = index_of.find(s->int64_at(0));
+      if (it != index_of.end()) take(*s, it->second, s->int64_at(1), 2);
+    }
+    scanned = rows <= budget;
+    if (!scanned) {
+      found.clear();
+      slow.clear();
+    }
+  }
+  if (!scanned) {
+    json::array list;  // 0 (no entity) keeps the positions of unknown ids
+    for (const std::int64_t id : *entity_ids) list.emplace_back(id);
+    const std::string list_text = json::serialize(list);
     auto s = c.prepare(kLastMany);
     if (!s) return std::unexpected(s.error());
     s->bind(1, **tenant_id).bind(2, std::string_view(list_text));
@@ -1292,23 +1375,13 @@ base::Result<std::vector<std::vector<HistorySeries>>> read_history_many(
       auto row = s->step();
       if (!row) return std::unexpected(row.error());
       if (!*row) break;
-      const auto index = static_cast<std::size_t>(s->int64_at(0));
-      const std::int64_t attr = s->int64_at(1);
-      if (q.attributes && !wanted.contains(attr)) continue;
-      StoredPoint p = point_at(*s, 2);
-      if (p.t >= q.to) {
-        slow.emplace_back(index, attr);
-      } else if (p.t >= q.from) {
-        found.push_back({index, attr, std::move(p)});
-      }
+      take(*s, static_cast<std::size_t>(s->int64_at(0)), s->int64_at(1), 2);
     }
   }
   for (const auto& [index, attr] : slow) {
     // the newest point in the window is older than the series' newest point
-    auto entity = name_id(c, ids[index]);
-    if (!entity) return std::unexpected(entity.error());
-    if (!*entity) continue;
-    auto pts = last_points(c, SeriesKey{**tenant_id, **entity, attr}, q.from, q.to, 1);
+    const std::int64_t entity = (*entity_ids)[index];
+    auto pts = last_points(c, SeriesKey{**tenant_id, entity, attr}, q.from, q.to, 1);
     if (!pts) return std::unexpected(pts.error());
     if (!pts->empty()) found.push_back({index, attr, std::move(pts->back())});
   }

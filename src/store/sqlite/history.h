@@ -38,6 +38,8 @@
 #pragma once
 
 #include <functional>
+#include <shared_mutex>
+#include <unordered_map>
 #include <optional>
 #include <span>
 
@@ -88,10 +90,30 @@ base::Result<std::size_t> remove_history_attribute(Connection& c, std::int64_t t
 // Reads on any connection; tenant by name.
 base::Result<std::vector<HistorySeries>> read_history(Connection& c, std::string_view tenant,
                                                       const HistoryQuery& q);
+// Entity names → name ids for reads that name many entities (lastN=1 over a page of 10,000).
+// Names are append-only and a reader sees only committed ones, so a name's id never changes
+// once read: a hit never goes stale. Misses are resolved in one statement and remembered when
+// found. Bounded: cleared when it passes kMax names. Thread-safe (shared by read connections).
+class NameIds {
+ public:
+  static constexpr std::size_t kMax = 1'000'000;
+  // The ids of `names` in order; 0 for a name that is not (yet) interned.
+  base::Result<std::vector<std::int64_t>> resolve(Connection& c,
+                                                  std::span<const std::string> names);
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::shared_mutex mu_;
+  std::unordered_map<std::string, std::int64_t, Hash, std::equal_to<>> ids_;
+};
+
 // Many entities: lastN=1 by observedAt from history_last in one statement, else one
 // read_history per id.
 base::Result<std::vector<std::vector<HistorySeries>>> read_history_many(
-    Connection& c, std::string_view tenant, std::span<const std::string> ids,
+    Connection& c, NameIds& names, std::string_view tenant, std::span<const std::string> ids,
     const HistoryQuery& q);
 
 // ---- maintenance (the writer thread) ----

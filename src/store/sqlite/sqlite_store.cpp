@@ -110,6 +110,7 @@ class SqliteStore final : public Store {
   sqlite::MaintenanceState maintenance_;  // writer thread only
   std::unique_ptr<sqlite::WriteTxn> txn_;
   sqlite::ReadPool readers_;
+  sqlite::NameIds history_names_;  // entity ids of history_many, shared by the readers
 
   std::mutex mu_;  // guards queue_ and stopping_
   std::condition_variable work_ready_;
@@ -405,7 +406,7 @@ base::Result<std::vector<std::vector<HistorySeries>>> SqliteStore::history_many(
   return guarded("history", [&]() -> base::Result<std::vector<std::vector<HistorySeries>>> {
     auto lease = readers_.take();
     if (!lease) return std::unexpected(lease.error());
-    return sqlite::read_history_many(**lease, tenant, ids, q);
+    return sqlite::read_history_many(**lease, history_names_, tenant, ids, q);
   });
 }
 
