@@ -134,6 +134,9 @@ struct Deps {
   live::Subscriptions* subscriptions = nullptr;  // null: the subscription routes answer 501
   live::Streams* streams = nullptr;              // null: no /live/v1/stream
   simulator::Simulator* simulator = nullptr;     // null: /cityroom/v1/admin/simulator answers 503
+  // Called when PUT /cityroom/v1/admin/simulator leaves the simulator running: its feeds enter
+  // the catalog (as simulated) even on a server started without --demo. Idempotent.
+  std::function<void()> simulator_running;
   catalog::Catalog* catalog = nullptr;           // null: /cityroom/v1/datasets is empty
   std::optional<json::object> city;              // GET /cityroom/v1/city; none: 404
   alarms::Engine* alarms = nullptr;              // null: the alarm routes answer 501

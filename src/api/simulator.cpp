@@ -34,6 +34,7 @@ void put_simulator(Deps& deps, http::Request&& request, http::Respond respond) {
   if (!settings) return call->fail(settings.error());
   auto status = deps.simulator->apply(*settings);
   if (!status) return call->fail(status.error());
+  if (status->running && deps.simulator_running) deps.simulator_running();
   reply_json(*call, 200, simulator::to_json(*status), false);
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <thread>
 
 #include <CLI/CLI.hpp>
@@ -134,8 +135,9 @@ int open_city(const std::string& file, hub::Hub& hub, ldcontext::ContextStore& c
 
 // The simulator's feeds are datasets like any other, marked simulated so every screen can badge
 // them. Catalog updates are throttled: a tick commits many times a second.
-void register_simulator_feeds(catalog::Catalog& catalog, simulator::Simulator& sim) {
-  constexpr base::Micros kReportEvery = 10'000'000;
+// The simulator's feeds in the catalog, marked simulated (so every screen showing them says
+// so). Idempotent: on start with --demo, or when the simulator is switched on at run time.
+void register_simulator_datasets(catalog::Catalog& catalog) {
   for (const auto& f : simulator::feeds()) {
     catalog::DatasetInfo info;
     info.id = f.id;
@@ -152,6 +154,11 @@ void register_simulator_feeds(catalog::Catalog& catalog, simulator::Simulator& s
     }
     catalog.mark(f.id, catalog::Mark::kSimulated);
   }
+}
+
+// Reports what the simulator wrote to its catalog entries (entries not registered are ignored).
+void report_simulator_feeds(catalog::Catalog& catalog, simulator::Simulator& sim) {
+  constexpr base::Micros kReportEvery = 10'000'000;
   // Runs on the store's writer thread only, so the totals need no lock.
   struct Totals {
     std::map<std::string, std::uint64_t, std::less<>> written;
@@ -318,12 +325,16 @@ int serve(const ServeOptions& o, const char* argv0) {
   simulator::Simulator demo_simulator(
       hub, **contexts,
       {.tenant = "", .scenario = *scenario, .seed = o.seed, .rate = o.sim_rate, .clock = {}});
-  if (o.demo) register_simulator_feeds(catalog, demo_simulator);
+  report_simulator_feeds(catalog, demo_simulator);
+  if (o.demo) register_simulator_datasets(catalog);
   http::Metrics metrics;
   api::Deps deps{hub, **contexts, (*access_setup)->access(), metrics, CITYROOM_VERSION};
   deps.subscriptions = &subscriptions;
   deps.streams = &streams;
   deps.simulator = &demo_simulator;
+  deps.simulator_running = [&catalog, once = std::make_shared<std::once_flag>()] {
+    std::call_once(*once, [&catalog] { register_simulator_datasets(catalog); });
+  };
   deps.metric_sources.push_back(
       [&demo_simulator] { return simulator::prometheus_text(demo_simulator.status()); });
   deps.catalog = &catalog;
