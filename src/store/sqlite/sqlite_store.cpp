@@ -392,11 +392,31 @@ base::Result<std::vector<Record>> SqliteStore::records(std::string_view kind) {
   });
 }
 
+// A history read spans several statements (chunks, then head points) while the writer seals
+// head points into chunks in its own transactions: one read transaction gives the statements
+// one snapshot, so a point being sealed is seen exactly once. Ends it on every path.
+class ReadSnapshot {
+ public:
+  explicit ReadSnapshot(sqlite::Connection& c) : c_(c), ok_(c.run("BEGIN").has_value()) {}
+  ~ReadSnapshot() {
+    if (ok_) (void)c_.run("COMMIT");
+  }
+  ReadSnapshot(const ReadSnapshot&) = delete;
+  ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  sqlite::Connection& c_;
+  bool ok_;
+};
+
 base::Result<std::vector<HistorySeries>> SqliteStore::history(std::string_view tenant,
                                                               const HistoryQuery& q) {
   return guarded("history", [&]() -> base::Result<std::vector<HistorySeries>> {
     auto lease = readers_.take();
     if (!lease) return std::unexpected(lease.error());
+    ReadSnapshot snapshot(**lease);
+    if (!snapshot.ok()) return base::fail(base::ErrorKind::kInternalError, "history: no snapshot");
     return sqlite::read_history(**lease, tenant, q);
   });
 }
@@ -406,6 +426,8 @@ base::Result<std::vector<std::vector<HistorySeries>>> SqliteStore::history_many(
   return guarded("history", [&]() -> base::Result<std::vector<std::vector<HistorySeries>>> {
     auto lease = readers_.take();
     if (!lease) return std::unexpected(lease.error());
+    ReadSnapshot snapshot(**lease);
+    if (!snapshot.ok()) return base::fail(base::ErrorKind::kInternalError, "history: no snapshot");
     return sqlite::read_history_many(**lease, history_names_, tenant, ids, q);
   });
 }
