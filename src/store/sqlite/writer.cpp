@@ -388,30 +388,35 @@ base::Result<bool> WriteTxn::replace_history_instance(std::string_view tenant,
   return sqlite::replace_history_instance(c_, intern, **tenant_id, id, instance, point);
 }
 
+base::Result<std::optional<std::array<std::int64_t, 3>>> WriteTxn::known_series(
+    std::string_view tenant, std::string_view id, std::string_view attribute) {
+  std::array<std::int64_t, 3> key{};
+  std::size_t i = 0;
+  for (const std::string_view name : {tenant, id, attribute}) {
+    auto known = known_name(name);
+    if (!known) return std::unexpected(known.error());
+    if (!*known) return std::optional<std::array<std::int64_t, 3>>();
+    key[i++] = **known;
+  }
+  return std::optional<std::array<std::int64_t, 3>>(key);
+}
+
 base::Result<bool> WriteTxn::remove_history_instance(std::string_view tenant,
                                                      std::string_view id,
                                                      std::string_view attribute,
                                                      std::int64_t instance) {
-  auto tenant_id = known_name(tenant);
-  if (!tenant_id) return std::unexpected(tenant_id.error());
-  auto entity = known_name(id);
-  if (!entity) return std::unexpected(entity.error());
-  auto attr = known_name(attribute);
-  if (!attr) return std::unexpected(attr.error());
-  if (!*tenant_id || !*entity || !*attr) return false;
-  return sqlite::remove_history_instance(c_, **tenant_id, **entity, **attr, instance);
+  auto key = known_series(tenant, id, attribute);
+  if (!key) return std::unexpected(key.error());
+  if (!*key) return false;
+  return sqlite::remove_history_instance(c_, (**key)[0], (**key)[1], (**key)[2], instance);
 }
 
 base::Result<std::size_t> WriteTxn::remove_history_attribute(
     std::string_view tenant, std::string_view id, std::string_view attribute,
     const std::optional<std::string>& dataset_id) {
-  auto tenant_id = known_name(tenant);
-  if (!tenant_id) return std::unexpected(tenant_id.error());
-  auto entity = known_name(id);
-  if (!entity) return std::unexpected(entity.error());
-  auto attr = known_name(attribute);
-  if (!attr) return std::unexpected(attr.error());
-  if (!*tenant_id || !*entity || !*attr) return std::size_t{0};
+  auto key = known_series(tenant, id, attribute);
+  if (!key) return std::unexpected(key.error());
+  if (!*key) return std::size_t{0};
   std::optional<std::int64_t> dataset;
   if (dataset_id) {
     if (dataset_id->empty()) {
@@ -423,7 +428,7 @@ base::Result<std::size_t> WriteTxn::remove_history_attribute(
       dataset = **ds;
     }
   }
-  return sqlite::remove_history_attribute(c_, **tenant_id, **entity, **attr, dataset);
+  return sqlite::remove_history_attribute(c_, (**key)[0], (**key)[1], (**key)[2], dataset);
 }
 
 // ---- group commit -------------------------------------------------------------------------

@@ -98,6 +98,9 @@ class WriteTxn final : public Transaction {
   base::Result<std::int64_t> intern(std::string_view name);
   base::Result<std::int64_t> register_tenant(std::string_view tenant);
   base::Result<std::optional<std::int64_t>> known_name(std::string_view name);
+  // (tenant, entity, attribute) name ids of a series; nullopt when one was never interned.
+  base::Result<std::optional<std::array<std::int64_t, 3>>> known_series(
+      std::string_view tenant, std::string_view id, std::string_view attribute);
   void forget_caches();
 
   base::Result<void> index_entity(const model::Entity& e, Indexed& out);
