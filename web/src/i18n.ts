@@ -162,9 +162,17 @@ export function localName(name: unknown): string {
   }
   return name == null ? '' : String(name);
 }
+// Building an Intl formatter costs far more than using one (toLocaleTimeString builds one per
+// call), and panels format hundreds of times a second on a busy wall: one per language.
+const clockFormats = new Map<Lang, Intl.DateTimeFormat>();
 export function timeOf(iso: string | number | null | undefined): string {
   if (iso == null || iso === '') return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return '—';
-  return d.toLocaleTimeString(lang === 'ko' ? 'ko-KR' : 'en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZone: 'Asia/Seoul' });
+  let f = clockFormats.get(lang);
+  if (!f) {
+    f = new Intl.DateTimeFormat(lang === 'ko' ? 'ko-KR' : 'en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false, timeZone: 'Asia/Seoul' });
+    clockFormats.set(lang, f);
+  }
+  return f.format(d);
 }

@@ -82,7 +82,8 @@ try {
     for (const e of list.getEntries()) {
       metrics.longTasks++;
       metrics.longestTaskMs = Math.max(metrics.longestTaskMs, e.duration);
-      if (longTaskLog.length < 200) longTaskLog.push([e.startTime, e.duration]);
+      longTaskLog.push([e.startTime, e.duration]);
+      if (longTaskLog.length > 500) longTaskLog.shift();  // the newest 500: enough for a measuring window
     }
   }).observe({ type: 'longtask', buffered: true });
 } catch { /* no longtask timing in this browser */ }

@@ -1,11 +1,12 @@
 // The offline map: no tiles, no glyph server, nothing fetched from outside. The base is the
 // city's own boundaries (dong polygons and the gu outline) from the hub; names and cluster
 // counts are HTML markers because MapLibre's text needs glyph files we do not ship.
-// Layers are GeoJSON sources refreshed at most once per animation frame whatever the rate of
-// deltas, so a burst of changes costs one setData per source.
+// Layers are GeoJSON sources refreshed at most every MAP_REFRESH_MS whatever the rate of
+// deltas; a refresh hands MapLibre only what changed (featurediff.ts).
 import maplibregl, { GeoJSONSource, LngLatBoundsLike, Map as MlMap, MapGeoJSONFeature } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { City, Entity } from './api';
+import { featureDiff } from './featurediff';
 import { DISPATCH_COLOURS, FLOOD_COLOURS, geometryOf } from './geo';
 import { localName } from './i18n';
 
@@ -86,11 +87,8 @@ export class CityMap {
     const unit = parseFloat(getComputedStyle(document.documentElement).fontSize) || 15;
     const k = unit / 15;
     const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
-    m.addSource('dongs', { type: 'geojson', data: empty });
-    m.addSource('gu', { type: 'geojson', data: empty });
-    m.addSource('roads', { type: 'geojson', data: empty });
-    m.addSource('roadworks', { type: 'geojson', data: empty });
-    m.addSource('vehicles', { type: 'geojson', data: empty });
+    // promoteId: features are known by their entity's id, so a refresh can send only changes
+    for (const id of ['dongs', 'gu', 'roads', 'roadworks', 'vehicles']) m.addSource(id, { type: 'geojson', data: empty, promoteId: 'id' });
     m.addLayer({
       id: 'dongs-fill', type: 'fill', source: 'dongs',
       paint: {
@@ -120,7 +118,7 @@ export class CityMap {
       paint: { 'circle-color': '#ff9800', 'circle-radius': 10, 'circle-stroke-color': '#000', 'circle-stroke-width': 2 },
     });
     for (const p of POINT_SOURCES) {
-      m.addSource(p.id, { type: 'geojson', data: empty, cluster: p.cluster, clusterRadius: 60, clusterMaxZoom: 16 });
+      m.addSource(p.id, { type: 'geojson', data: empty, promoteId: 'id', cluster: p.cluster, clusterRadius: 60, clusterMaxZoom: 16 });
       if (p.cluster) {
         m.addLayer({
           id: `${p.id}-clusters`, type: 'circle', source: p.id, filter: ['has', 'point_count'],
@@ -260,6 +258,9 @@ export class CityMap {
     });
   }
   private flushWaiters: (() => void)[] = [];
+  // What MapLibre holds per source, by entity id; a source absent here gets its whole data
+  // next time (its first data, or features that could not be diffed).
+  private shown = new Map<string, Map<string, Feature>>();
 
   private flush(): void {
     this.frame = 0;
@@ -269,9 +270,13 @@ export class CityMap {
       const src = this.map.getSource(s) as GeoJSONSource | undefined;
       if (!src) continue;
       const features = this.data.get(s) ?? [];
-      src.setData({ type: 'FeatureCollection', features });
+      const before = this.shown.get(s);
+      const change = featureDiff(before ?? new Map(), features);
+      if (!before || !change) src.setData({ type: 'FeatureCollection', features });
+      else if (change.diff) src.updateData(change.diff);
+      if (change) this.shown.set(s, change.byId); else this.shown.delete(s);
       if (features.length) this.filled.add(s);
-      sent = true;
+      sent ||= !before || !change || change.diff !== null;
     }
     this.dirty.clear();
     if (sent) {

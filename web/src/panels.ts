@@ -43,10 +43,21 @@ function row(label: string, value: string, cls = ''): string {
 }
 // At most one decimal: indicator values and achievements (12 건, 81.5 %).
 function fmt1(v: number): string {
-  return v.toLocaleString('ko-KR', { maximumFractionDigits: 1 });
+  return numberFormat(0, 1).format(v);
 }
 function fmt(v: number | null, digits = 0): string {
-  return v == null ? '—' : v.toLocaleString('ko-KR', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return v == null ? '—' : numberFormat(digits, digits).format(v);
+}
+// One formatter per precision: toLocaleString with options builds a new one on every call.
+const numberFormats = new Map<string, Intl.NumberFormat>();
+function numberFormat(minDigits: number, maxDigits: number): Intl.NumberFormat {
+  const key = `${minDigits}/${maxDigits}`;
+  let f = numberFormats.get(key);
+  if (!f) {
+    f = new Intl.NumberFormat('ko-KR', { minimumFractionDigits: minDigits, maximumFractionDigits: maxDigits });
+    numberFormats.set(key, f);
+  }
+  return f;
 }
 
 export function currentSpeed(e: Entity, hour = new Date().getHours()): number | null {
@@ -97,8 +108,14 @@ export const PANELS: PanelSpec[] = [
     id: 'traffic', title: 'traffic', types: ['RoadSegment'],
     render: (v) => {
       const roads = v.list('roads');
-      const speeds = roads.map((r) => currentSpeed(r)).filter((x): x is number => x != null);
-      const congested = roads.filter((r) => r.congestionLevel === 'congested' || r.congestionLevel === 'jammed' || (currentSpeed(r) ?? 99) < 15).length;
+      const hour = new Date().getHours();
+      let congested = 0;
+      const speeds: number[] = [];
+      for (const r of roads) {
+        const s = currentSpeed(r, hour);
+        if (s != null) speeds.push(s);
+        if (r.congestionLevel === 'congested' || r.congestionLevel === 'jammed' || (s ?? 99) < 15) congested++;
+      }
       const a = avg(speeds);
       return big(fmt(a), 'km/h', a != null && a < 20 ? 'bad' : a != null && a < 30 ? 'moderate' : 'good') +
         row(t('congested'), `${fmt(congested)} / ${fmt(roads.length)}`);

@@ -268,6 +268,26 @@ try {
     figures.patchOnScreenMs = Date.now() - t1;
     const timeline = await page.textContent('.timeline');
     assert(timeline.includes('현장도착'), 'the state change is not in the event timeline');
+    // The map is sent only what changed (featurediff.ts): a new ambulance, its new state, its
+    // move and its removal, among the others, each reach the map's data.
+    const id = 'urn:ngsi-ld:Vehicle:119:e2e-map';
+    await ngsi(server.url, 'POST', '/entities', {
+      id, type: 'Vehicle', vehicleType: 'ambulance', name: '강남9', dispatchStatus: 'available',
+      location: { type: 'Point', coordinates: [127.04, 37.5] },
+    }, LINKS.transport);
+    // (an expression, not a function: the page's CSP forbids eval)
+    const onMap = `(window.__wall.map.querySourceFeatures('vehicles').filter((f) => f.properties.id === '${id}')
+      .map((f) => ({ status: f.properties.dispatchStatus, at: f.geometry.coordinates }))[0] ?? null)`;
+    await page.waitForFunction(`${onMap}?.status === 'available'`, null, { timeout: 10000 });
+    await ngsi(server.url, 'PATCH', `/entities/${id}`, { dispatchStatus: 'onScene' }, LINKS.transport);
+    await page.waitForFunction(`${onMap}?.status === 'onScene'`, null, { timeout: 10000 });
+    await ngsi(server.url, 'PATCH', `/entities/${id}`, { location: { type: 'Point', coordinates: [127.05, 37.51] } }, LINKS.transport);
+    await page.waitForFunction(`Math.abs((${onMap}?.at[0] ?? 0) - 127.05) < 1e-4`, null, { timeout: 10000 });
+    const others = await page.evaluate(() => new Set(window.__wall.map.querySourceFeatures('vehicles').map((f) => f.properties.id)).size);
+    await ngsi(server.url, 'DELETE', `/entities/${id}`, undefined, LINKS.transport);
+    await page.waitForFunction(`${onMap} === null`, null, { timeout: 10000 });
+    const left = await page.evaluate(() => new Set(window.__wall.map.querySourceFeatures('vehicles').map((f) => f.properties.id)).size);
+    assert(left === others - 1, `removing one ambulance left ${left} of ${others} on the map`);
   });
 
   await test('an accident hotspot card lists its nearest CCTV, with a placeholder where there is no stream', async () => {

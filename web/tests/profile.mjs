@@ -3,21 +3,22 @@
 // then --runs fresh page loads per layout, each logged in as the admin. Prints the page's own
 // metrics per load (first live data painted, map sources filled, map idle, longest task with
 // every layer on) and, with --profile, the functions that took the most main-thread time
-// during the first --seconds of one load (CDP Profiler, self time).
-//   node web/tests/profile.mjs [--web-dir DIST] [--runs 3] [--layouts wall,tablet] [--rate 50] [--scenario heavy-snow] [--profile] [--seconds 12]
+// during one phase (load, switching every layer on, steady) of the first load (CDP Profiler, self time).
+//   node web/tests/profile.mjs [--web-dir DIST] [--runs 3] [--layouts wall,tablet] [--rate 50] [--scenario heavy-snow] [--profile load|switch|steady]
+//                           [--steady 20] [--gl software|gpu]
 import { chromium } from 'playwright-core';
 import { join } from 'node:path';
-import { ADMIN_PASSWORD, arg, CHROMIUM, CHROMIUM_ARGS, ROOT, seedLive, startServer } from './server.mjs';
+import { ADMIN_PASSWORD, arg, CHROMIUM, chromiumArgs, ROOT, seedLive, startServer } from './server.mjs';
 
 const runs = Number(arg('runs', '3'));
 const layouts = arg('layouts', 'wall,tablet').split(',');
 const VIEWPORTS = { wall: { width: 3840, height: 1560 }, tablet: { width: 1280, height: 800 }, phone: { width: 390, height: 844 } };
-const profile = process.argv.includes('--profile');
-const seconds = Number(arg('seconds', '12'));
+const profile = arg('profile', '');  // '', 'load', 'switch' or 'steady'
+const steady = Number(arg('steady', '20'));
 
 const server = await startServer(arg('bin', join(ROOT, 'build/release/src/app/cityroom')),
   { webDir: arg('web-dir', join(ROOT, 'web/dist')), extra: ['--demo', '--scenario', arg('scenario', 'heavy-snow'), '--sim-rate', arg('rate', '50')] });
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: chromiumArgs(arg('gl', undefined)) });
 try {
   await seedLive(server.url);
   await new Promise((r) => setTimeout(r, 8000));  // let the simulator move the city
@@ -30,26 +31,39 @@ try {
       if (cdp) {
         await cdp.send('Profiler.enable');
         await cdp.send('Profiler.setSamplingInterval', { interval: 1000 });
-        await cdp.send('Profiler.start');
       }
+      if (cdp && profile === 'load') await cdp.send('Profiler.start');
       await page.goto(server.url + '/');
       await page.waitForFunction(() => window.__wall?.metrics.firstLiveMs > 0, null, { timeout: 90000 });
       // (an older build has no mapLiveMs: its firstLiveMs waited for the map's dongs and roads)
       await page.waitForFunction(() => !('mapLiveMs' in window.__wall.metrics) || window.__wall.metrics.mapLiveMs > 0, null, { timeout: 90000 }).catch(() => {});
       await page.waitForFunction(() => window.__wall.metrics.mapIdleMs > 0, null, { timeout: 30000 }).catch(() => {});
       const load = await page.evaluate(() => ({ ...window.__wall.metrics, tasks: window.__wall.longTaskLog?.slice(0, 40) }));
-      // every layer on (the cameras' and bike stations' snapshots come then), then 5 s of deltas
-      await page.evaluate(() => document.querySelectorAll('.legend button:not(.on)').forEach((b) => b.click()));
-      await page.waitForTimeout(5000);
-      const all = await page.evaluate(() => ({ ...window.__wall.metrics, slowestMessageMs: window.__wall.stream.slowestMessageMs }));
+      const loadProfile = cdp && profile === 'load' ? (await cdp.send('Profiler.stop')).profile : null;
+      // every layer on (the cameras' and bike stations' snapshots come then: the "switch" phase),
+      // then --steady seconds of live deltas with everything shown (the "steady" phase)
+      if (cdp && profile === 'switch') await cdp.send('Profiler.start');
+      const switchedAt = await page.evaluate(() => {
+        document.querySelectorAll('.legend button:not(.on)').forEach((b) => b.click());
+        return performance.now();
+      });
+      await page.waitForFunction(() => window.__wall.metrics.mapIdleMs > 0, null, { timeout: 30000 }).catch(() => {});
+      await page.waitForTimeout(3000);
+      const switchProfile = cdp && profile === 'switch' ? (await cdp.send('Profiler.stop')).profile : null;
+      if (cdp && profile === 'steady') await cdp.send('Profiler.start');
+      const steadyFrom = await page.evaluate(() => performance.now());
+      await page.waitForTimeout(steady * 1000);
+      const p = loadProfile ?? switchProfile ?? (cdp ? (await cdp.send('Profiler.stop')).profile : null);
+      const all = await page.evaluate(() => ({ ...window.__wall.metrics, slowestMessageMs: window.__wall.stream.slowestMessageMs, tasks: window.__wall.longTaskLog }));
+      const phase = (from, to) => {
+        const t = all.tasks.filter(([start]) => start >= from && start < to).map(([, d]) => d);
+        return { longestMs: Math.round(Math.max(0, ...t)), count: t.length, sumMs: Math.round(t.reduce((a, b) => a + b, 0)) };
+      };
       console.log(JSON.stringify({ layout, run: i + 1, firstLiveMs: Math.round(load.firstLiveMs), mapLiveMs: Math.round(load.mapLiveMs ?? -1), mapIdleMs: Math.round(load.mapIdleMs),
-        longestTaskLoadMs: Math.round(load.longestTaskMs), longTasksLoad: load.longTasks, longestTaskAllLayersMs: Math.round(all.longestTaskMs), longTasks: all.longTasks,
+        load: phase(0, switchedAt), switch: phase(switchedAt, steadyFrom), steady: { ...phase(steadyFrom, Infinity), seconds: steady },
         slowestRenderMs: Math.round(all.slowestRenderMs), slowestMessageMs: Math.round(all.slowestMessageMs) }));
       if (load.tasks) console.log('  long tasks at load (start ms, duration ms):', load.tasks.map((t) => `${Math.round(t[0])}+${Math.round(t[1])}`).join(' '));
-      if (cdp) {
-        const elapsed = Date.now();
-        await new Promise((r) => setTimeout(r, Math.max(0, seconds * 1000 - (Date.now() - elapsed))));
-        const { profile: p } = await cdp.send('Profiler.stop');
+      if (p) {
         const byId = new Map(p.nodes.map((n) => [n.id, n]));
         const self = new Map();
         const dt = p.timeDeltas;
@@ -60,7 +74,7 @@ try {
           self.set(key, (self.get(key) ?? 0) + (dt[k] ?? 0) / 1000);
         });
         const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, 25);
-        console.log('  main-thread self time (ms):');
+        console.log(`  main-thread self time (ms) during ${profile}:`);
         for (const [k, ms] of top) console.log(`    ${ms.toFixed(0).padStart(6)}  ${k}`);
       }
       await context.close();

@@ -9,8 +9,21 @@ import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+// How the browser draws. `software` (the tests' default): no GPU process work for the page, the
+// compositor in software, so every WebGL frame is read back on the page's main thread.
+// `gpu`: GPU compositing and WebGL on SwiftShader, as on a machine with a graphics card, where a
+// WebGL frame goes to the compositor as a texture; the frames are still drawn by the CPU here.
+// Chosen by CITYROOM_BROWSER_GL or the measuring scripts' --gl.
+const GL_ARGS = {
+  software: ['--disable-gpu'],
+  gpu: ['--use-angle=swiftshader', '--enable-unsafe-swiftshader', '--ignore-gpu-blocklist'],
+};
+export function chromiumArgs(gl = process.env.CITYROOM_BROWSER_GL || 'software') {
+  if (!GL_ARGS[gl]) throw new Error(`unknown browser GL mode ${gl}: one of ${Object.keys(GL_ARGS).join(', ')}`);
+  return ['--headless', '--no-sandbox', ...GL_ARGS[gl], '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+}
+export const CHROMIUM_ARGS = chromiumArgs();
 
 export const ADMIN_PASSWORD = 'e2e-admin-' + Math.random().toString(36).slice(2, 10);
 // Set by startServer once it has logged in: what a write needs (cookie and CSRF token).

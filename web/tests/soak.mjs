@@ -17,7 +17,7 @@
 import { chromium } from 'playwright-core';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ADMIN_PASSWORD, arg, CHROMIUM, CHROMIUM_ARGS, LINKS, ngsi, ROOT, seedLive, startServer } from './server.mjs';
+import { ADMIN_PASSWORD, arg, CHROMIUM, chromiumArgs, LINKS, ngsi, ROOT, seedLive, startServer } from './server.mjs';
 
 const minutes = Number(arg('minutes', '50'));
 const rate = Number(arg('rate', '50'));
@@ -61,7 +61,7 @@ async function adminHeaders() {
   return { Cookie: (r.headers.get('set-cookie') ?? '').split(';')[0], 'X-CSRF-Token': (await r.json()).csrfToken };
 }
 
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...CHROMIUM_ARGS, '--enable-precise-memory-info', '--js-flags=--expose-gc'] });
+const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...chromiumArgs(arg('gl', undefined)), '--enable-precise-memory-info', '--js-flags=--expose-gc'] });
 const context = await browser.newContext({ viewport: { width: 3840, height: 1560 }, bypassCSP: true });
 // Logged in as the admin (own server only), so the page receives the staff-only ambulances too.
 if (!arg('url')) await context.request.post(`${server.url}/cityroom/v1/session`, { data: { username: 'admin', password: ADMIN_PASSWORD } });
