@@ -60,3 +60,24 @@ function changedProperties(a: GeoJSON.GeoJsonProperties, b: GeoJSON.GeoJsonPrope
   for (const key of Object.keys(a ?? {})) if (!(key in (b ?? {}))) removed.push(key);
   return set.length || removed.length ? { set, removed } : null;
 }
+
+// At most `max` added or updated features of a change, so that one frame never copies thousands
+// of features to MapLibre's worker (7,007 cameras at once held the main thread ~120 ms);
+// `byId` is then what MapLibre holds after this part, and a later call sends the rest.
+export function firstPart(before: Map<string, Feature>, change: FeatureDiff, max: number): FeatureDiff & { complete: boolean } {
+  const add = change.diff?.add ?? [];
+  const update = change.diff?.update ?? [];
+  if (add.length + update.length <= max) return { ...change, complete: true };
+  const addNow = add.slice(0, max);
+  const updateNow = update.slice(0, max - addNow.length);
+  const remove = change.diff?.remove ?? [];
+  const byId = new Map(before);
+  for (const id of remove) byId.delete(String(id));
+  for (const f of addNow) byId.set(f.properties!.id as string, f);
+  for (const u of updateNow) byId.set(String(u.id), change.byId.get(String(u.id))!);
+  return {
+    byId,
+    diff: { add: addNow, ...(updateNow.length ? { update: updateNow } : {}), ...(remove.length ? { remove } : {}) },
+    complete: false,
+  };
+}

@@ -834,15 +834,27 @@ class Wall {
     this.fillPanels(this.root.querySelector('.panels') as HTMLElement, PANELS.filter((p) => !wall || p.id !== 'pledges'), html);
     this.fillPanels(this.root.querySelector('.gov') as HTMLElement, wall ? PANELS.filter((p) => p.id === 'pledges') : [], html);
     this.root.querySelectorAll('.panel').forEach((p) => p.classList.toggle('focus', focusPanel(this.view) === (p as HTMLElement).dataset.panel));
+    this.fillTimeline(this.events.map((e) => `<li class="${esc(e.cls)}"><time>${esc(timeOf(e.at))}</time><span>${esc(e.text)}</span></li>`));
+  }
+
+  // New events come at the top and old ones drop off the bottom: only those lines change, so
+  // the wall does not lay out sixty lines of Korean text again for each event.
+  private eventsHtml: string[] = [];
+  private fillTimeline(lines: string[]): void {
     const ol = this.root.querySelector('.timeline ol') as HTMLElement;
-    const events = this.events.map((e) => `<li class="${esc(e.cls)}"><time>${esc(timeOf(e.at))}</time><span>${esc(e.text)}</span></li>`).join('');
-    if (events !== this.eventsHtml) { ol.innerHTML = events; this.eventsHtml = events; }
+    const old = this.eventsHtml;
+    this.eventsHtml = lines;
+    const added = old.length ? lines.indexOf(old[0]) : -1;
+    const kept = added < 0 ? 0 : Math.min(old.length, lines.length - added);
+    const same = added >= 0 && ol.children.length === old.length && lines.slice(added, added + kept).every((l, i) => l === old[i]);
+    if (!same) { ol.innerHTML = lines.join(''); return; }
+    for (let i = ol.children.length - 1; i >= kept; i--) ol.children[i].remove();
+    if (added > 0) ol.insertAdjacentHTML('afterbegin', lines.slice(0, added).join(''));
   }
 
   // Only the panels whose content changed are replaced: at 50 updates/s most of them stay as
   // they are, so a finger on a gauge or an alarm is not lifted from under it by a re-render.
   private panelHtml = new Map<string, string>();
-  private eventsHtml = '';
   private fillPanels(box: HTMLElement, specs: typeof PANELS, html: (p: typeof PANELS[number]) => string): void {
     const ids = specs.map((p) => p.id);
     const present = [...box.children].map((c) => (c as HTMLElement).dataset.panel);
@@ -858,7 +870,7 @@ class Wall {
       this.panelHtml.set(p.id, h);
       const tpl = document.createElement('template');
       tpl.innerHTML = h;
-      box.children[i].replaceWith(tpl.content.firstElementChild!);
+      patchPanel(box.children[i] as HTMLElement, tpl.content.firstElementChild as HTMLElement);
     });
   }
 
@@ -949,3 +961,15 @@ async function main(): Promise<void> {
 }
 
 void main();
+
+// A panel whose HTML changed keeps its element and the parts that did not change (most often
+// only the footer's time or the body's numbers change), so the page lays out only those.
+function patchPanel(el: HTMLElement, next: HTMLElement): void {
+  if (el.children.length !== next.children.length || el.tagName !== next.tagName) { el.replaceWith(next); return; }
+  for (const a of [...el.attributes]) if (!next.hasAttribute(a.name)) el.removeAttribute(a.name);
+  for (const a of [...next.attributes]) if (el.getAttribute(a.name) !== a.value) el.setAttribute(a.name, a.value);
+  [...next.children].forEach((c, i) => {
+    const old = el.children[i];
+    if (old.outerHTML !== c.outerHTML) old.replaceWith(c);
+  });
+}

@@ -6,7 +6,7 @@
 import maplibregl, { GeoJSONSource, LngLatBoundsLike, Map as MlMap, MapGeoJSONFeature } from 'maplibre-gl';
 import 'maplibre-gl/dist/maplibre-gl.css';
 import { City, Entity } from './api';
-import { featureDiff } from './featurediff';
+import { featureDiff, firstPart } from './featurediff';
 import { DISPATCH_COLOURS, FLOOD_COLOURS, geometryOf } from './geo';
 import { localName } from './i18n';
 
@@ -17,6 +17,8 @@ type Geometry = GeoJSON.Geometry;
 type Feature = GeoJSON.Feature;
 
 const MAP_REFRESH_MS = 250;
+// Features handed to MapLibre in one frame at most; a bigger change goes over several frames.
+const FEATURES_PER_FRAME = 2000;
 
 const POINT_SOURCES: { id: LayerId; colour: string; radius: number; cluster: boolean }[] = [
   { id: 'cctv', colour: '#4fc3f7', radius: 7, cluster: true },
@@ -89,6 +91,7 @@ export class CityMap {
     const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
     // promoteId: features are known by their entity's id, so a refresh can send only changes
     for (const id of ['dongs', 'gu', 'roads', 'roadworks', 'vehicles']) m.addSource(id, { type: 'geojson', data: empty, promoteId: 'id' });
+    for (const id of ['dongs', 'gu', 'roads', 'roadworks', 'vehicles', ...POINT_SOURCES.map((p) => p.id)]) this.shown.set(id, new Map());
     m.addLayer({
       id: 'dongs-fill', type: 'fill', source: 'dongs',
       paint: {
@@ -224,12 +227,19 @@ export class CityMap {
 
   private scheduleFlush(): void {
     if (this.frame || !this.dirty.size) return;
-    // A source's first data (the city drawn at all) does not wait for the map to settle.
+    // A source's first data (the city drawn at all) does not wait for the map to settle, nor
+    // does the rest of a change too big for one frame.
     const first = [...this.dirty].some((s) => !this.filled.has(s) && (this.data.get(s)?.length ?? 0) > 0);
+    // A task of its own, not inside an animation frame: the frame that follows has MapLibre's
+    // drawing and the page's layout to do, and together they made long tasks.
+    if (this.partial.size) {
+      this.frame = window.setTimeout(() => this.flush(), 0);
+      return;
+    }
     if (this.busy && !first) return;
     const wait = first ? Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now())
       : Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now(), this.nextFlushAt - performance.now());
-    this.frame = window.setTimeout(() => requestAnimationFrame(() => this.flush()), wait);
+    this.frame = window.setTimeout(() => this.flush(), wait);
   }
   private busy = false;
   private filled = new Set<string>();
@@ -258,9 +268,10 @@ export class CityMap {
     });
   }
   private flushWaiters: (() => void)[] = [];
-  // What MapLibre holds per source, by entity id; a source absent here gets its whole data
-  // next time (its first data, or features that could not be diffed).
+  // What MapLibre holds per source, by entity id (each starts empty); a source absent here gets
+  // its whole data next time (its features could not be diffed).
   private shown = new Map<string, Map<string, Feature>>();
+  private partial = new Set<string>();  // sources with the rest of a change still to send
 
   private flush(): void {
     this.frame = 0;
@@ -271,14 +282,17 @@ export class CityMap {
       if (!src) continue;
       const features = this.data.get(s) ?? [];
       const before = this.shown.get(s);
-      const change = featureDiff(before ?? new Map(), features);
-      if (!before || !change) src.setData({ type: 'FeatureCollection', features });
+      const whole = featureDiff(before ?? new Map(), features);
+      const change = whole && before ? firstPart(before, whole, FEATURES_PER_FRAME) : null;
+      if (!change) src.setData({ type: 'FeatureCollection', features });
       else if (change.diff) src.updateData(change.diff);
       if (change) this.shown.set(s, change.byId); else this.shown.delete(s);
+      if (change && !change.complete) this.partial.add(s); else this.partial.delete(s);
       if (features.length) this.filled.add(s);
-      sent ||= !before || !change || change.diff !== null;
+      sent ||= !change || change.diff !== null;
     }
     this.dirty.clear();
+    for (const s of this.partial) this.dirty.add(s);
     if (sent) {
       // busy until MapLibre says every tile is loaded and drawn (or 5 s, whatever it says)
       this.busy = true;
@@ -287,6 +301,7 @@ export class CityMap {
       this.busyTimer = window.setTimeout(() => this.settled(), 5000);
     }
     for (const w of this.flushWaiters.splice(0)) w();
+    if (this.partial.size) this.scheduleFlush();
   }
 
   setDongs(dongs: Entity[], values: Map<string, number>, onLabel: (el: HTMLElement, e: Entity) => void): void {
