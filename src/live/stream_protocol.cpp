@@ -42,6 +42,7 @@ const Member* find_member(std::string_view name) {
 }
 
 constexpr std::string_view kDefaultQueryName = "default";
+constexpr std::size_t kSnapshotPartMax = 1'000'000;
 
 }  // namespace
 
@@ -125,6 +126,16 @@ std::expected<ClientMessage, Refusal> parse_client_message(std::string_view text
     const std::string_view v = value.get_string();
     if (key == "since") {
       msg.watch.since = std::string(v);
+    } else if (key == "snapshotPart") {
+      std::size_t n = 0;
+      const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc{} || end != v.data() + v.size() || n < 1 || n > kSnapshotPartMax) {
+        return refuse(name, ErrorKind::kBadRequestData,
+                      fmt::format("'snapshotPart' must be a count of entities from 1 to {}, not "
+                                  "'{}'",
+                                  kSnapshotPartMax, v));
+      }
+      msg.watch.snapshot_part = n;
     } else if (const auto* m = find_member(key)) {
       msg.watch.*(m->field) = std::string(v);
     } else {
@@ -183,22 +194,30 @@ std::string delta_tail(std::uint64_t seq, const std::vector<Effect>& effects) {
   return out;
 }
 
-std::string snapshot_message(std::string_view quoted_name, std::string_view epoch,
-                             std::uint64_t seq, std::string_view reason,
-                             const std::vector<std::string>& rendered) {
-  std::size_t bytes = 128 + quoted_name.size() + reason.size();
-  for (const auto& r : rendered) bytes += r.size() + 1;
-  std::string out;
-  out.reserve(bytes);
-  out += fmt::format(R"({{"kind":"snapshot","query":{},"epoch":{},"seq":{})", quoted_name,
+std::vector<std::string> snapshot_messages(std::string_view quoted_name, std::string_view epoch,
+                                           std::uint64_t seq, std::string_view reason,
+                                           const std::vector<std::string>& rendered,
+                                           std::size_t part_entities) {
+  const std::size_t per = part_entities == 0 ? rendered.size() : part_entities;
+  const std::size_t parts = per == 0 ? 1 : std::max<std::size_t>(1, (rendered.size() + per - 1) / per);
+  std::vector<std::string> out(parts);
+  for (std::size_t p = 0; p < parts; ++p) {
+    const std::size_t from = p * per, to = std::min(rendered.size(), from + per);
+    std::size_t bytes = 160 + quoted_name.size() + reason.size();
+    for (std::size_t i = from; i < to; ++i) bytes += rendered[i].size() + 1;
+    std::string& m = out[p];
+    m.reserve(bytes);
+    m += fmt::format(R"({{"kind":"snapshot","query":{},"epoch":{},"seq":{})", quoted_name,
                      quote_json(epoch), seq);
-  if (!reason.empty()) out += fmt::format(R"(,"reason":{})", quote_json(reason));
-  out += R"(,"entities":[)";
-  for (std::size_t i = 0; i < rendered.size(); ++i) {
-    if (i) out += ',';
-    out += rendered[i];
+    if (parts > 1) m += fmt::format(R"(,"part":{},"parts":{})", p + 1, parts);
+    if (!reason.empty()) m += fmt::format(R"(,"reason":{})", quote_json(reason));
+    m += R"(,"entities":[)";
+    for (std::size_t i = from; i < to; ++i) {
+      if (i > from) m += ',';
+      m += rendered[i];
+    }
+    m += "]}";
   }
-  out += "]}";
   return out;
 }
 

@@ -54,9 +54,13 @@ std::string delta_head(std::string_view quoted_name);
 // `,"seq":N,"upsert":[...],"remove":[...]}` — the part shared by a group.
 std::string delta_tail(std::uint64_t seq, const std::vector<Effect>& effects);
 
-std::string snapshot_message(std::string_view quoted_name, std::string_view epoch,
-                             std::uint64_t seq, std::string_view reason,
-                             const std::vector<std::string>& rendered);
+// The snapshot of `rendered` entities: one message, or with `part_entities` > 0 and more
+// entities than that, parts of at most that many, each saying "part":k,"parts":n (the first
+// replaces what the client held, the others add to it; all at `seq`).
+std::vector<std::string> snapshot_messages(std::string_view quoted_name, std::string_view epoch,
+                                           std::uint64_t seq, std::string_view reason,
+                                           const std::vector<std::string>& rendered,
+                                           std::size_t part_entities = 0);
 std::string heartbeat_message(std::string_view epoch, std::uint64_t seq);
 std::string resync_message(std::string_view quoted_name, std::string_view reason);
 // `query` may be empty (a message whose name could not be read): "query":null.

@@ -57,6 +57,7 @@ struct Streams::Member {
   Client* client = nullptr;
   Group* group = nullptr;
   std::shared_ptr<const QueryPlan> plan;
+  std::size_t snapshot_part = 0;  // the watch's snapshotPart (0: one message)
   bool live = false;  // false: a snapshot/resume is on its way and deltas are buffered
   std::uint64_t generation = 0;
   std::vector<Effect> buffer;
@@ -272,6 +273,7 @@ void Streams::add_watch(const std::shared_ptr<Client>& c, Watch w) {
   m->client = c.get();
   m->group = slot.get();
   m->plan = slot->plan;  // the shared one: identical watches render once
+  m->snapshot_part = w.snapshot_part;
   slot->members.push_back(m.get());
   Member& member = *m;
   c->members.emplace(w.query, std::move(m));
@@ -612,6 +614,7 @@ void Streams::run_job(Job& job) {
   };
   std::shared_ptr<const QueryPlan> plan;
   std::string head, quoted_name;
+  std::size_t snapshot_part = 0;
   {
     std::lock_guard lock(c.mu);
     const Member* m = current();
@@ -619,10 +622,11 @@ void Streams::run_job(Job& job) {
     plan = m->plan;
     head = m->head;
     quoted_name = m->quoted_name;
+    snapshot_part = m->snapshot_part;
   }
   const MaySee* may_see = c.info.may_see ? &c.info.may_see : nullptr;
 
-  std::string message;
+  std::vector<std::string> messages;  // a resume's delta, or the snapshot's part(s)
   std::uint64_t seq = 0;
   bool resumed = false;
   std::string reason = job.reason;
@@ -653,7 +657,7 @@ void Streams::run_job(Job& job) {
           effects.push_back({ch.id, nullptr, ev.seq});
         }
       }
-      message = head + stream::delta_tail(seq, collapse(std::move(effects)));
+      messages.push_back(head + stream::delta_tail(seq, collapse(std::move(effects))));
     }
   }
   if (!resumed) {
@@ -682,7 +686,8 @@ void Streams::run_job(Job& job) {
     for (const auto& e : result->entities) {
       if (visible(may_see, e)) rendered.push_back(plan->render_text(e));
     }
-    message = stream::snapshot_message(quoted_name, feed_.epoch(), seq, reason, rendered);
+    messages = stream::snapshot_messages(quoted_name, feed_.epoch(), seq, reason, rendered,
+                                         snapshot_part);
   }
 
   std::lock_guard lock(c.mu);
@@ -692,7 +697,11 @@ void Streams::run_job(Job& job) {
     start_catch_up(c, *m, std::nullopt, "changes arrived faster than the snapshot was read");
     return;
   }
-  if (!send(c, std::move(message), stream::event_id(feed_.epoch(), seq))) return;
+  // Only the last part carries the position: a client that lost the others asks afresh.
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    const bool last = i + 1 == messages.size();
+    if (!send(c, std::move(messages[i]), last ? stream::event_id(feed_.epoch(), seq) : "")) return;
+  }
   ++(resumed ? counters_->resumes : counters_->snapshots);
   // The deltas buffered while reading, past the snapshot's position, in order.
   std::vector<Effect> later;

@@ -94,6 +94,10 @@ struct Watch {
   std::string lang;
   std::string context;  // optional @context URL overriding the connection's
   std::optional<std::string> since;  // "<epoch>:<seq>" to resume
+  // WebSocket only ("snapshotPart"): at most this many entities per snapshot message, the
+  // snapshot then coming in parts; 0: one message. Not offered on SSE, where a reconnect
+  // resumes from the last event id and could not ask again for the parts it missed.
+  std::size_t snapshot_part = 0;
 };
 
 // Builds a watch from URL query parameters (SSE: GET ...?type=..&q=..); names as in the JSON

@@ -47,6 +47,7 @@ struct Client {
   ClientId id = 0;
   bool connected = false;
   bool slow = false;
+  bool in_parts = false;  // asks for snapshots in parts of 3 (a drop may fall between parts)
   Screen screen;
   std::vector<Watch> watches;
   std::vector<std::string> messages;  // the watch messages, without since
@@ -123,6 +124,7 @@ class RandomRun {
     for (int i = 0; i < n; ++i) {
       Client c;
       c.slow = i % 3 == 2;
+      c.in_parts = i % 2 == 1;
       const int watches = 1 + static_cast<int>(rng_() % 3);
       for (int k = 0; k < watches; ++k) {
         const auto p = rng_() % pool.size();
@@ -147,6 +149,7 @@ class RandomRun {
       const auto since = c.screen.rewatch(c.watches[k].query);
       auto o = json::parse(c.messages[k])->as_object();
       if (since) o["since"] = *since;
+      if (c.in_parts) o["snapshotPart"] = "3";
       world_.streams->on_message(c.id, json::serialize(o));
     }
   }

@@ -87,6 +87,7 @@ struct Screen {
     bool have = false;  // got a snapshot (or resume) and is current
     bool resuming = false;  // watched again with `since`: the first delta makes it current
     std::uint64_t since = 0;
+    std::uint64_t next_part = 1;  // of a snapshot coming in parts
     std::map<std::string, json::value> entities;
   };
   std::map<std::string, Query> queries;
@@ -107,12 +108,22 @@ struct Screen {
     const std::string kind(o.at("kind").as_string());
     const auto name = [&] { return std::string(o.at("query").as_string()); };
     if (kind == "snapshot") {
+      // In parts (snapshotPart): the first replaces, the others add; current after the last.
+      const auto number = [&](const char* k, std::uint64_t dflt) {
+        return o.contains(k) ? o.at(k).to_number<std::uint64_t>() : dflt;
+      };
+      const auto part = number("part", 1), parts = number("parts", 1);
       auto& q = queries[name()];
-      q.entities.clear();
+      if (part == 1) {
+        q.entities.clear();
+        q.next_part = 1;
+      }
+      if (part != q.next_part && problem.empty()) problem = "snapshot part out of order: " + text;
+      q.next_part = part + 1;
       for (const auto& e : o.at("entities").as_array()) {
         q.entities[std::string(e.as_object().at("id").as_string())] = e;
       }
-      q.have = true;
+      q.have = part == parts;
       q.resuming = false;
       q.since = o.at("seq").to_number<std::uint64_t>();
       epoch = std::string(o.at("epoch").as_string());

@@ -107,6 +107,52 @@ TEST(Streams, SnapshotThenDeltasForCreateUpdateDelete) {
   }
 }
 
+// A big snapshot in parts (the wall's 7,007 cameras would be one 1.2 MB message to parse in
+// one go): each part says which of how many, only the last carries the feed position, and
+// the deltas follow the last.
+TEST(Streams, ASnapshotComesInPartsWhenAsked) {
+  World w(fast());
+  for (int i = 1; i <= 5; ++i) ASSERT_TRUE(w.create(bridge(i, 0.1 * i)));
+  auto c = connect(w);
+  w.streams->on_message(c.id, watch_json("b", R"("type":"Bridge","snapshotPart":"2")"));
+  std::vector<std::pair<std::string, std::string>> sent;
+  ASSERT_TRUE(eventually([&] { for (auto& m : c.sink->drain()) sent.push_back(std::move(m)); },
+                         [&] { return sent.size() >= 3; }));
+  ASSERT_EQ(sent.size(), 3u);
+  std::vector<std::size_t> sizes;
+  for (std::size_t i = 0; i < sent.size(); ++i) {
+    auto v = json::parse(sent[i].first);
+    ASSERT_TRUE(v);
+    const auto& o = v->as_object();
+    EXPECT_EQ(o.at("kind").as_string(), "snapshot");
+    EXPECT_EQ(o.at("part").to_number<int>(), static_cast<int>(i) + 1);
+    EXPECT_EQ(o.at("parts").to_number<int>(), 3);
+    sizes.push_back(o.at("entities").as_array().size());
+    EXPECT_EQ(sent[i].second.empty(), i + 1 < sent.size()) << "event id of part " << i + 1;
+    c.screen.apply(sent[i].first);
+    EXPECT_EQ(c.screen.queries["b"].have, i + 1 == sent.size());
+  }
+  EXPECT_EQ(sizes, (std::vector<std::size_t>{2, 2, 1}));
+  ASSERT_TRUE(w.merge(id_of(4), R"({"tilt":{"type":"Property","value":0.9}})"));
+  Watch watch = make_watch("b", {{"type", "Bridge"}});
+  ASSERT_TRUE(converges(w, c, "b", watch));
+  EXPECT_EQ(c.screen.queries["b"].entities.size(), 5u);
+  EXPECT_TRUE(c.screen.problem.empty()) << c.screen.problem;
+
+  // Without snapshotPart, or with more room than entities: one message, no part fields.
+  auto d = connect(w);
+  w.streams->on_message(d.id, watch_json("b", R"("type":"Bridge","snapshotPart":"100")"));
+  std::vector<std::pair<std::string, std::string>> one;
+  ASSERT_TRUE(eventually([&] { for (auto& m : d.sink->drain()) one.push_back(std::move(m)); },
+                         [&] { return !one.empty(); }));
+  auto v = json::parse(one.at(0).first);
+  ASSERT_TRUE(v);
+  EXPECT_FALSE(v->as_object().contains("part"));
+  EXPECT_EQ(v->as_object().at("entities").as_array().size(), 5u);
+  // SSE watches come from URL parameters: parts are not offered there.
+  EXPECT_FALSE(parse_watch_params({{"type", "Bridge"}, {"snapshotPart", "2"}}));
+}
+
 TEST(Streams, AnEntityMovesIntoAndOutOfQAndGeoFilters) {
   World w(fast());
   ASSERT_TRUE(w.create(bridge(1, 0.1)));
@@ -366,6 +412,9 @@ TEST(Streams, BadWatchesAreAnsweredWithErrors) {
       {watch_json("a", R"("options":"fancy")"), "BadRequestData"},
       {watch_json("a", R"("colour":"red")"), "BadRequestData"},
       {watch_json("a", R"("type":7)"), "BadRequestData"},
+      {watch_json("a", R"("type":"Bridge","snapshotPart":"0")"), "BadRequestData"},
+      {watch_json("a", R"("type":"Bridge","snapshotPart":"ten")"), "BadRequestData"},
+      {watch_json("a", R"("type":"Bridge","snapshotPart":"-5")"), "BadRequestData"},
       {watch_json("a", R"("idPattern":"([a-")"), "BadRequestData"},
       {watch_json("a", R"("georel":"near","geometry":"Point","coordinates":"[1,2]")"), "BadRequestData"},
       {watch_json("a", R"("context":"https://unknown.example/context.jsonld")"), "LdContextNotAvailable"},
