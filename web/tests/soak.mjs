@@ -14,6 +14,7 @@
 //   - no page errors, and the live stream online at the end.
 //   node web/tests/soak.mjs [--minutes 50] [--rate 50] [--every 15] [--warmup 5] [--window 10]
 //                           [--url http://127.0.0.1:8080] [--bin PATH] [--out DIR]
+//                           [--gl software|gpu]   (how the browser draws: tests/server.mjs)
 import { chromium } from 'playwright-core';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
