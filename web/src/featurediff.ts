@@ -61,7 +61,7 @@ function changedProperties(a: GeoJSON.GeoJsonProperties, b: GeoJSON.GeoJsonPrope
   return set.length || removed.length ? { set, removed } : null;
 }
 
-// At most `max` added or updated features of a change, so that one frame never copies thousands
+// At most `max` added or updated features of a change, so that one task never copies thousands
 // of features to MapLibre's worker (7,007 cameras at once held the main thread ~120 ms);
 // `byId` is then what MapLibre holds after this part, and a later call sends the rest.
 export function firstPart(before: Map<string, Feature>, change: FeatureDiff, max: number): FeatureDiff & { complete: boolean } {

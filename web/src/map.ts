@@ -17,8 +17,10 @@ type Geometry = GeoJSON.Geometry;
 type Feature = GeoJSON.Feature;
 
 const MAP_REFRESH_MS = 250;
-// Features handed to MapLibre in one frame at most; a bigger change goes over several frames.
-const FEATURES_PER_FRAME = 2000;
+// Features handed to MapLibre in one task at most; a bigger change goes over several tasks.
+const FEATURES_PER_TASK = 2000;
+// Sources whose features are entities (known by their id); the point sources come after them.
+const ENTITY_SOURCES = ['dongs', 'gu', 'roads', 'roadworks', 'vehicles'];
 
 const POINT_SOURCES: { id: LayerId; colour: string; radius: number; cluster: boolean }[] = [
   { id: 'cctv', colour: '#4fc3f7', radius: 7, cluster: true },
@@ -90,8 +92,8 @@ export class CityMap {
     const k = unit / 15;
     const empty: GeoJSON.FeatureCollection = { type: 'FeatureCollection', features: [] };
     // promoteId: features are known by their entity's id, so a refresh can send only changes
-    for (const id of ['dongs', 'gu', 'roads', 'roadworks', 'vehicles']) m.addSource(id, { type: 'geojson', data: empty, promoteId: 'id' });
-    for (const id of ['dongs', 'gu', 'roads', 'roadworks', 'vehicles', ...POINT_SOURCES.map((p) => p.id)]) this.shown.set(id, new Map());
+    for (const id of ENTITY_SOURCES) m.addSource(id, { type: 'geojson', data: empty, promoteId: 'id' });
+    for (const id of [...ENTITY_SOURCES, ...POINT_SOURCES.map((p) => p.id)]) this.shown.set(id, new Map());
     m.addLayer({
       id: 'dongs-fill', type: 'fill', source: 'dongs',
       paint: {
@@ -227,15 +229,15 @@ export class CityMap {
 
   private scheduleFlush(): void {
     if (this.frame || !this.dirty.size) return;
-    // A source's first data (the city drawn at all) does not wait for the map to settle, nor
-    // does the rest of a change too big for one frame.
-    const first = [...this.dirty].some((s) => !this.filled.has(s) && (this.data.get(s)?.length ?? 0) > 0);
-    // A task of its own, not inside an animation frame: the frame that follows has MapLibre's
-    // drawing and the page's layout to do, and together they made long tasks.
+    // A refresh is a task of its own, not inside an animation frame: the frame that follows has
+    // MapLibre's drawing and the page's layout to do, and together they made long tasks.
+    // The rest of a change too big for one task goes next; a source's first data (the city
+    // drawn at all) does not wait for the map to settle.
     if (this.partial.size) {
       this.frame = window.setTimeout(() => this.flush(), 0);
       return;
     }
+    const first = [...this.dirty].some((s) => !this.filled.has(s) && (this.data.get(s)?.length ?? 0) > 0);
     if (this.busy && !first) return;
     const wait = first ? Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now())
       : Math.max(0, this.lastFlush + MAP_REFRESH_MS - performance.now(), this.nextFlushAt - performance.now());
@@ -283,13 +285,19 @@ export class CityMap {
       const features = this.data.get(s) ?? [];
       const before = this.shown.get(s);
       const whole = featureDiff(before ?? new Map(), features);
-      const change = whole && before ? firstPart(before, whole, FEATURES_PER_FRAME) : null;
-      if (!change) src.setData({ type: 'FeatureCollection', features });
-      else if (change.diff) src.updateData(change.diff);
-      if (change) this.shown.set(s, change.byId); else this.shown.delete(s);
-      if (change && !change.complete) this.partial.add(s); else this.partial.delete(s);
+      if (!whole || !before) {
+        // features without unique ids, or after such: the whole data, diffed again when it can be
+        src.setData({ type: 'FeatureCollection', features });
+        if (whole) this.shown.set(s, whole.byId); else this.shown.delete(s);
+        this.partial.delete(s);
+        sent = true;
+      } else {
+        const change = firstPart(before, whole, FEATURES_PER_TASK);
+        if (change.diff) { src.updateData(change.diff); sent = true; }
+        this.shown.set(s, change.byId);
+        if (change.complete) this.partial.delete(s); else this.partial.add(s);
+      }
       if (features.length) this.filled.add(s);
-      sent ||= !change || change.diff !== null;
     }
     this.dirty.clear();
     for (const s of this.partial) this.dirty.add(s);

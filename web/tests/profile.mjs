@@ -47,7 +47,10 @@ try {
         document.querySelectorAll('.legend button:not(.on)').forEach((b) => b.click());
         return performance.now();
       });
-      await page.waitForFunction(() => window.__wall.metrics.mapIdleMs > 0, null, { timeout: 30000 }).catch(() => {});
+      // the switch is over when the cameras' and bike stations' snapshots are all in (the last
+      // part arrived) and the map has drawn them, plus 3 s
+      await page.waitForFunction(() => ['cctv', 'bikes'].every((q) => window.__wall.stream.queries.get(q)?.current) && window.__wall.map.loaded(),
+        null, { timeout: 60000, polling: 250 }).catch(() => console.log('  (the layers did not settle within 60 s)'));
       await page.waitForTimeout(3000);
       const switchProfile = cdp && profile === 'switch' ? (await cdp.send('Profiler.stop')).profile : null;
       if (cdp && profile === 'steady') await cdp.send('Profiler.start');
