@@ -179,9 +179,13 @@ export class CityMap {
   private expandCluster(f: MapGeoJSONFeature): void {
     const src = this.map.getSource(f.source) as GeoJSONSource;
     const clusterId = f.properties?.cluster_id as number;
-    src.getClusterExpansionZoom(clusterId).then((zoom) => {
+    // A cluster touched while its source is being updated (a snapshot arriving in parts) may be
+    // gone from the new index, or its id now another cluster's: a touch always zooms in where
+    // the finger was, at least one step.
+    src.getClusterExpansionZoom(clusterId).catch(() => this.map.getZoom() + 2).then((zoom) => {
       const g = f.geometry as GeoJSON.Point;
-      this.map.easeTo({ center: g.coordinates as [number, number], zoom: Math.min(zoom + 0.5, 18), duration: this.animationMs(400) });
+      const to = Math.min(Math.max(zoom, this.map.getZoom() + 1) + 0.5, 18);
+      this.map.easeTo({ center: g.coordinates as [number, number], zoom: to, duration: this.animationMs(400) });
     });
   }
 
