@@ -9,39 +9,19 @@
 #
 #   bench/access_ab.sh [ROUNDS=5] [SECONDS=5]     (build/release must be built; ~3 min)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/build/release/src/app/cityroom
-LUA=$ROOT/bench/wrk_template.lua
 ROUNDS=${1:-5}; DUR=${2:-5}
 W=$(mktemp -d /tmp/cityroom-access-ab.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
-trap 'exit 130' INT TERM
-start() {  # start DIR ARGS... → PID (the port is in DIR.log)
-  CITYROOM_ADMIN_PASSWORD=bench-only taskset -c 0 "$BIN" serve --data-dir "$1" \
-    --listen 127.0.0.1:0 "${@:2}" > "$1.log" 2>&1 &
-  PIDS+=($!); echo $!
-}
-port() {
-  for _ in $(seq 100); do
-    local p; p=$(sed -n 's/^cityroom listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$1.log")
-    [[ -n $p ]] && { echo "$p"; return; }
-    sleep 0.1
-  done
-  echo "server did not start: $1.log" >&2; exit 1
-}
+source "$(dirname "$0")/servers.sh"
 # 10,000 entities as bench/run.sh's small data set, loaded once and copied to both sides.
-P=$(start "$W/a" --no-auth)
+start P "$W/a" --no-auth
 python3 "$ROOT/bench/load_entities.py" --url "http://127.0.0.1:$(port "$W/a")" --entities 10000 \
   --seed 42 --pregenerate --label small > /dev/null
 kill "$P"; wait "$P" 2>/dev/null || true
 cp -r "$W/a" "$W/b"
 ADMIN=$("$BIN" key create --data-dir "$W/b" --name ab-admin --role admin --tenant '*' 2>/dev/null)
 STAFF=$("$BIN" key create --data-dir "$W/b" --name ab-staff --role staff 2>/dev/null)
-PA=$(start "$W/a" --no-auth); A=$(port "$W/a")
-PB=$(start "$W/b" --rate-limit-address 0 --rate-limit-key 0); B=$(port "$W/b")
-TCK=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+start PA "$W/a" --no-auth; A=$(port "$W/a")
+start PB "$W/b" --rate-limit-address 0 --rate-limit-key 0; B=$(port "$W/b")
 run() {  # run SIDE PID PORT KEY METHOD PATH BODY
   local c0 c1 out; c0=$(cpu "$2")
   out=$(CITYROOM_BENCH_KEY=$4 taskset -c 1 wrk -t1 -c64 -d"${DUR}s" --timeout 10s -s "$LUA" \

@@ -11,28 +11,10 @@
 #
 #   bench/access_attrs.sh [ROUNDS=3] [SECONDS=5]     (build/release must be built; ~2 min)
 set -euo pipefail
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/build/release/src/app/cityroom
-LUA=$ROOT/bench/wrk_template.lua
 ROUNDS=${1:-3}; DUR=${2:-5}
 W=$(mktemp -d /tmp/cityroom-access-attrs.XXXXXX)
-PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
-trap 'exit 130' INT TERM
-start() {  # start DIR ARGS... → PID (the port is in DIR.log)
-  CITYROOM_ADMIN_PASSWORD=bench-only taskset -c 0 "$BIN" serve --data-dir "$1" \
-    --listen 127.0.0.1:0 "${@:2}" > "$1.log" 2>&1 &
-  PIDS+=($!); echo $!
-}
-port() {
-  for _ in $(seq 100); do
-    local p; p=$(sed -n 's/^cityroom listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$1.log")
-    [[ -n $p ]] && { echo "$p"; return; }
-    sleep 0.1
-  done
-  echo "server did not start: $1.log" >&2; exit 1
-}
-P=$(start "$W/plain" --no-auth)
+source "$(dirname "$0")/servers.sh"
+start P "$W/plain" --no-auth
 python3 - "$(port "$W/plain")" <<'PY'
 import json, sys, urllib.request
 port = sys.argv[1]
@@ -58,11 +40,9 @@ echo '{"default":"staff","types":{"Camera":"public"}}' > "$W/plain.json"
 echo '{"default":"staff","types":{"Camera":{"visibility":"public","attributes":{"streamURL":"staff","refDevice":"staff"}}}}' > "$W/redacting.json"
 KP=$("$BIN" key create --data-dir "$W/plain" --name a --role admin 2>/dev/null)
 KR=$("$BIN" key create --data-dir "$W/redacting" --name a --role admin 2>/dev/null)
-PP=$(start "$W/plain" --visibility "$W/plain.json" --rate-limit-address 0 --rate-limit-key 0)
-PR=$(start "$W/redacting" --visibility "$W/redacting.json" --rate-limit-address 0 --rate-limit-key 0)
+start PP "$W/plain" --visibility "$W/plain.json" --rate-limit-address 0 --rate-limit-key 0
+start PR "$W/redacting" --visibility "$W/redacting.json" --rate-limit-address 0 --rate-limit-key 0
 A=$(port "$W/plain"); B=$(port "$W/redacting")
-TCK=$(getconf CLK_TCK)
-cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 QUERY='/ngsi-ld/v1/entities?type=Camera&limit=1000'
 run() {  # run SIDE PID PORT KEY
   local c0 c1 out; c0=$(cpu "$2")
