@@ -73,6 +73,17 @@ std::vector<store::HistoryRow> rows(store::Store& s, HistoryQuery q) {
   return std::move((*r)[0].rows);
 }
 
+// kId's newest point as the last-point path answers it (history_many, lastN=1); null if none.
+json::value last_point(store::Store& s) {
+  const std::vector<std::string> ids = {std::string(kId)};
+  HistoryQuery last;
+  last.last_n = 1;
+  auto many = s.history_many("", ids, last);
+  EXPECT_TRUE(many);
+  if (!many || (*many)[0].size() != 1 || (*many)[0][0].rows.empty()) return nullptr;
+  return (*many)[0][0].rows[0].value;
+}
+
 // (time, value) of every row, for comparisons
 std::vector<std::pair<base::Micros, std::string>> seen(const std::vector<store::HistoryRow>& rs) {
   std::vector<std::pair<base::Micros, std::string>> out;
@@ -164,13 +175,7 @@ TEST(HistoryChunks, InstancesOnSealedChunksArePatchedAndDeleted) {
   EXPECT_EQ(all.front().value, json::value(-1));
   EXPECT_EQ(all.front().instance, moved);
   for (const auto& row : all) EXPECT_NE(row.instance, victim);
-  const std::vector<std::string> ids = {std::string(kId)};
-  HistoryQuery last;
-  last.last_n = 1;
-  auto many = s->history_many("", ids, last);
-  ASSERT_TRUE(many);
-  ASSERT_EQ((*many)[0].size(), 1u);
-  EXPECT_EQ((*many)[0][0].rows[0].value, json::value(98));
+  EXPECT_EQ(last_point(*s), json::value(98));
 }
 
 TEST(HistoryChunks, LastOfManyEntitiesFollowsWindowsAndOrder) {
@@ -409,13 +414,7 @@ PRAGMA user_version = 4;
   auto before = rows(*s, q);
   ASSERT_EQ(before.size(), 200u);
   EXPECT_EQ(before[7].instance_doc.at("unitCode"), json::value("GQ"));
-  const std::vector<std::string> ids = {std::string(kId)};
-  HistoryQuery last;
-  last.last_n = 1;
-  auto many = s->history_many("", ids, last);
-  ASSERT_TRUE(many);
-  ASSERT_EQ((*many)[0].size(), 1u);
-  EXPECT_EQ((*many)[0][0].rows[0].value, json::value(99.5));
+  EXPECT_EQ(last_point(*s), json::value(99.5));
   ASSERT_TRUE(s->maintain_history());
   auto after = rows(*s, q);
   ASSERT_EQ(after.size(), 200u);
