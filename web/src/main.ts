@@ -952,6 +952,7 @@ async function main(): Promise<void> {
     stream: wall.stream,
     runCommand: (s: string) => wall.runCommand(s),
     screenPointOf: (layer: string) => wall.map?.firstRenderedPoint(layer) ?? null,
+    mapUpdating: () => wall.map?.updating() ?? true,
     get view() { return wall.view; },
     get gov() { return wall.gov; },
     session,

@@ -266,6 +266,12 @@ export class CityMap {
   }
   private busyTimer = 0;
 
+  // Whether data is still on its way to MapLibre (a refresh pending, or the rest of a big change):
+  // for the tests, which must not read positions off a layer that is filling.
+  updating(): boolean {
+    return this.dirty.size > 0 || this.partial.size > 0;
+  }
+
   // Resolves once these sources have had data handed to MapLibre (for the figures).
   filledWith(sources: string[]): Promise<void> {
     return new Promise((resolve) => {

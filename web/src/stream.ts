@@ -51,6 +51,10 @@ export class LiveStream {
   answered(query: string): boolean {
     return this.answeredQueries.has(query);
   }
+  // Whether the query holds the server's whole current result (its snapshot's last part came).
+  current(query: string): boolean {
+    return this.queries.get(query)?.current ?? false;
+  }
   entities(query: string): Map<string, Entity> {
     return this.queries.get(query)?.entities ?? new Map();
   }

@@ -224,8 +224,8 @@ try {
   await test('touching a CCTV cluster zooms in and touching a camera opens its card', async () => {
     // Once every camera is in (their snapshot comes in parts and reaches the map over a few
     // tasks, the clusters moving as it fills) and the map has settled.
-    await page.waitForFunction(() => window.__wall.stream.queries.get('cctv')?.current && window.__wall.wall.map?.partial.size === 0 &&
-      window.__wall.wall.map?.dirty.size === 0 && window.__wall.map.loaded(), null, { timeout: 60000 });
+    await page.waitForFunction(() => window.__wall.stream.current('cctv') && !window.__wall.mapUpdating() &&
+      window.__wall.map.loaded(), null, { timeout: 60000 });
     await page.waitForFunction(() => !window.__wall.map.isMoving() && window.__wall.screenPointOf('cctv-clusters'));
     const z0 = await page.evaluate(() => window.__wall.map.getZoom());
     const p = await page.evaluate(() => window.__wall.screenPointOf('cctv-clusters'));

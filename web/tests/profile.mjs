@@ -49,7 +49,7 @@ try {
       });
       // the switch is over when the cameras' and bike stations' snapshots are all in (the last
       // part arrived) and the map has drawn them, plus 3 s
-      await page.waitForFunction(() => ['cctv', 'bikes'].every((q) => window.__wall.stream.queries.get(q)?.current) && window.__wall.map.loaded(),
+      await page.waitForFunction(() => ['cctv', 'bikes'].every((q) => window.__wall.stream.current(q)) && window.__wall.map.loaded(),
         null, { timeout: 60000, polling: 250 }).catch(() => console.log('  (the layers did not settle within 60 s)'));
       await page.waitForTimeout(3000);
       const switchProfile = cdp && profile === 'switch' ? (await cdp.send('Profiler.stop')).profile : null;
